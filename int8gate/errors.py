@@ -1,0 +1,53 @@
+"""The exception hierarchy: every error int8gate raises on purpose carries its exit code and one line.
+
+    Int8gateError            exit 2 unless a subclass says otherwise; ``str()`` is the one line shown
+    ├── UsageError           the command line is wrong (bad flag value, missing file argument)
+    ├── PolicyError          ``.int8gate.yml`` is wrong: ``file:line: key: problem``
+    ├── ModelFileError       a model file is unusable or unsafe: ``path: problem``
+    └── WorkspaceError       a path leaves the workspace, or a report cannot be written
+
+Exit codes are the gate's contract: 0 pass, 1 fail, 2 bad input or usage.
+Only entry points (``cli``, ``action``) turn these into exit codes; libraries never call ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_BAD_INPUT = 2
+
+
+class Int8gateError(Exception):
+    """An expected failure with a one-line message and an exit code."""
+
+    exit_code: int = EXIT_BAD_INPUT
+
+
+class UsageError(Int8gateError):
+    """The command line asks for something impossible."""
+
+
+class PolicyError(Int8gateError):
+    """The policy file is malformed or names something that does not exist."""
+
+    def __init__(self, file: str, line: int | None, key: str, problem: str) -> None:
+        self.file = file
+        self.line = line
+        self.key = key
+        self.problem = problem
+        where = f"{file}:{line}" if line is not None else file
+        prefix = f"{where}: {key}: " if key else f"{where}: "
+        super().__init__(prefix + problem)
+
+
+class ModelFileError(Int8gateError):
+    """A model file cannot be read safely (missing, truncated, unsafe external data, too large)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class WorkspaceError(Int8gateError):
+    """A path points outside the workspace, or an output cannot be written."""

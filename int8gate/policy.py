@@ -1,0 +1,142 @@
+"""The policy model: what `.int8gate.yml` asks for, as frozen dataclasses with defaults.
+
+Loading (YAML text → ``Policy`` with file:line:key errors) lives in ``policy_load``; this module is
+only the shape of a policy and its defaults, so every other module can depend on it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+POLICY_VERSION = 1
+DEFAULT_POLICY_FILE = ".int8gate.yml"
+
+
+class OptLevel(str, Enum):
+    """ONNX Runtime graph optimization level, as the policy spells it."""
+
+    DISABLE = "disable"
+    BASIC = "basic"
+    EXTENDED = "extended"
+    ALL = "all"
+
+
+class CommentMode(str, Enum):
+    """When the Action posts the PR comment."""
+
+    UPDATE = "update"
+    NEW = "new"
+    OFF = "off"
+    ON_FAILURE = "on-failure"
+
+
+AUTO = "auto"
+"""The policy's word for "decide from this runner" (threads: usable CPUs; speedup: expected range)."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input's fixed shape and/or dtype; ``None`` leaves it to the model."""
+
+    name: str
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class QuantizedRequirement:
+    """What it takes for an INT8 model to count as really quantized."""
+
+    min_mac_share: float = 0.8
+    min_count_share: float = 0.5
+    formats: tuple[str, ...] = ("qdq", "qoperator", "dynamic", "mixed")
+
+
+@dataclass(frozen=True)
+class FidelityRequirement:
+    """How close INT8 outputs must stay to FP32 outputs on the same inputs (``None``: not checked)."""
+
+    min_cosine: float | None = 0.99
+    max_abs_error: float | None = None
+    min_snr_db: float | None = None
+    min_top1_agreement: float | None = None
+
+
+@dataclass(frozen=True)
+class FindingRules:
+    """Policy overrides of finding severities by code: raise to fail, lower to warn, or ignore."""
+
+    fail: tuple[str, ...] = ()
+    warn: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """The thresholds a model must meet; ``min_speedup`` is a number or ``"auto"``."""
+
+    min_speedup: float | str = AUTO
+    quantized: QuantizedRequirement = field(default_factory=QuantizedRequirement)
+    fidelity: FidelityRequirement = field(default_factory=FidelityRequirement)
+    findings: FindingRules = field(default_factory=FindingRules)
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """How to measure: thread settings, warm-up, budget per (model, threads) row, stopping rule."""
+
+    threads: tuple[int | str, ...] = (1, AUTO)
+    warmup_runs: int = 5
+    budget_seconds: float = 10.0
+    target_halfwidth: float = 0.02
+    sessions: int = 3
+    optimization_level: OptLevel = OptLevel.ALL
+    timeout_seconds: float = 120.0
+    confirm: bool = True
+    fidelity_samples: int = 8
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the report shows and how the Action publishes it."""
+
+    title: str = "int8gate"
+    comment: CommentMode = CommentMode.UPDATE
+    details: bool = True
+    chart: bool = True
+
+
+@dataclass(frozen=True)
+class ModelPair:
+    """One FP32 model and its INT8 version, with paths relative to the policy's folder."""
+
+    name: str
+    fp32: str
+    int8: str
+    inputs: tuple[InputSpec, ...] = ()
+    samples: str | None = None
+    require: Requirements | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A whole validated policy; ``lines`` maps a dotted key (``models[0].int8``) to its line."""
+
+    models: tuple[ModelPair, ...]
+    require: Requirements = field(default_factory=Requirements)
+    benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    version: int = POLICY_VERSION
+    source: str = DEFAULT_POLICY_FILE
+    lines: tuple[tuple[str, int], ...] = ()
+
+    def line_of(self, key: str) -> int | None:
+        """The line where ``key`` was written, or ``None`` when it took its default."""
+        return dict(self.lines).get(key)
+
+    def requirements_for(self, pair: ModelPair) -> Requirements:
+        """The pair's own requirements when it has them, else the policy-wide ones."""
+        return pair.require if pair.require is not None else self.require
