@@ -44,6 +44,9 @@ def parent_path(path: str) -> str:
     return path[: path.rindex(".")] if "." in path else ""
 
 
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
+
+
 class _Constructor(yaml.constructor.SafeConstructor):
     """SafeConstructor used one scalar at a time (the tree walk is ours)."""
 
@@ -71,6 +74,9 @@ def _build(
     node: yaml.Node, path: str, lines: dict[str, int], constructor: _Constructor, filename: str
 ) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        line = node.start_mark.line + 1
+        raise PolicyError(filename, line, path, f"invalid value: tag {node.tag} is not allowed")
     if isinstance(node, yaml.MappingNode):
         constructor.flatten_mapping(node)  # resolve `<<` merge keys the safe way
         result: dict[Any, Any] = {}

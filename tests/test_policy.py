@@ -1,0 +1,107 @@
+"""Policy loading: defaults, overrides, and one file:line: key error line for each kind of bad policy."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from int8gate.errors import PolicyError
+from int8gate.policy import AUTO, OptLevel
+from int8gate.policy_load import parse_policy, policy_schema
+
+TWO_LINES = "models:\n  - {fp32: m/a.onnx, int8: m/a_int8.onnx}\n"
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, ".int8gate.yml")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert caught.value.exit_code == 2
+    return message
+
+
+def test_two_line_policy_gets_every_default() -> None:
+    policy = parse_policy(TWO_LINES, ".int8gate.yml")
+    assert [pair.name for pair in policy.models] == ["a_int8"]
+    assert policy.require.min_speedup == AUTO
+    assert policy.benchmark.threads == (1, AUTO)
+    assert policy.benchmark.optimization_level is OptLevel.ALL
+    assert policy.line_of("models[0].int8") == 2
+
+
+def test_full_policy_round_trips_every_section() -> None:
+    text = """\
+version: 1
+models:
+  - name: resnet
+    fp32: m/r.onnx
+    int8: m/r_int8.onnx
+    inputs:
+      input: {shape: [1, 3, 224, 224], dtype: float32}
+    samples: data/r.npz
+    require:
+      speedup: 1.5
+require:
+  speedup: 1.1
+  quantized: {min_mac_share: 0.9, formats: [qdq]}
+  fidelity: {min_cosine: 0.98, min_top1_agreement: 0.9}
+  findings: {fail: [qdq-unfused], ignore: [not-preprocessed]}
+benchmark:
+  threads: [1, 2, auto, 2]
+  budget_seconds: 30
+  optimization_level: extended
+report:
+  comment: on-failure
+"""
+    policy = parse_policy(text, "p.yml")
+    pair = policy.models[0]
+    assert pair.inputs[0].shape == (1, 3, 224, 224)
+    assert pair.samples == "data/r.npz"
+    assert policy.require.min_speedup == 1.1
+    model_req = policy.requirements_for(pair)
+    assert model_req.min_speedup == 1.5
+    # a model-level block inherits what it does not override from the policy-wide block
+    assert model_req.quantized.min_mac_share == 0.9
+    assert model_req.findings.fail == ("qdq-unfused",)
+    assert policy.benchmark.threads == (1, 2, AUTO)
+    assert policy.benchmark.optimization_level is OptLevel.EXTENDED
+    assert policy.report.comment.value == "on-failure"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("models: [\n", ".int8gate.yml:2: invalid YAML"),
+        ("", ".int8gate.yml:1: the policy is empty"),
+        (TWO_LINES + "benchmark:\n  thrads: [1]\n", ".int8gate.yml:4: benchmark.thrads: unknown key; did you mean `threads`?"),
+        (TWO_LINES + "reprot: {}\n", ".int8gate.yml:3: reprot: unknown key; did you mean `report`?"),
+        ("models:\n  - fp32: a.onnx\n    int8: 3\n", ".int8gate.yml:3: models[0].int8: expected string, got 3"),
+        ("models:\n  - fp32: a.onnx\n", ".int8gate.yml:2: models[0]: missing required key `int8`"),
+        (TWO_LINES + "require:\n  speedup: fast\n", ".int8gate.yml:4: require.speedup: expected a number > 0"),
+        (TWO_LINES + "benchmark:\n  threads: [0]\n", ".int8gate.yml:4: benchmark.threads[0]: expected an integer >= 1"),
+        (TWO_LINES + "benchmark:\n  optimization_level: max\n", ".int8gate.yml:4: benchmark.optimization_level: must be one of"),
+        ("models:\n  - {fp32: a.txt, int8: b.onnx}\n", ".int8gate.yml:2: models[0].fp32: expected a path to an .onnx file"),
+        ("models: []\n", ".int8gate.yml:1: models: must not be empty"),
+        ("models:\n  - {fp32: a.onnx, int8: b.onnx}\n  - {fp32: c.onnx, int8: b.onnx}\n", ".int8gate.yml:3: models[1].name: name 'b' is already used"),
+        ("models: 1\nmodels: 2\n", ".int8gate.yml:2: models: duplicate key"),
+        ("- a\n", ".int8gate.yml:1: the policy must be a mapping"),
+        ("models: !!python/object:os.system {}\n", ".int8gate.yml:1: models: invalid value"),
+    ],
+)
+def test_bad_policy_gives_one_line_naming_file_line_and_key(text: str, expected: str) -> None:
+    assert error_of(text).startswith(expected)
+
+
+def test_earliest_error_by_line_is_reported() -> None:
+    text = "report:\n  colour: red\nmodels:\n  - {fp32: a.onnx}\n"
+    assert error_of(text).startswith(".int8gate.yml:2: report.colour: unknown key")
+
+
+def test_published_schema_is_valid_and_describes_every_top_level_key() -> None:
+    schema = policy_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert set(schema["properties"]) == {"version", "models", "require", "benchmark", "report"}
+    assert json.loads(json.dumps(schema)) == schema
