@@ -1,0 +1,397 @@
+"""The model worker process: one FP32/INT8 session pair, timed in paired rounds or run for fidelity.
+
+Run as ``python -m int8gate.worker``: it reads one JSON ``WorkerRequest`` on stdin and writes one
+JSON line on stdout, a ``WorkerResult`` (exit 0) or ``{"error": "..."}`` (exit 3). ``bench``
+starts it with an allow-listed environment and a time limit; a crash or hang kills only this process.
+
+Session setup (measured on a 2-CPU runner, see ``benchmarks/README.md``): both sessions use ONNX
+Runtime's *global* intra-op pool (``set_global_thread_pool_sizes`` + ``use_per_session_threads =
+False``) with ORT's default spinning. Two per-session pools interleaved fight each other (idle pool
+threads spin and steal the CPUs: ~1.8x slower); one shared pool runs each model as fast as it runs
+alone, which is what a deployment serving one model sees. Plain ``InferenceSession.run`` on numpy
+feeds built once had the lowest per-call overhead (IO binding and ``run_with_ort_values`` cost more
+in ORT 1.32), and that overhead is measured against ORT's own profile of the run and reported.
+
+ONNX Runtime is imported inside the functions that run models, so ``bench`` can import the request
+and result types without loading it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+EXIT_MODEL_ERROR = 3
+OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+              "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}  # fmt: skip
+_ORT_DTYPES = {
+    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+    "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int16)": "int16",
+    "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(uint16)": "uint16",
+    "tensor(bool)": "bool",
+}  # fmt: skip
+
+Feeds = dict[str, npt.NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One model input with a concrete shape and a numpy dtype name (``"float32"``, ``"int64"``)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class WorkerRequest:
+    """What one worker should do: ``mode`` is ``"measure"`` or ``"fidelity"``.
+
+    inputs: the feeds to build; empty means "read them from the FP32 model, free dims = 1".
+    samples: a .npy/.npz file of real inputs (an .npz by input name; an array may carry a leading
+    sample axis); ``None`` means seeded random data in a range that suits each dtype.
+    seed: seeds the random inputs (the same in every worker); order_seed: the order of the rounds.
+    fp32_first: create and warm the FP32 session first (``bench`` alternates it between workers).
+    outputs_dir: fidelity mode writes ``fp32.npz`` and ``int8.npz`` there.
+    """
+
+    mode: str
+    fp32: str
+    int8: str
+    threads: int
+    optimization_level: str = "all"
+    inputs: tuple[FeedSpec, ...] = ()
+    samples: str | None = None
+    seed: int = 0
+    order_seed: int = 0
+    fp32_first: bool = True
+    warmup_runs: int = 5
+    min_rounds: int = 5
+    max_rounds: int = 1_000_000
+    max_seconds: float = 1.0
+    overhead_runs: int = 5
+    fidelity_samples: int = 8
+    outputs_dir: str | None = None
+
+    def to_json(self) -> str:
+        """The request as one JSON line."""
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> WorkerRequest:
+        """Parse a request written by ``to_json``."""
+        raw = json.loads(text)
+        raw["inputs"] = tuple(FeedSpec(i["name"], tuple(i["shape"]), i["dtype"]) for i in raw.get("inputs", ()))
+        return WorkerRequest(**raw)
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What a worker measured. Latencies are ns from ``time.perf_counter_ns`` (CLOCK_MONOTONIC).
+
+    overhead_ns: median wall time of a call minus ORT's profiled ``model_run`` time (0: not measured).
+    involuntary_switches: kernel preemptions of the worker while it ran the rounds.
+    outputs: fidelity mode, the output names in the order of the keys ``o0, o1, ...`` in the npz files.
+    """
+
+    fp32_ns: tuple[int, ...] = ()
+    int8_ns: tuple[int, ...] = ()
+    fp32_first_rounds: int = 0
+    rounds_seconds: float = 0.0
+    clock_tick_ns: float = 1.0
+    overhead_ns: float = 0.0
+    involuntary_switches: int = 0
+    load_average: float = 0.0
+    usable_cpus: int = 1
+    setup: str = ""
+    source: str = "random"
+    outputs: tuple[str, ...] = ()
+    samples: int = 0
+
+    def to_json(self) -> str:
+        """The result as one JSON line."""
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> WorkerResult:
+        """Parse a result written by ``to_json``."""
+        raw = json.loads(text)
+        for key in ("fp32_ns", "int8_ns", "outputs"):
+            raw[key] = tuple(raw.get(key, ()))
+        return WorkerResult(**raw)
+
+
+class ModelRunError(Exception):
+    """A model failed to load or run inside the worker; the message is the one-line cause."""
+
+
+def setup_description(threads: int) -> str:
+    """The session setup in one line, for the report."""
+    return (
+        f"one worker process per session pair; FP32 and INT8 share ONNX Runtime's global intra-op "
+        f"pool of {threads} thread(s), spinning on (ORT default), run one at a time in paired "
+        f"rounds of random order; creation order alternates between workers"
+    )
+
+
+def random_feed(spec: FeedSpec, rng: np.random.Generator) -> npt.NDArray[Any]:
+    """Seeded data in a range that suits the input: normal floats, masks of ones, small ids."""
+    dtype = np.dtype(spec.dtype)
+    lowered = spec.name.lower()
+    if dtype == np.bool_:
+        return rng.random(spec.shape) < 0.5
+    if np.issubdtype(dtype, np.floating):
+        return rng.standard_normal(spec.shape).astype(dtype)
+    if "mask" in lowered:
+        return np.ones(spec.shape, dtype=dtype)
+    if "type" in lowered or "segment" in lowered:
+        return np.zeros(spec.shape, dtype=dtype)
+    info = np.iinfo(dtype)
+    high = info.max + 1 if info.bits <= 8 else 100
+    return rng.integers(max(info.min, 0), high, size=spec.shape).astype(dtype)
+
+
+def load_samples(path: Path, specs: Sequence[FeedSpec]) -> list[Feeds]:
+    """Read real inputs from a .npz (by input name) or .npy (one input) into per-sample feeds."""
+    with np.load(path, allow_pickle=False) as data:
+        if isinstance(data, np.ndarray):
+            if len(specs) != 1:
+                raise ModelRunError(f"{path.name}: a .npy holds one input; the model has {len(specs)}")
+            arrays = {specs[0].name: data}
+        else:
+            missing = [s.name for s in specs if s.name not in data.files]
+            if missing:
+                raise ModelRunError(f"{path.name}: no array for input(s) {', '.join(missing)}")
+            arrays = {s.name: data[s.name] for s in specs}
+    per_input: dict[str, list[npt.NDArray[Any]]] = {}
+    for spec in specs:
+        arr = arrays[spec.name].astype(spec.dtype)
+        if arr.shape == spec.shape:
+            per_input[spec.name] = [arr]
+        elif arr.shape[1:] == spec.shape:
+            per_input[spec.name] = [np.ascontiguousarray(a) for a in arr]
+        else:
+            raise ModelRunError(f"{path.name}: {spec.name} has shape {arr.shape}, wants {spec.shape}")
+    count = min(len(v) for v in per_input.values())
+    return [{name: per_input[name][i] for name in per_input} for i in range(count)]
+
+
+def build_feeds(request: WorkerRequest, specs: Sequence[FeedSpec], count: int) -> list[Feeds]:
+    """``count`` feeds (fewer if the sample file has fewer) from the samples or seeded at random."""
+    if request.samples is not None:
+        return load_samples(Path(request.samples), specs)[: max(count, 1)]
+    rng = np.random.default_rng(request.seed)
+    return [{s.name: random_feed(s, rng) for s in specs} for _ in range(max(count, 1))]
+
+
+def _ort() -> Any:
+    """ONNX Runtime, imported on first use so ``bench`` can import this module's types cheaply."""
+    import onnxruntime  # noqa: PLC0415 - deliberately lazy, see the function docstring
+
+    return onnxruntime
+
+
+def _session_options(request: WorkerRequest, *, profile_dir: str | None = None) -> Any:
+    ort = _ort()
+    options = ort.SessionOptions()
+    options.use_per_session_threads = False
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[request.optimization_level])
+    options.log_severity_level = 3
+    if profile_dir is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(profile_dir) / "profile")
+    return options
+
+
+def _open(path: str, options: Any) -> Any:
+    ort = _ort()
+    try:
+        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # ORT raises many unrelated types; each becomes the row's cause
+        raise ModelRunError(f"load {Path(path).name}: {_one_line(err)}") from err
+
+
+def _run(session: Any, feeds: Feeds) -> list[Any]:
+    try:
+        return list(session.run(None, feeds))
+    except Exception as err:  # idem: a failing kernel becomes the row's cause
+        raise ModelRunError(f"run: {_one_line(err)}") from err
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text[:300] or type(err).__name__
+
+
+def _specs_from_model(session: Any) -> tuple[FeedSpec, ...]:
+    specs = []
+    for inp in session.get_inputs():
+        shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in inp.shape)
+        specs.append(FeedSpec(inp.name, shape, _ORT_DTYPES.get(inp.type, "float32")))
+    return tuple(specs)
+
+
+def clock_tick_ns() -> float:
+    """The smallest step of ``perf_counter_ns`` seen between back-to-back reads (at least 1 ns)."""
+    steps = []
+    for _ in range(200):
+        a = time.perf_counter_ns()
+        b = time.perf_counter_ns()
+        while b == a:
+            b = time.perf_counter_ns()
+        steps.append(b - a)
+    resolution_ns = time.get_clock_info("perf_counter").resolution * 1e9
+    return float(max(min(steps), resolution_ns, 1.0))
+
+
+def round_orders(rounds: int, rng: np.random.Generator) -> list[bool]:
+    """Whether FP32 runs first in each round: every two rounds hold one of each, in random order."""
+    orders: list[bool] = []
+    while len(orders) < rounds:
+        orders.extend([True, False] if rng.random() < 0.5 else [False, True])
+    return orders[:rounds]
+
+
+def measure(request: WorkerRequest) -> WorkerResult:
+    """Create the pair (in the requested order), warm up, time paired rounds, measure overhead."""
+    ort = _ort()
+    ort.set_global_thread_pool_sizes(request.threads, 1)
+    options = _session_options(request)
+    order = [("fp32", request.fp32), ("int8", request.int8)]
+    if not request.fp32_first:
+        order.reverse()
+    created = {label: _open(path, options) for label, path in order}  # in this order
+    fp32, int8 = created["fp32"], created["int8"]
+    specs = request.inputs or _specs_from_model(fp32)
+    feeds = build_feeds(request, specs, 1 if request.samples is None else request.fidelity_samples)
+    ordered = (fp32, int8) if request.fp32_first else (int8, fp32)
+    for i in range(request.warmup_runs):
+        for session in ordered:
+            _run(session, feeds[i % len(feeds)])
+    rng = np.random.default_rng(request.order_seed)
+    orders = round_orders(min(request.max_rounds, 1_000_000), rng)
+    fp32_ns: list[int] = []
+    int8_ns: list[int] = []
+    clock = time.perf_counter_ns
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+    start = clock()
+    deadline = start + int(request.max_seconds * 1e9)
+    try:
+        for i, fp32_first in enumerate(orders):
+            feed = feeds[i % len(feeds)]
+            for is_fp32 in (fp32_first, not fp32_first):
+                session = fp32 if is_fp32 else int8
+                t0 = clock()
+                session.run(None, feed)
+                elapsed = clock() - t0
+                (fp32_ns if is_fp32 else int8_ns).append(elapsed)
+            if i + 1 >= request.min_rounds and clock() >= deadline:
+                break
+    except Exception as err:  # a kernel failing mid-run becomes the row's cause
+        raise ModelRunError(f"run: {_one_line(err)}") from err
+    rounds_seconds = (clock() - start) / 1e9
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - switches
+    overhead = _overhead_ns(request, feeds[0]) if request.overhead_runs > 0 else 0.0
+    return WorkerResult(
+        fp32_ns=tuple(fp32_ns),
+        int8_ns=tuple(int8_ns),
+        fp32_first_rounds=sum(orders[: len(fp32_ns)]),
+        rounds_seconds=rounds_seconds,
+        clock_tick_ns=clock_tick_ns(),
+        overhead_ns=overhead,
+        involuntary_switches=switches,
+        load_average=_load_average(),
+        usable_cpus=len(_affinity()),
+        setup=setup_description(request.threads),
+    )
+
+
+def _overhead_ns(request: WorkerRequest, feed: Feeds) -> float:
+    """Median over both models of (wall time of a call − ORT's profiled ``model_run``)."""
+    gaps: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="int8gate-profile-") as tmp:
+        for path in (request.fp32, request.int8):
+            session = _open(path, _session_options(request, profile_dir=tmp))
+            _run(session, feed)
+            walls = []
+            for _ in range(request.overhead_runs):
+                t0 = time.perf_counter_ns()
+                session.run(None, feed)
+                walls.append(time.perf_counter_ns() - t0)
+            events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
+            runs_us = [e["dur"] for e in events if e.get("name") == "model_run"][-len(walls) :]
+            gaps.extend(w - r * 1e3 for w, r in zip(walls, runs_us, strict=True))
+    return float(max(np.median(gaps), 0.0))
+
+
+def _load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def _affinity() -> set[int]:
+    return os.sched_getaffinity(0)
+
+
+def fidelity(request: WorkerRequest) -> WorkerResult:
+    """Run both models on the same feeds and write their outputs to ``outputs_dir``."""
+    ort = _ort()
+    if request.outputs_dir is None:
+        raise ModelRunError("fidelity needs an outputs_dir")
+    ort.set_global_thread_pool_sizes(request.threads, 1)
+    options = _session_options(request)
+    fp32 = _open(request.fp32, options)
+    int8 = _open(request.int8, options)
+    specs = request.inputs or _specs_from_model(fp32)
+    feeds = build_feeds(request, specs, request.fidelity_samples)
+    names = tuple(o.name for o in fp32.get_outputs())
+    out_dir = Path(request.outputs_dir)
+    for label, session in (("fp32", fp32), ("int8", int8)):
+        per_output: list[list[npt.NDArray[Any]]] = [[] for _ in names]
+        for feed in feeds:
+            values = dict(zip([o.name for o in session.get_outputs()], _run(session, feed), strict=True))
+            for k, name in enumerate(names):
+                if name in values:
+                    per_output[k].append(np.asarray(values[name]))
+        arrays = {f"o{k}": np.stack(v) for k, v in enumerate(per_output) if v}
+        np.savez(out_dir / f"{label}.npz", **arrays)  # type: ignore[arg-type]
+    return WorkerResult(
+        setup=setup_description(request.threads),
+        source="random" if request.samples is None else "samples",
+        outputs=names,
+        samples=len(feeds),
+    )
+
+
+def serve(request_text: str) -> tuple[int, str]:
+    """Handle one request; the exit code and the JSON line to print."""
+    try:
+        request = WorkerRequest.from_json(request_text)
+        result = fidelity(request) if request.mode == "fidelity" else measure(request)
+    except ModelRunError as err:
+        return EXIT_MODEL_ERROR, json.dumps({"error": str(err)})
+    except MemoryError:
+        return EXIT_MODEL_ERROR, json.dumps({"error": "out of memory"})
+    return 0, result.to_json()
+
+
+def main() -> int:
+    """Entry point of ``python -m int8gate.worker``: one request on stdin, one line on stdout."""
+    code, line = serve(sys.stdin.read())
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
