@@ -27,6 +27,7 @@ class OutputFidelity:
     """How closely one output of the INT8 model follows the FP32 one.
 
     top1_agreement: share of rows whose arg-max class agrees (``None``: not class-like).
+    shape: one sample's shape.
     top5_agreement: share of rows whose FP32 arg-max is among the INT8 top five (``None``: fewer
     than five classes or not class-like).
     finite: False when the INT8 output holds NaN or infinity where the FP32 one does not.
@@ -68,8 +69,14 @@ def compare_output(
     name: str,
     reference: npt.NDArray[np.generic],
     candidate: npt.NDArray[np.generic],
+    *,
+    sample_shape: tuple[int, ...] | None = None,
 ) -> OutputFidelity:
-    """Metrics of ``candidate`` (INT8) against ``reference`` (FP32); shapes must match."""
+    """Metrics of ``candidate`` (INT8) against ``reference`` (FP32); shapes must match.
+
+    ``sample_shape`` is one sample's shape when the arrays stack several samples on a leading
+    axis; it decides whether the output looks like class scores (default: the arrays' shape).
+    """
     if reference.shape != candidate.shape:
         raise ValueError(f"output {name!r}: INT8 shape {candidate.shape} differs from FP32 {reference.shape}")
     ref = np.asarray(reference, dtype=np.float64).ravel()
@@ -81,10 +88,11 @@ def compare_output(
         diff = np.where(mask, np.abs(ref - cand), np.where(same_special, 0.0, np.inf))
     energy = float(ref[mask] @ ref[mask])
     noise = float(diff @ diff)
-    top1, top5 = _topk(reference, candidate)
+    shape = tuple(int(d) for d in (reference.shape if sample_shape is None else sample_shape))
+    top1, top5 = _topk(reference, candidate) if is_class_scores(shape, reference.dtype) else (None, None)
     return OutputFidelity(
         name=name,
-        shape=tuple(int(d) for d in reference.shape),
+        shape=shape,
         cosine=_cosine(ref[mask], cand[mask]) if finite else 0.0,
         max_abs_error=float(diff.max()) if diff.size else 0.0,
         mean_abs_error=float(diff.mean()) if diff.size else 0.0,
@@ -114,12 +122,8 @@ def _snr_db(signal_energy: float, noise_energy: float) -> float:
     return min(10.0 * math.log10(signal_energy / noise_energy), SNR_CAP_DB)
 
 
-def _topk(
-    reference: npt.NDArray[np.generic], candidate: npt.NDArray[np.generic]
-) -> tuple[float | None, float | None]:
-    """Top-1 and top-5 agreement over rows of class scores, ``None`` where not applicable."""
-    if not is_class_scores(reference.shape, reference.dtype):
-        return None, None
+def _topk(reference: npt.NDArray[np.generic], candidate: npt.NDArray[np.generic]) -> tuple[float | None, float | None]:
+    """Top-1 and top-5 agreement over rows of class scores (the last axis); no top-5 under 5."""
     classes = reference.shape[-1]
     ref = np.asarray(reference, dtype=np.float64).reshape(-1, classes)
     cand = np.asarray(candidate, dtype=np.float64).reshape(-1, classes)
@@ -207,7 +211,7 @@ def compare(
         if len(refs) != len(cands) or not refs:
             return failed(f"output {name}: sample counts differ", source=source)
         try:
-            outputs.append(compare_output(name, np.stack(refs), np.stack(cands)))
+            outputs.append(compare_output(name, np.stack(refs), np.stack(cands), sample_shape=tuple(refs[0].shape)))
         except ValueError as err:
             return failed(str(err), source=source)
     findings = judge(outputs, requirement)
@@ -229,6 +233,4 @@ def failed(cause: str, *, source: str) -> FidelityResult:
         "Make both models run on the same inputs and produce the same outputs.",
         cause,
     )
-    return FidelityResult(
-        passed=False, samples=0, source=source, outputs=(), findings=(finding,), error=cause
-    )
+    return FidelityResult(passed=False, samples=0, source=source, outputs=(), findings=(finding,), error=cause)

@@ -202,7 +202,8 @@ class Trend:
     """A linear trend of the per-round log speedup against the round number inside sessions.
 
     change: the fitted relative change of the speedup over a session of average length.
-    t_stat: the slope over its standard error (0 when it cannot be estimated).
+    t_stat: the slope over its standard error (0 when it cannot be estimated, infinite for an exact
+    line).
     """
 
     change: float
@@ -233,7 +234,9 @@ def within_session_trend(sessions: Sequence[SessionSamples]) -> Trend:
     se = math.sqrt(float(resid @ resid) / dof / sxx)
     mean_len = float(np.mean([len(v) for v in xs]))
     change = math.expm1(slope * (mean_len - 1))
-    return Trend(change=change, t_stat=slope / se if se > 0 else 0.0)
+    if se == 0.0:  # an exact line: certain unless flat
+        return Trend(change=change, t_stat=0.0 if slope == 0.0 else math.copysign(math.inf, slope))
+    return Trend(change=change, t_stat=slope / se)
 
 
 class StopReason(str, Enum):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -229,9 +230,13 @@ def _run(session: Any, feeds: Feeds) -> list[Any]:
         raise ModelRunError(f"run: {_one_line(err)}") from err
 
 
+_ORT_SOURCE = re.compile(r"/onnxruntime_src/\S+ [\w:~<>]+\([^)]*\) ?")
+
+
 def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text[:300] or type(err).__name__
+    """The error on one line, without ORT's source paths and signatures, at most 400 characters."""
+    text = _ORT_SOURCE.sub("", " ".join(str(err).split()))
+    return text[:400] or type(err).__name__
 
 
 def _specs_from_model(session: Any) -> tuple[FeedSpec, ...]:
