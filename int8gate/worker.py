@@ -165,12 +165,13 @@ def random_feed(spec: FeedSpec, rng: np.random.Generator) -> npt.NDArray[Any]:
 
 def load_samples(path: Path, specs: Sequence[FeedSpec]) -> list[Feeds]:
     """Read real inputs from a .npz (by input name) or .npy (one input) into per-sample feeds."""
-    with np.load(path, allow_pickle=False) as data:
-        if isinstance(data, np.ndarray):
-            if len(specs) != 1:
-                raise ModelRunError(f"{path.name}: a .npy holds one input; the model has {len(specs)}")
-            arrays = {specs[0].name: data}
-        else:
+    loaded = np.load(path, allow_pickle=False)
+    if isinstance(loaded, np.ndarray):
+        if len(specs) != 1:
+            raise ModelRunError(f"{path.name}: a .npy holds one input; the model has {len(specs)}")
+        arrays = {specs[0].name: loaded}
+    else:
+        with loaded as data:
             missing = [s.name for s in specs if s.name not in data.files]
             if missing:
                 raise ModelRunError(f"{path.name}: no array for input(s) {', '.join(missing)}")

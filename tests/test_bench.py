@@ -1,0 +1,166 @@
+"""Row measurement: budget and stopping exact under a fake clock, failures as rows, a clean worker env."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from int8gate import bench
+from int8gate.bench import WorkerLauncher, interpret, measure_pair, worker_env
+from int8gate.policy import BenchmarkSettings
+from int8gate.stats import Call, StopReason
+from int8gate.worker import FeedSpec, WorkerRequest, WorkerResult
+
+FAST = BenchmarkSettings(warmup_runs=1, budget_seconds=1.0, sessions=2, timeout_seconds=60, confirm=False)
+
+
+class StepClock:
+    """A clock that moves ``step`` seconds each time it is read, whatever the real time is."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        value = self.now
+        self.now += self.step
+        return value
+
+
+def inputs(zoo: Any) -> tuple[FeedSpec, ...]:
+    return (FeedSpec(zoo.conv_input.name, tuple(zoo.conv_input.shape), "float32"),)
+
+
+def test_row_has_every_field_coherent(zoo: Any) -> None:
+    run = measure_pair(zoo.conv_fp32, zoo.conv_qdq, inputs=inputs(zoo), threads=1, settings=FAST, threshold=0.01)
+    assert run.error is None, run.error
+    assert run.fp32 is not None and run.int8 is not None and run.speedup is not None
+    assert run.intra_op_threads == 1 and run.sessions >= 2 and len(run.session_speedups) == run.sessions
+    assert run.fp32.n == run.int8.n == run.rounds
+    assert run.speedup.ci_low <= run.speedup.estimate <= run.speedup.ci_high
+    assert run.call is Call.FASTER  # any positive speedup beats 0.01× with room to spare
+    assert run.stopped_by in (StopReason.TARGET, StopReason.BUDGET)
+    assert not run.confirmed and run.harness_overhead_ms > 0
+    assert "global intra-op pool of 1 thread" in run.setup
+
+
+def test_budget_stops_before_the_next_session_would_overrun(zoo: Any) -> None:
+    # Reads: start 0, phase start .125; sessions cost .125 each (.25-.375, .5-.625); check at .75:
+    # .625 spent + .125 expected <= 1 -> third session (.875-1.0); check at 1.125: 1.0 + .125 > 1.
+    settings = BenchmarkSettings(warmup_runs=1, budget_seconds=1.0, sessions=2, target_halfwidth=0.0, confirm=False)
+    run = measure_pair(
+        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings, threshold=1.0,
+        clock=StepClock(0.125),
+    )  # fmt: skip
+    assert run.error is None
+    assert run.sessions == 3 and run.stopped_by is StopReason.BUDGET
+    assert run.seconds == 1.25
+    assert "bench.budget_cut" in {f.code for f in run.findings}
+
+
+def test_target_stops_right_after_the_minimum_sessions(zoo: Any) -> None:
+    settings = BenchmarkSettings(warmup_runs=1, budget_seconds=0.6, sessions=2, target_halfwidth=10.0, confirm=False)
+    run = measure_pair(
+        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings, threshold=1.0,
+        clock=StepClock(1.0),
+    )  # fmt: skip
+    assert run.sessions == 2 and run.stopped_by is StopReason.TARGET
+    assert "bench.budget_cut" not in {f.code for f in run.findings}
+
+
+def test_slower_is_confirmed_on_pooled_sessions(zoo: Any) -> None:
+    # First phase as in the budget test stops at 2 sessions with a budget of .5; the confirmation
+    # gets twice that (1.0) and, reading the same clock, adds three more before it would overrun.
+    settings = BenchmarkSettings(warmup_runs=1, budget_seconds=0.5, sessions=2, target_halfwidth=0.0)
+    run = measure_pair(
+        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings, threshold=1000.0,
+        clock=StepClock(0.125),
+    )  # fmt: skip
+    assert run.confirmed and run.call is Call.SLOWER
+    assert run.sessions == 2 + 3 and len(run.session_speedups) == 5
+    unconfirmed = measure_pair(
+        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1,
+        settings=BenchmarkSettings(warmup_runs=1, budget_seconds=0.5, sessions=2, target_halfwidth=0.0, confirm=False),
+        threshold=1000.0, clock=StepClock(0.125),
+    )  # fmt: skip
+    assert not unconfirmed.confirmed and unconfirmed.sessions == 2
+
+
+def test_failures_become_rows_with_causes_and_others_are_measured(zoo: Any) -> None:
+    short = BenchmarkSettings(warmup_runs=1, budget_seconds=0.5, sessions=2, timeout_seconds=3.0, confirm=False)
+    rows = {
+        "crash": measure_pair(zoo.fails_at_run, zoo.fails_at_run, threads=1, settings=short, threshold=1.0),
+        "hang": measure_pair(zoo.hangs, zoo.hangs, threads=1, settings=short, threshold=1.0),
+        "signal": measure_pair(
+            zoo.conv_fp32, zoo.conv_qdq, threads=1, settings=short, threshold=1.0,
+            worker_command=[sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"],
+        ),
+        "good": measure_pair(zoo.conv_fp32, zoo.conv_qdq, inputs=inputs(zoo), threads=1, settings=short, threshold=1.0),
+    }  # fmt: skip
+    assert rows["crash"].error is not None and rows["crash"].error.startswith("run: ")
+    assert rows["hang"].error == "hang: no result within the 3 s timeout; worker killed"
+    assert rows["signal"].error == "crash: worker killed by SIGSEGV"
+    for name in ("crash", "hang", "signal"):
+        failed = rows[name]
+        assert failed.speedup is None and failed.call is None and failed.fp32 is None and failed.sessions == 0
+    assert rows["good"].error is None and rows["good"].speedup is not None
+
+
+def test_interpret_names_each_cause() -> None:
+    assert interpret(-signal.SIGKILL, "", "") == "crash: worker killed by SIGKILL (likely out of memory)"
+    assert interpret(-signal.SIGABRT, "", "") == "crash: worker killed by SIGABRT"
+    assert interpret(3, json.dumps({"error": "load m.onnx: bad"}) + "\n", "") == "load m.onnx: bad"
+    assert interpret(1, "", "Traceback\nMemoryError\n") == "out of memory: MemoryError"
+    assert interpret(2, "", "boom\n") == "crash: worker exited with code 2: boom"
+    unreadable = interpret(0, "not json\n", "")
+    assert isinstance(unreadable, str) and unreadable.startswith("crash: worker wrote an unreadable result")
+    ok = interpret(0, WorkerResult(fp32_ns=(5,), int8_ns=(4,)).to_json() + "\n", "")
+    assert isinstance(ok, WorkerResult) and ok.fp32_ns == (5,)
+
+
+def test_worker_env_keeps_thread_knobs_and_drops_secrets() -> None:
+    parent = {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "2",
+        "ORT_LOGGING": "1",
+        "ORT_API_KEY": "k",
+        "GITHUB_TOKEN": "ghp_secret",
+        "INPUT_GITHUB-TOKEN": "ghp_secret",
+        "ACTIONS_RUNTIME_TOKEN": "t",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "PYTHONPATH": "/extra",
+    }
+    env = worker_env(parent)
+    assert set(env) == {"PATH", "HOME", "LANG", "OMP_NUM_THREADS", "ORT_LOGGING", "PYTHONPATH"}
+    assert env["PYTHONPATH"].endswith(":/extra")
+    assert Path(env["PYTHONPATH"].split(":")[0], "int8gate", "bench.py").is_file()
+    assert "ghp_secret" not in json.dumps(env)
+
+
+def test_worker_process_sees_no_token() -> None:
+    show_env = "import json, os, sys; sys.stdin.read(); print(json.dumps({'error': ' '.join(sorted(os.environ))})); sys.exit(3)"
+    launcher = WorkerLauncher(
+        worker_env({"PATH": "/usr/bin", "GITHUB_TOKEN": "ghp_secret", "INPUT_TOKEN": "x"}),
+        timeout_seconds=30,
+        command=(sys.executable, "-c", show_env),
+    )
+    names = launcher.run(WorkerRequest("measure", "a", "b", 1))
+    assert isinstance(names, str)
+    assert "PATH" in names.split() and "GITHUB_TOKEN" not in names and "INPUT_TOKEN" not in names
+
+
+@pytest.mark.parametrize("budget", [0.3, 3.0])
+def test_slices_shrink_with_the_budget(budget: float) -> None:
+    base = WorkerRequest("measure", "a", "b", 1, seed=4)
+    first = bench._for_session(base, 0, budget)
+    second = bench._for_session(base, 1, budget)
+    assert first.max_seconds == budget and first.fp32_first and not second.fp32_first
+    assert first.overhead_runs > 0 and second.overhead_runs == 0
+    assert first.order_seed != second.order_seed and first.seed == second.seed
