@@ -6,7 +6,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +262,7 @@ def quantizer_workdir() -> Iterator[Path]:
 
 def preprocess(src: Path, dst: Path) -> None:
     """ONNX Runtime's recommended pre-quantization step: symbolic shape inference and graph optimisation."""
+    src, dst = src.resolve(), dst.resolve()  # before the chdir, so relative paths keep their meaning
     with quantizer_workdir():
         quant_pre_process(str(src), str(dst))
 
@@ -270,6 +271,7 @@ def quantize_calibrated(src: Path, dst: Path, spec: InputSpec, *, fmt: QuantForm
                         calibration_batches: int = 8, seed: int = 1,
                         nodes_to_quantize: Sequence[str] | None = None) -> None:
     """Static INT8: per-channel QInt8 weights, QUInt8 activations, MinMax calibration on seeded random batches."""
+    src, dst = src.resolve(), dst.resolve()
     with quantizer_workdir():
         quantize_static(str(src), str(dst), RandomReader(spec, calibration_batches, seed), quant_format=fmt,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -278,6 +280,7 @@ def quantize_calibrated(src: Path, dst: Path, spec: InputSpec, *, fmt: QuantForm
 
 def quantize_weights_only(src: Path, dst: Path) -> None:
     """Dynamic INT8 (ConvInteger / MatMulInteger with run-time activation ranges)."""
+    src, dst = src.resolve(), dst.resolve()
     with quantizer_workdir():
         # QInt8 weights, the quantizer's default. ORT 1.32's CPU ConvInteger runs them; if an older runtime lacks
         # the int8-weight kernel, the zoo's run-once check fails loudly rather than shipping a model that cannot run.
@@ -357,11 +360,22 @@ def write_example(directory: Path, config: ConvNetConfig = EXAMPLE_CONVNET) -> E
 
 @dataclass(frozen=True)
 class Zoo:
-    """Paths of every test model, all built once per test session; see `build_zoo`."""
+    """Every test model, built once per test session by `build_zoo`; each quantized one has been loaded and run once.
+
+    conv_* share `conv_input` ("input", 1x3x32x32); tfm_* share `tfm_input` ("x", 1x32x64). Quantized variants:
+    qdq and qoperator are static (calibrated, per-channel QInt8 weights, QUInt8 activations) after quant_pre_process;
+    dynamic is quantize_dynamic (ConvInteger / MatMulInteger). conv_fake is the FP32 graph under an INT8 name;
+    conv_half_fake is static QDQ of only `half_fake_node` (the stem Conv); conv_qdq_noprep is static QDQ of the raw
+    FP32 model (BatchNormalization unfused, no value_info); conv_broken_scale is conv_qdq with the weight scale of
+    `broken_scale_node` multiplied by 8. fails_at_run and hangs take `conv_input`: the first loads and raises on
+    run, the second loads and loops 2**62 times.
+    """
 
     directory: Path
     conv_input: InputSpec
     tfm_input: InputSpec
+    half_fake_node: str
+    broken_scale_node: str
     conv_fp32: Path
     conv_qdq: Path
     conv_qoperator: Path
@@ -376,35 +390,33 @@ class Zoo:
     tfm_dynamic: Path
     fails_at_run: Path
     hangs: Path
-    half_fake_node: str
-    broken_scale_node: str
+
+
+MODEL_FIELDS = tuple(field.name for field in fields(Zoo) if field.type == "Path" and field.name != "directory")
 
 
 def build_zoo(directory: Path) -> Zoo:
-    """Build every test model into `directory`, loading and running each quantized one once in ONNX Runtime."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Build every test model into `directory` (pre-processed intermediates go to `directory/prep`)."""
+    (directory / "prep").mkdir(parents=True, exist_ok=True)
     conv, tfm = TEST_CONVNET.input, TEST_TRANSFORMER.input
-    path = {name: directory / f"{name}.onnx" for name in Zoo.__dataclass_fields__ if name.startswith(
-        ("conv_", "tfm_", "fails", "hangs")) and not name.endswith("_input")}
+    path = {name: directory / f"{name}.onnx" for name in MODEL_FIELDS}
     onnx.save(build_convnet(TEST_CONVNET), str(path["conv_fp32"]))
     onnx.save(build_transformer(TEST_TRANSFORMER), str(path["tfm_fp32"]))
     onnx.save(make_fake(onnx.load(str(path["conv_fp32"]))), str(path["conv_fake"]))
     onnx.save(build_fails_at_run(conv), str(path["fails_at_run"]))
     onnx.save(build_hangs(conv), str(path["hangs"]))
-
     for family, spec in (("conv", conv), ("tfm", tfm)):
-        prepped = directory / f"{family}_prep.onnx"
+        prepped = directory / "prep" / f"{family}.onnx"
         preprocess(path[f"{family}_fp32"], prepped)
         quantize_calibrated(prepped, path[f"{family}_qdq"], spec)
         quantize_calibrated(prepped, path[f"{family}_qoperator"], spec, fmt=QuantFormat.QOperator)
         quantize_weights_only(prepped, path[f"{family}_dynamic"])
-
-    half_fake_node = first_node(onnx.load(str(directory / "conv_prep.onnx")), "Conv").name
-    quantize_calibrated(directory / "conv_prep.onnx", path["conv_half_fake"], conv, nodes_to_quantize=[half_fake_node])
+    conv_prepped = directory / "prep" / "conv.onnx"
+    half_fake_node = first_node(onnx.load(str(conv_prepped)), "Conv").name
+    quantize_calibrated(conv_prepped, path["conv_half_fake"], conv, nodes_to_quantize=[half_fake_node])
     quantize_calibrated(path["conv_fp32"], path["conv_qdq_noprep"], conv)
-    strip_value_info(path["conv_qdq_noprep"])
+    strip_value_info(path["conv_qdq_noprep"])  # quantize_static infers shapes itself and writes value_info back
     broken_scale_node = break_weight_scale(path["conv_qdq"], path["conv_broken_scale"])
-
     for name, model_path in path.items():
         if name in ("fails_at_run", "hangs"):
             load_only(model_path)

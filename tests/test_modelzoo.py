@@ -37,6 +37,22 @@ def output_error(zoo: Zoo, path: Path) -> float:
     return float(np.abs(modelzoo.run_once(path, zoo.conv_input)[0] - reference).max())
 
 
+def test_every_model_is_a_distinct_file_in_the_zoo_folder(zoo: Zoo) -> None:
+    paths = [getattr(zoo, name) for name in modelzoo.MODEL_FIELDS]
+    assert all(path.parent == zoo.directory and path.is_file() for path in paths)
+    assert len({path.read_bytes() for path in paths}) == len(paths)
+
+
+def test_quantizer_helpers_accept_relative_paths_and_leave_cwd_clean(
+        zoo: Zoo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fp32.onnx").write_bytes(zoo.conv_fp32.read_bytes())
+    modelzoo.preprocess(Path("fp32.onnx"), Path("prep.onnx"))
+    modelzoo.quantize_weights_only(Path("prep.onnx"), Path("dynamic.onnx"))
+    assert Path.cwd() == tmp_path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dynamic.onnx", "fp32.onnx", "prep.onnx"]
+
+
 def test_float_models_have_no_quantization(zoo: Zoo) -> None:
     for path in (zoo.conv_fp32, zoo.conv_fake, zoo.tfm_fp32):
         assert not set(ops(path)) & (QDQ_OPS | INTEGER_OPS), path.name
