@@ -1,23 +1,11 @@
 """The GitHub REST client: the only module that talks HTTP, with bounded retries and pagination.
 
-Every error names the method, the path, the status and GitHub's own message, never the token::
-
-    Int8gateError
-    └── GitHubError                 no usable answer from GitHub; ``.status`` is the HTTP status or None
-        ├── GitHubUnavailableError  5xx, timeouts, dropped connections outlasted the retry budget
-        │   └── RateLimitedError    429 or a rate-limit 403 asked for a wait beyond the retry budget
-        ├── AuthenticationError     401: the token is wrong or expired
-        ├── ForbiddenError          403 that is not a rate limit
-        │   └── ReadOnlyTokenError  403 "Resource not accessible by integration" (a fork PR's token)
-        ├── NotFoundError           404: no such repository, pull request or comment (or not visible)
-        ├── CommentTooLongError     422: the body is over 65,536 characters
-        └── GitHubRequestError      any other 4xx, or a response that is not what the contract says
-
 Retries: 5xx, timeouts, dropped connections, 429 and secondary rate limits are retried with
 exponential backoff and jitter, honouring ``retry-after`` and ``x-ratelimit-reset``. One budget of
 seconds (waiting plus failed attempts) covers every call of a client, so a GitHub outage costs at
 most the budget plus one request timeout. A write that may have landed (POST answered by 5xx, a
 read timeout or a dropped connection) is retried only after a ``confirm`` probe says it did not.
+The error hierarchy and the data types live in ``ghdata`` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,7 +16,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -36,100 +23,58 @@ import requests
 import urllib3.exceptions
 
 from int8gate import __version__
-from int8gate.errors import Int8gateError
 from int8gate.event import PullRequestFacts
+from int8gate.ghdata import (
+    MAX_COMMENT_CHARS,
+    READ_ONLY_MESSAGE,
+    AuthenticationError,
+    Comment,
+    CommentTooLongError,
+    ForbiddenError,
+    GitHubError,
+    GitHubRequestError,
+    GitHubUnavailableError,
+    NotFoundError,
+    RateLimitedError,
+    ReadOnlyTokenError,
+    Repo,
+    User,
+    parse_comment,
+    parse_pull_request,
+    parse_user,
+    rate_limit_wait,
+    refusal,
+)
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_API_URL",
+    "MAX_COMMENT_CHARS",
+    "READ_ONLY_MESSAGE",
+    "AuthenticationError",
+    "Comment",
+    "CommentTooLongError",
+    "ForbiddenError",
+    "GitHubClient",
+    "GitHubError",
+    "GitHubRequestError",
+    "GitHubUnavailableError",
+    "NotFoundError",
+    "RateLimitedError",
+    "ReadOnlyTokenError",
+    "Repo",
+    "RetryNote",
+    "RetryPolicy",
+    "User",
+    "make_session",
+    "rate_limit_wait",
+]
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-MAX_COMMENT_CHARS = 65_536
-READ_ONLY_MESSAGE = "Resource not accessible by integration"
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class GitHubError(Int8gateError):
-    """GitHub gave no usable answer; the message says which call, what came back and why."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        self.status = status
-        super().__init__(message)
-
-
-class GitHubUnavailableError(GitHubError):
-    """Transient failures (5xx, timeouts, dropped connections) outlasted the retry budget."""
-
-
-class RateLimitedError(GitHubUnavailableError):
-    """GitHub asked us to wait longer than the retry budget allows."""
-
-
-class AuthenticationError(GitHubError):
-    """401: the token is missing, wrong or expired."""
-
-
-class ForbiddenError(GitHubError):
-    """403 that is not a rate limit: the token may not do this."""
-
-
-class ReadOnlyTokenError(ForbiddenError):
-    """403 "Resource not accessible by integration": expected for the read-only token of a fork PR."""
-
-
-class NotFoundError(GitHubError):
-    """404: the repository, pull request or comment does not exist or the token cannot see it."""
-
-
-class CommentTooLongError(GitHubError):
-    """422: GitHub refused the body because it is over 65,536 characters."""
-
-
-class GitHubRequestError(GitHubError):
-    """Any other refusal (4xx), or a response that does not have the shape the contract promises."""
-
-
-@dataclass(frozen=True)
-class Repo:
-    """A repository as ``owner/name``."""
-
-    owner: str
-    name: str
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-    @classmethod
-    def parse(cls, text: str) -> Repo:
-        owner, sep, name = text.strip().partition("/")
-        if not sep or not owner or not name or "/" in name:
-            raise GitHubRequestError(f"repository {text!r} is not of the form owner/name")
-        return cls(owner, name)
-
-
-@dataclass(frozen=True)
-class User:
-    """The author of a comment, or the owner of a token."""
-
-    login: str
-    id: int
-    type: str
-
-    @property
-    def is_bot(self) -> bool:
-        return self.type == "Bot"
-
-
-@dataclass(frozen=True)
-class Comment:
-    """An issue (pull request) comment."""
-
-    id: int
-    body: str
-    user: User | None
-    html_url: str
-    created_at: str
-    updated_at: str
 
 
 @dataclass(frozen=True)
@@ -172,42 +117,6 @@ def make_session(*, trust_env: bool = True) -> requests.Session:
     session = requests.Session()
     session.trust_env = trust_env
     return session
-
-
-def rate_limit_wait(
-    status: int, headers: Mapping[str, str], message: str, now: float, secondary_wait_s: float
-) -> float | None:
-    """Seconds to wait if this response is a rate limit (primary or secondary), else None.
-
-    GitHub's rule: honour ``retry-after``; else if ``x-ratelimit-remaining`` is 0 wait until
-    ``x-ratelimit-reset``; else (secondary limit) wait at least a minute. ``headers`` must be
-    case-insensitive (``requests`` gives such a mapping).
-    """
-    retry_after = headers.get("retry-after")
-    remaining = headers.get("x-ratelimit-remaining")
-    limited = status == 429 or (
-        status == 403 and (retry_after is not None or remaining == "0" or "rate limit" in message.lower())
-    )
-    if not limited:
-        return None
-    if retry_after is not None:
-        parsed = _parse_retry_after(retry_after, now)
-        if parsed is not None:
-            return parsed
-    reset = headers.get("x-ratelimit-reset")
-    if remaining == "0" and reset is not None and reset.strip().isdigit():
-        return max(0.0, int(reset) - now) + 1.0
-    return secondary_wait_s
-
-
-def _parse_retry_after(value: str, now: float) -> float | None:
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        return max(0.0, parsedate_to_datetime(text).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
 
 
 class GitHubClient:
@@ -259,7 +168,7 @@ class GitHubClient:
 
     def get_authenticated_user(self) -> User:
         """GET /user. An Actions (installation) token gets 403 here: ``ReadOnlyTokenError``."""
-        return self._call("GET", "/user", parse=lambda r: _user(_json_object(r)))
+        return self._call("GET", "/user", parse=lambda r: parse_user(_json_object(r)))
 
     def list_issue_comments(self, repo: Repo, issue_number: int) -> tuple[Comment, ...]:
         """Every comment on the issue or PR, following ``Link: rel="next"`` through all pages."""
@@ -291,7 +200,7 @@ class GitHubClient:
             "POST",
             path,
             body={"body": body},
-            parse=lambda r: _comment(_json_object(r)),
+            parse=lambda r: parse_comment(_json_object(r)),
             idempotent=False,
             confirm=confirm,
         )
@@ -299,7 +208,7 @@ class GitHubClient:
     def update_comment(self, repo: Repo, comment_id: int, body: str) -> Comment:
         """PATCH a comment's body (idempotent, so retried freely)."""
         path = f"{_repo_path(repo)}/issues/comments/{int(comment_id)}"
-        return self._call("PATCH", path, body={"body": body}, parse=lambda r: _comment(_json_object(r)))
+        return self._call("PATCH", path, body={"body": body}, parse=lambda r: parse_comment(_json_object(r)))
 
     def delete_comment(self, repo: Repo, comment_id: int) -> None:
         """DELETE a comment; one already gone counts as deleted."""
@@ -312,7 +221,7 @@ class GitHubClient:
     def get_pull_request(self, repo: Repo, number: int) -> PullRequestFacts:
         """GET a pull request: its number, head and base repositories, head SHA and branch."""
         path = f"{_repo_path(repo)}/pulls/{int(number)}"
-        return self._call("GET", path, parse=lambda r: _pull_request(_json_object(r)))
+        return self._call("GET", path, parse=lambda r: parse_pull_request(_json_object(r)))
 
     # -- the retry loop ---------------------------------------------------------------------------
 
@@ -394,7 +303,7 @@ class GitHubClient:
             return _Failure(f"rate limited (HTTP {status}: {message})", ambiguous=False, hint_s=wait, status=status)
         if status >= 500:
             return _Failure(f"HTTP {status}: {message}", ambiguous=True, status=status)
-        raise _refusal(method, path, status, message)
+        raise refusal(method, path, status, message)
 
     def _wait(self, method: str, path: str, failure: _Failure, attempt: int) -> None:
         ceiling = min(self.policy.max_delay_s, self.policy.base_delay_s * 2 ** (attempt - 1))
@@ -427,25 +336,10 @@ class GitHubClient:
             split = urlsplit(next_url)
             if (split.scheme, split.netloc) != self._origin:
                 raise GitHubRequestError("list comments: the next page is on another host; not following it")
-        return tuple(_comment(item) for item in data), next_url
+        return tuple(parse_comment(item) for item in data), next_url
 
     def _redact(self, text: str) -> str:
         return text.replace(self.__token, "***") if self.__token else text
-
-
-def _refusal(method: str, path: str, status: int, message: str) -> GitHubError:
-    where = f"{method} {path}: HTTP {status}: {message}"
-    if status == 401:
-        return AuthenticationError(f"{where} (check the github-token input)", status)
-    if status == 403 and READ_ONLY_MESSAGE.lower() in message.lower():
-        return ReadOnlyTokenError(f"{where} (the token is read-only, as on a pull request from a fork)", status)
-    if status == 403:
-        return ForbiddenError(where, status)
-    if status == 404:
-        return NotFoundError(where, status)
-    if status == 422 and "too long" in message.lower():
-        return CommentTooLongError(f"{where} (the limit is {MAX_COMMENT_CHARS:,} characters)", status)
-    return GitHubRequestError(where, status)
 
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
@@ -480,43 +374,6 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise GitHubRequestError(f"{urlsplit(response.url).path}: the response is not a JSON object")
     return data
-
-
-def _field(data: Mapping[str, Any], key: str, kind: type[T]) -> T:
-    value = data.get(key)
-    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise GitHubRequestError(f"response field {key!r} is missing or not a {kind.__name__}")
-    return value
-
-
-def _user(data: Mapping[str, Any]) -> User:
-    return User(_field(data, "login", str), _field(data, "id", int), _field(data, "type", str))
-
-
-def _comment(data: Any) -> Comment:
-    if not isinstance(data, dict):
-        raise GitHubRequestError("a comment in the response is not a JSON object")
-    user, body = data.get("user"), data.get("body")
-    return Comment(
-        id=_field(data, "id", int),
-        body=body if isinstance(body, str) else "",
-        user=_user(user) if isinstance(user, dict) else None,
-        html_url=_field(data, "html_url", str),
-        created_at=_field(data, "created_at", str),
-        updated_at=_field(data, "updated_at", str),
-    )
-
-
-def _pull_request(data: Mapping[str, Any]) -> PullRequestFacts:
-    head, base = _field(data, "head", dict), _field(data, "base", dict)
-    head_repo = head.get("repo")
-    return PullRequestFacts(
-        number=_field(data, "number", int),
-        head_repo=_field(head_repo, "full_name", str) if isinstance(head_repo, dict) else "",
-        base_repo=_field(_field(base, "repo", dict), "full_name", str),
-        head_sha=_field(head, "sha", str),
-        head_ref=_field(head, "ref", str),
-    )
 
 
 def _repo_path(repo: Repo) -> str:

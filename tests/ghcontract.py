@@ -109,6 +109,7 @@ class Contract:
         resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
         self._registry: Registry[Any] = Registry().with_resource(_URI, resource)
         self.operations: list[Operation] = []
+        self._validators: dict[str, Any] = {}
         for template, item in self.document["paths"].items():
             regex = re.sub(r"\\\{([a-z_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
             for method, op in item.items():
@@ -145,9 +146,12 @@ class Contract:
 
     def schema_problems(self, pointer: str, instance: Any) -> list[str]:
         """Why ``instance`` does not match the schema at ``pointer`` (empty list when it does)."""
-        validator = jsonschema.Draft202012Validator(
-            {"$ref": f"{_URI}#{pointer}"}, registry=self._registry, format_checker=FORMATS
-        )
+        validator = self._validators.get(pointer)
+        if validator is None:
+            validator = jsonschema.Draft202012Validator(
+                {"$ref": f"{_URI}#{pointer}"}, registry=self._registry, format_checker=FORMATS
+            )
+            self._validators[pointer] = validator
         problems = []
         for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"

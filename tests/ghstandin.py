@@ -19,7 +19,6 @@ import json
 import random
 import re
 import threading
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ghcontract import ERROR_EXAMPLES_FILE, EVENTS_DIR, Contract, Operation
+from ghfaults import FakeClock, Faults
 
 from int8gate.github import GitHubClient, RetryPolicy, make_session
 
@@ -35,7 +35,6 @@ ERROR_EXAMPLES = json.loads(ERROR_EXAMPLES_FILE.read_text(encoding="utf-8"))["ex
 TOO_LONG_POST = ERROR_EXAMPLES[0]
 TOO_LONG_PATCH = ERROR_EXAMPLES[1]
 READ_ONLY_403 = ERROR_EXAMPLES[2]
-SECONDARY_MESSAGE = ERROR_EXAMPLES[3]["message"]
 MAX_BODY = 65_536
 
 # GET /user is not in the cut-down description: its 200 is held to simple-user in ``_get_user``.
@@ -55,18 +54,6 @@ class TokenInfo:
     login: str
     installation: bool
     can_write: bool
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One injected failure; ``method`` limits it to that HTTP method."""
-
-    kind: str  # status | drop | drop-after | stall
-    status: int = 0
-    headers: tuple[tuple[str, str], ...] = ()
-    body: Any = None
-    method: str | None = None
-    stall_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -117,15 +104,14 @@ def user_json(login: str, user_id: int, kind: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class StandIn:
+class StandIn(Faults):
     """The server and its state. Use as a context manager, or through the ``standin`` fixture."""
 
     def __init__(self, prefix: str = "") -> None:
+        super().__init__()
         self.prefix = prefix.rstrip("/")
         self._lock = threading.Lock()
         self._state = _State()
-        self._faults: deque[Fault] = deque()
-        self._down: Fault | None = None
         self._stop = threading.Event()
         self.violations: list[str] = []
         self.seen: list[Seen] = []
@@ -198,54 +184,6 @@ class StandIn:
 
     # -- faults -----------------------------------------------------------------------------------
 
-    def fail_next(self, count: int, status: int = 502, method: str | None = None) -> None:
-        body = {"message": "Server Error"} if status != 503 else {"message": "Service Unavailable"}
-        self._push(Fault("status", status, (), body, method), count)
-
-    def rate_limit_next(self, retry_after: int, method: str | None = None) -> None:
-        body = {"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest"}
-        self._push(Fault("status", 429, (("retry-after", str(retry_after)),), body, method), 1)
-
-    def secondary_rate_limit_next(self, retry_after: int | None, method: str | None = None) -> None:
-        headers = (("retry-after", str(retry_after)),) if retry_after is not None else ()
-        body = {
-            "message": SECONDARY_MESSAGE,
-            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
-        }
-        self._push(Fault("status", 403, headers, body, method), 1)
-
-    def primary_rate_limit_next(self, reset_epoch: int, method: str | None = None) -> None:
-        headers = (("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", str(reset_epoch)))
-        body = {"message": "API rate limit exceeded for installation.", "documentation_url": "https://docs.github.com/rest"}
-        self._push(Fault("status", 403, headers, body, method), 1)
-
-    def drop_next(self, *, after_processing: bool = False, method: str | None = None) -> None:
-        self._push(Fault("drop-after" if after_processing else "drop", method=method), 1)
-
-    def stall_next(self, seconds: float, method: str | None = None) -> None:
-        self._push(Fault("stall", method=method, stall_s=seconds), 1)
-
-    def go_down(self, status: int = 503) -> None:
-        """Answer every request with ``status`` until ``come_back``."""
-        self._down = Fault("status", status, (), {"message": "Service Unavailable"})
-
-    def come_back(self) -> None:
-        self._down = None
-
-    def _push(self, fault: Fault, count: int) -> None:
-        with self._lock:
-            self._faults.extend([fault] * count)
-
-    def _take_fault(self, method: str) -> Fault | None:
-        with self._lock:
-            if self._down is not None:
-                return self._down
-            for fault in self._faults:
-                if fault.method in (None, method):
-                    self._faults.remove(fault)
-                    return fault
-        return None
-
     # -- serving ----------------------------------------------------------------------------------
 
     def handle(self, req: _Handler) -> None:
@@ -257,7 +195,7 @@ class StandIn:
         who = self._state.tokens.get(token) if token else None
         note = (req.command, path, split.query, who.login if who else None,
                 tuple((k.lower(), v) for k, v in req.headers.items() if k.lower() != "authorization"))  # fmt: skip
-        fault = self._take_fault(req.command)
+        fault = self._take_fault(req.command, path)
         if fault is not None and fault.kind in ("drop", "stall"):
             self._stop.wait(fault.stall_s)
             return self._record(note, 0, req)
@@ -436,6 +374,7 @@ class StandIn:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait 40 ms for an ACK
     server: ThreadingHTTPServer
 
     def _go(self) -> None:
@@ -477,25 +416,6 @@ def running_standin(prefix: str = "") -> Iterator[StandIn]:
     with StandIn(prefix) as server:
         yield server
         assert server.violations == [], "GitHub contract violations:\n" + "\n".join(server.violations)
-
-
-class FakeClock:
-    """Time that moves only when the client sleeps, so retry tests are exact and take no time."""
-
-    def __init__(self, wall_start: float = 1_714_560_000.0) -> None:
-        self.now = 0.0
-        self.wall_start = wall_start
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.wall_start + self.now
 
 
 def make_client(standin: StandIn, token: str = ACTIONS, clock: FakeClock | None = None,

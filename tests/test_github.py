@@ -8,12 +8,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from ghfaults import FakeClock
 from ghstandin import (
     ACTIONS,
     ERROR_EXAMPLES,
     PAT,
     READ_ONLY,
-    FakeClock,
     StandIn,
     make_client,
     running_standin,
