@@ -332,33 +332,6 @@ def strip_value_info(path: Path) -> None:
 
 
 @dataclass(frozen=True)
-class ExampleModels:
-    """The three bundled example files."""
-
-    fp32: Path
-    int8: Path
-    fake_int8: Path
-
-
-def write_example(directory: Path, config: ConvNetConfig = EXAMPLE_CONVNET) -> ExampleModels:
-    """Write the bundled example: the FP32 classifier, its calibrated QDQ INT8, and a fake INT8 copy."""
-    directory.mkdir(parents=True, exist_ok=True)
-    models = ExampleModels(directory / "convnet_fp32.onnx", directory / "convnet_int8.onnx",
-                           directory / "convnet_fake_int8.onnx")
-    fp32 = build_convnet(config)
-    onnx.save(fp32, str(models.fp32))
-    onnx.save(make_fake(fp32), str(models.fake_int8))
-    with tempfile.TemporaryDirectory(prefix="int8gate-example-") as scratch:
-        prepped = Path(scratch) / "convnet_prep.onnx"
-        preprocess(models.fp32, prepped)
-        # QDQ, not QOperator: ONNX Runtime fuses the QDQ pairs into the same QLinearConv kernels at session start,
-        # so both formats run equally fast here, and QDQ is the format ORT recommends and other runtimes accept.
-        quantize_calibrated(prepped, models.int8, config.input, calibration_batches=32)
-    run_once(models.int8, config.input)
-    return models
-
-
-@dataclass(frozen=True)
 class Zoo:
     """Every test model, built once per test session by `build_zoo`; each quantized one has been loaded and run once.
 
