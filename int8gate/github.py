@@ -290,7 +290,7 @@ class GitHubClient:
             return _Failure(f"no answer within {self.policy.read_timeout_s:g} s", ambiguous=True)
         except requests.exceptions.ConnectionError as exc:
             if _never_connected(exc):
-                return _Failure("connection refused", ambiguous=False)
+                return _Failure("could not connect (refused or unresolvable)", ambiguous=False)
             return _Failure("connection dropped", ambiguous=True)
         except requests.exceptions.RequestException as exc:
             raise GitHubRequestError(f"{method} {path}: {type(exc).__name__}") from None

@@ -27,6 +27,7 @@ from int8gate.github import (
     CommentTooLongError,
     ForbiddenError,
     GitHubClient,
+    GitHubError,
     ReadOnlyTokenError,
     Repo,
 )
@@ -231,7 +232,11 @@ def _post(
 
     created = client.create_comment(repo, number, text, confirm=confirm)
     if mode is not CommentMode.NEW:
-        kept = _converge(client, repo, number, me=me, marker=marker, mine=created, text=text)
+        try:
+            kept = _converge(client, repo, number, me=me, marker=marker, mine=created, text=text)
+        except GitHubError as exc:  # the comment is there; only the duplicate check could not run
+            return StickyResult(StickyAction.CREATED, created.id, created.html_url,
+                                f"created comment {created.id}; duplicate check failed: {exc}", truncated)  # fmt: skip
         if kept.id != created.id:
             return StickyResult(
                 StickyAction.UPDATED,

@@ -37,6 +37,7 @@ class Faults:
         self._fault_lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._down: Fault | None = None
+        self._healthy_left: int | None = None
 
     def fail_next(self, count: int, status: int = 502, method: str | None = None, path: str | None = None) -> None:
         body = {"message": "Server Error"} if status != 503 else {"message": "Service Unavailable"}
@@ -68,12 +69,15 @@ class Faults:
     def stall_next(self, seconds: float, method: str | None = None) -> None:
         self._push(Fault("stall", method=method, stall_s=seconds), 1)
 
-    def go_down(self, status: int = 503) -> None:
-        """Answer every request with ``status`` until ``come_back``."""
-        self._down = Fault("status", status, (), {"message": "Service Unavailable"})
+    def go_down(self, status: int = 503, after: int = 0) -> None:
+        """Answer every request with ``status`` (after ``after`` more good ones) until ``come_back``."""
+        with self._fault_lock:
+            self._down = Fault("status", status, (), {"message": "Service Unavailable"})
+            self._healthy_left = after
 
     def come_back(self) -> None:
-        self._down = None
+        with self._fault_lock:
+            self._down, self._healthy_left = None, None
 
     def _push(self, fault: Fault, count: int) -> None:
         with self._fault_lock:
@@ -81,8 +85,10 @@ class Faults:
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._fault_lock:
-            if self._down is not None:
+            if self._down is not None and not self._healthy_left:
                 return self._down
+            if self._healthy_left:
+                self._healthy_left -= 1
             for fault in self._faults:
                 if fault.method in (None, method) and (fault.path is None or fault.path in path):
                     self._faults.remove(fault)

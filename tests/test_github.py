@@ -32,6 +32,7 @@ from int8gate.github import (
     RateLimitedError,
     ReadOnlyTokenError,
     Repo,
+    RetryPolicy,
     make_session,
     rate_limit_wait,
 )
@@ -232,6 +233,20 @@ def test_github_down_for_good_gives_a_typed_error_within_the_budget(standin: Sta
     assert standin.comments(REPO.full_name, PR) == []
 
 
+def test_the_budget_holds_in_real_time_too(standin: StandIn) -> None:
+    standin.go_down(502)
+    client = GitHubClient(
+        ACTIONS, base_url=standin.url, session=make_session(trust_env=False),
+        policy=RetryPolicy(budget_s=0.3, base_delay_s=0.02, max_attempts=100),
+    )  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(GitHubUnavailableError, match="retry budget"):
+        client.list_issue_comments(REPO, PR)
+    elapsed = time.monotonic() - started
+    assert client.budget_spent_s <= 0.3
+    assert elapsed < 0.3 + 0.5, f"gave up after {elapsed:.2f} s"
+
+
 def test_unreachable_github_is_connection_refused_within_the_budget() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -241,7 +256,7 @@ def test_unreachable_github_is_connection_refused_within_the_budget() -> None:
         ACTIONS, base_url=f"http://127.0.0.1:{port}", session=make_session(trust_env=False),
         sleep=clock.sleep, monotonic=clock.monotonic,
     )  # fmt: skip
-    with pytest.raises(GitHubUnavailableError, match="connection refused"):
+    with pytest.raises(GitHubUnavailableError, match="could not connect"):
         client.create_comment(REPO, PR, "x")
     assert sum(clock.sleeps) <= client.policy.budget_s
     assert len(clock.sleeps) == client.policy.max_attempts - 1

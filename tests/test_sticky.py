@@ -175,6 +175,14 @@ def test_a_post_answered_502_without_landing_is_sent_again(standin: StandIn) -> 
     assert [s.status for s in standin.requests_to("POST")] == [502, 502, 201]
 
 
+def test_a_failed_duplicate_check_after_creating_still_reports_the_comment(standin: StandIn) -> None:
+    standin.go_down(503, after=3)  # GET /user, list, POST answer; then the duplicate check meets an outage
+    result = post(standin, "landed", budget_s=10.0)
+    assert result.action is StickyAction.CREATED
+    assert "duplicate check failed" in result.reason
+    assert bodies(standin) == [f"{MARKER}\nlanded"]
+
+
 def test_github_down_for_good_is_a_typed_error_within_the_budget(standin: StandIn) -> None:
     clock = FakeClock()
     standin.go_down(502)
