@@ -273,3 +273,32 @@ def test_rate_limit_wait_reads_githubs_headers() -> None:
     date = CaseInsensitiveDict({"retry-after": "Wed, 01 May 2024 10:00:30 GMT"})
     assert rate_limit_wait(429, date, "", 1714557600.0, 60) == 30
     assert rate_limit_wait(500, CaseInsensitiveDict(), "", 0, 60) is None
+
+
+def test_the_stand_in_refuses_requests_that_break_the_contract(standin: StandIn) -> None:
+    session = make_session(trust_env=False)
+    headers = {"Authorization": f"Bearer {ACTIONS}", "Accept": "application/vnd.github+json",
+               "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "contract-probe"}  # fmt: skip
+    comments = f"{standin.url}/repos/{REPO.full_name}/issues/{PR}/comments"
+    bad_page = session.get(comments, params={"per_page": "lots"}, headers=headers, timeout=5)
+    no_body = session.post(comments, json={"text": "hi"}, headers=headers, timeout=5)
+    elsewhere = session.get(f"{standin.url}/repos/{REPO.full_name}/issues", headers=headers, timeout=5)
+    assert (bad_page.status_code, no_body.status_code, elsewhere.status_code) == (422, 422, 404)
+    assert no_body.json()["message"] == "Validation Failed"
+    assert any("per_page='lots' is not an integer" in v for v in standin.violations)
+    assert any("'body' is a required property" in v for v in standin.violations)
+    assert any("no such operation" in v for v in standin.violations)
+    standin.violations.clear()  # these were deliberate
+
+
+def test_the_contract_catches_a_malformed_answer() -> None:
+    from ghstandin import CONTRACT
+
+    route = CONTRACT.route("POST", "/repos/o/r/issues/1/comments")
+    assert route is not None
+    problems = CONTRACT.response_problems(route.operation, 201, {}, {"id": "7", "body": "x"})
+    assert any("'node_id' is a required property" in p for p in problems)
+    assert any("'7' is not of type 'integer'" in p for p in problems)
+    assert CONTRACT.response_problems(route.operation, 418, {}, {}) == [
+        "status 418 is not a documented answer of issues/create-comment"
+    ]
