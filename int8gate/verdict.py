@@ -17,14 +17,7 @@ from int8gate.errors import EXIT_FAIL, EXIT_PASS
 from int8gate.findings import Finding, Severity, with_severity
 from int8gate.policy import FindingRules
 from int8gate.report import Verdict
-
-
-class SpeedCall(str, Enum):
-    """Where a speedup interval sits against the threshold."""
-
-    FASTER = "faster"
-    SLOWER = "slower"
-    WITHIN_NOISE = "within-noise"
+from int8gate.stats import Call
 
 
 class FailOn(str, Enum):
@@ -40,7 +33,7 @@ class SpeedRow:
     """One thread setting's measured speedup, or the error that stopped it."""
 
     threads: int
-    call: SpeedCall | None
+    call: Call | None
     estimate: float | None
     ci_low: float | None
     ci_high: float | None
@@ -113,9 +106,9 @@ def _speed_reason(row: SpeedRow, facts: GateFacts, fails: list[str], doubts: lis
         return
     shown = _interval(row)
     need = _threshold_text(facts)
-    if row.call is SpeedCall.SLOWER:
+    if row.call is Call.SLOWER:
         fails.append(f"slower than required {where}: {shown}, {need}")
-    elif row.call is SpeedCall.WITHIN_NOISE:
+    elif row.call is Call.WITHIN_NOISE:
         doubts.append(f"speedup {where} is within noise of the threshold: {shown}, {need}")
 
 

@@ -7,11 +7,12 @@ import pytest
 from int8gate.findings import Finding, Severity
 from int8gate.policy import FindingRules
 from int8gate.report import Verdict
-from int8gate.verdict import FailOn, GateFacts, SpeedCall, SpeedRow, apply_rules, decide, exit_code, overall
+from int8gate.stats import Call
+from int8gate.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
 
-FAST = SpeedRow(threads=1, call=SpeedCall.FASTER, estimate=1.6, ci_low=1.55, ci_high=1.65)
-NOISY = SpeedRow(threads=2, call=SpeedCall.WITHIN_NOISE, estimate=1.21, ci_low=1.15, ci_high=1.27)
-SLOW = SpeedRow(threads=2, call=SpeedCall.SLOWER, estimate=0.7, ci_low=0.68, ci_high=0.72)
+FAST = SpeedRow(threads=1, call=Call.FASTER, estimate=1.6, ci_low=1.55, ci_high=1.65)
+NOISY = SpeedRow(threads=2, call=Call.WITHIN_NOISE, estimate=1.21, ci_low=1.15, ci_high=1.27)
+SLOW = SpeedRow(threads=2, call=Call.SLOWER, estimate=0.7, ci_low=0.68, ci_high=0.72)
 GOOD = GateFacts(is_quantized=True, quantized_evidence="100% of MACs", format="qdq",
                  allowed_formats=("qdq", "qoperator"), fidelity_passed=True, threshold=1.2, speed=(FAST,))
 
