@@ -1,0 +1,201 @@
+"""The composition root of each command: build the real collaborators, run, write the outputs.
+
+``cli`` parses arguments and maps errors to exit codes; this module wires the edges (files, ONNX
+Runtime workers, the machine probe) to the pipeline and writes reports atomically, only after
+the whole run succeeded, so a bad input never leaves a partial report behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from int8gate import __version__
+from int8gate.bench import check_fidelity, measure_pair
+from int8gate.errors import UsageError
+from int8gate.feeds import FeedSpec
+from int8gate.inputs import DeclaredInput, declared_inputs, parse_input_option, plan_inputs
+from int8gate.inspect import ModelInspection, inspect_model
+from int8gate.markdown import RenderOptions, render_bench_text, render_inspection_text, render_report
+from int8gate.modelfile import read_model
+from int8gate.pipeline import Edges, resolve_threads, run_gate
+from int8gate.policy import AUTO, BenchmarkSettings, FidelityRequirement, OptLevel, Policy
+from int8gate.policy_load import parse_policy
+from int8gate.probe import probe_runner
+from int8gate.report import BenchmarkSection, Report, ResolvedInput, ToolInfo, to_jsonable
+from int8gate.runner import expected_range
+from int8gate.verdict import FailOn
+from int8gate.workspace import Workspace, atomic_write_text, output_path, read_policy_text, resolve_pair_paths
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _progress(message: str) -> None:
+    print(f"int8gate: {message}", file=sys.stderr, flush=True)
+
+
+def _feeds(inputs: Sequence[ResolvedInput]) -> tuple[FeedSpec, ...]:
+    return tuple(FeedSpec(item.name, item.shape, item.dtype) for item in inputs)
+
+
+def load_model_proto(path: Path) -> Any:
+    """The model's graph, read safely (size cap, external data kept inside the model's folder)."""
+    return read_model(path).model
+
+
+def _declared(path: Path) -> tuple[DeclaredInput, ...]:
+    return declared_inputs(load_model_proto(path))
+
+
+def _sample_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Shapes and dtypes of the arrays in a .npy/.npz sample file (``allow_pickle`` stays off)."""
+    try:
+        with np.load(path, allow_pickle=False) as loaded:
+            return {name: (tuple(loaded[name].shape), str(loaded[name].dtype)) for name in loaded.files}
+    except AttributeError:  # .npy: a single array, not a context manager
+        array = np.load(path, allow_pickle=False)
+        return {"": (tuple(array.shape), str(array.dtype))}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable .npy/.npz file ({exc})") from None
+
+
+def real_edges(env: Mapping[str, str], progress: Any = _progress) -> Edges:
+    """The collaborators that touch this machine."""
+
+    def measure(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
+        return measure_pair(fp32, int8, inputs=_feeds(inputs), env=env, **kw)
+
+    def fidelity(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
+        return check_fidelity(fp32, int8, inputs=_feeds(inputs), env=env, **kw)
+
+    return Edges(
+        inspect=inspect_model,
+        measure=measure,
+        fidelity=fidelity,
+        load_declared_inputs=_declared,
+        sample_shapes=_sample_shapes,
+        clock=time.monotonic,
+        progress=progress,
+    )
+
+
+def _tool_info(policy_name: str, started: str, duration: float) -> ToolInfo:
+    return ToolInfo("int8gate", __version__, policy_name, started, round(duration, 1))
+
+
+def gate(policy_path: Path, workspace_root: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+    """Load and check the policy, then run the gate; bad input raises before anything is measured."""
+    workspace = Workspace.at(workspace_root)
+    shown = workspace.display(policy_path)
+    policy = parse_policy(read_policy_text(policy_path, workspace), shown)
+    pairs = resolve_pair_paths(policy, policy_path.parent, workspace)
+    for paths in pairs:  # unsafe or unreadable models are bad input: refuse before measuring anything
+        load_model_proto(paths.fp32)
+        load_model_proto(paths.int8)
+    runner = probe_runner()
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return run_gate(
+        policy, pairs, runner, real_edges(env),
+        tool=partial(_tool_info, shown, started), fail_on=fail_on,
+    )
+
+
+def write_outputs(report: Report, args: argparse.Namespace, workspace_root: Path, policy: Policy | None = None) -> str:
+    """Write the requested files atomically and return the Markdown (for stdout)."""
+    workspace = Workspace.at(workspace_root)
+    markdown = render_report(report, RenderOptions())
+    if args.json_out:
+        atomic_write_text(output_path(args.json_out, workspace), json.dumps(to_jsonable(report), indent=2) + "\n")
+    if args.markdown:
+        atomic_write_text(output_path(args.markdown, workspace), markdown)
+    return markdown
+
+
+def run_check(
+    policy_path: Path, workspace_root: Path, args: argparse.Namespace, env: Mapping[str, str], out: TextIO
+) -> int:
+    """``int8gate check``."""
+    report = gate(policy_path, workspace_root, env, FailOn(args.fail_on))
+    out.write(write_outputs(report, args, workspace_root))
+    return report.exit_code
+
+
+def run_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    """``int8gate demo``: the bundled example, expected to pass the real model and catch the fake one."""
+    policy_path = EXAMPLES / ".int8gate.yml"
+    if not policy_path.is_file():
+        raise UsageError(f"{policy_path}: the bundled example is missing (run from a checkout of int8gate)")
+    report = gate(policy_path, EXAMPLES.parent, env, FailOn.NEVER)
+    out.write(write_outputs(report, args, Path.cwd()))
+    caught = [m.name for m in report.models if m.quantization is not None and not m.quantization.is_quantized]
+    real_ok = [m.name for m in report.models if m.quantization is not None and m.quantization.is_quantized]
+    print(
+        f"\nint8gate demo: overall verdict {report.verdict.value}; "
+        f"fake INT8 caught: {', '.join(caught) or 'none'}; really quantized: {', '.join(real_ok) or 'none'}",
+        file=out,
+    )
+    return 0 if caught and real_ok else 1
+
+
+def _specs(options: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(parse_input_option(text) for text in options)
+
+
+def run_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    """``int8gate inspect MODEL``."""
+    path = Path(args.model)
+    model = load_model_proto(path)
+    plan = plan_inputs(declared_inputs(model), _specs(args.input), where="--input")
+    shapes = {item.name: item.shape for item in plan.inputs}
+    runner = probe_runner()
+    flags = runner.cpu.flags
+    inspection: ModelInspection = inspect_model(
+        path, input_shapes=shapes, opt_level=OptLevel(args.optimization_level),
+        vnni=flags.avx512_vnni or flags.avx_vnni or flags.asimddp,
+    )
+    if args.json:
+        out.write(json.dumps(to_jsonable(inspection), indent=2) + "\n")
+    else:
+        out.write(render_inspection_text(inspection) + "\n")
+    return 0
+
+
+def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mapping[str, str], out: TextIO) -> int:
+    """``int8gate bench FP32 INT8``: measure at each thread setting and print the rows."""
+    fp32, int8 = Path(args.fp32), Path(args.int8)
+    fp32_model = load_model_proto(fp32)
+    load_model_proto(int8)
+    plan = plan_inputs(declared_inputs(fp32_model), _specs(args.input), where="--input")
+    runner = probe_runner()
+    if args.min_speedup == AUTO:
+        threshold = expected_range(runner.cpu.cpu_class, model_macs=None, fp32_median_ms=None).low
+    else:
+        try:
+            threshold = float(args.min_speedup)
+        except ValueError:
+            raise UsageError(f"--min-speedup: {args.min_speedup!r} is not a number or 'auto'") from None
+    runs = []
+    for threads in resolve_threads(settings.threads, runner.cpus.effective):
+        _progress(f"measuring at {threads} thread(s), budget {settings.budget_seconds:g} s")
+        runs.append(measure_pair(fp32, int8, inputs=_feeds(plan.inputs), threads=threads,
+                                 settings=settings, threshold=threshold, env=env))
+    fidelity = check_fidelity(fp32, int8, inputs=_feeds(plan.inputs), requirement=FidelityRequirement(),
+                              settings=settings, env=env)
+    section = BenchmarkSection(tuple(runs), plan.inputs, plan.defaulted, threshold, "")
+    if args.json:
+        payload = to_jsonable(section)
+        payload["fidelity"] = to_jsonable(fidelity)
+        out.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        out.write(render_bench_text(section, fidelity) + "\n")
+    failed = any(run.error for run in runs)
+    return 1 if failed else 0

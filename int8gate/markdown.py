@@ -1,0 +1,379 @@
+"""The only place Markdown is produced: the PR comment, the job summary and the terminal text.
+
+Every piece of text that comes from the repository (model names, paths, op names, messages that
+quote them) goes through ``escape`` or ``code``; nothing else in int8gate writes Markdown. The
+comment must fit GitHub's 65,536-character limit: ``render_report`` renders the full report and
+then folds detail away, level by level, until it fits, and says so in the comment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from int8gate.findings import Finding, Severity
+from int8gate.report import BenchmarkSection, ModelResult, Report, Verdict
+from int8gate.runner import RunnerProfile
+
+if TYPE_CHECKING:
+    from int8gate.fidelity import FidelityResult
+    from int8gate.inspect import ModelInspection
+
+COMMENT_LIMIT = 65_536
+SUMMARY_LIMIT = 1 << 20
+_ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⚠️"}
+_SEVERITY_ICON = {Severity.FAIL: "❌", Severity.WARN: "⚠️", Severity.INFO: "ℹ️"}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def escape(text: str) -> str:
+    """Plain text safe in Markdown and in a table cell: no markup, no HTML, no @mentions, one line."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("@", "&#64;")
+
+
+def code(text: str) -> str:
+    """Inline code that survives any backticks, pipes or newlines inside ``text``."""
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def marker(scope: str) -> str:
+    """The hidden comment that identifies our sticky comment for one policy/job scope."""
+    safe = re.sub(r"[^A-Za-z0-9_.:/-]", "-", scope)[:120]
+    return f"<!-- int8gate:{safe} -->"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A GitHub table; cells must already be escaped."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def details(summary: str, body: str) -> str:
+    """A collapsed block (summary must already be escaped)."""
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How much to show; ``fold`` is raised by ``render_report`` until the text fits ``limit``."""
+
+    marker: str | None = None
+    limit: int = COMMENT_LIMIT
+    details: bool = True
+    chart: bool = True
+    fold: int = 0
+
+
+FOLD_LEVELS = 4
+FOLD_NOTES = {
+    1: "the environment and per-model measurement details",
+    2: "also the chart and all but the first findings of each model",
+    3: "also each model's section; the table and the verdict reasons remain",
+    4: "also the reasons beyond the first of each model",
+}
+
+
+def render_report(report: Report, options: RenderOptions) -> str:
+    """The report as Markdown under ``options.limit`` characters, folding detail if it must."""
+    for fold in range(FOLD_LEVELS + 1):
+        text = _render(report, RenderOptions(options.marker, options.limit, options.details, options.chart, fold))
+        if len(text) <= options.limit:
+            return text
+    cut = options.limit - 200
+    return text[:cut] + "\n\n… cut to fit GitHub's size limit; the JSON report has everything.\n"
+
+
+def _render(report: Report, options: RenderOptions) -> str:
+    parts: list[str] = []
+    if options.marker:
+        parts.append(options.marker)
+    parts.append(_headline(report))
+    parts.append(_summary_table(report.models))
+    parts.append(runner_line(report.runner))
+    if options.fold < 3:
+        parts.extend(_model_section(model, options) for model in report.models)
+    else:
+        parts.extend(_short_reasons(model, options) for model in report.models if model.reasons)
+    if options.chart and options.fold < 2:
+        chart = _chart(report.models)
+        if chart:
+            parts.append(chart)
+    if options.details and options.fold < 1:
+        parts.append(details("Environment", _environment(report)))
+    if options.fold:
+        parts.append(
+            f"_Folded to fit GitHub's {options.limit:,}-character limit: {FOLD_NOTES[options.fold]} "
+            "are left out here; the JSON report has everything._"
+        )
+    parts.append(
+        f"<sub>{escape(report.tool.name)} {escape(report.tool.version)} · policy {code(report.tool.policy)} · "
+        f"{report.tool.duration_s:.0f} s · report schema v{report.schema_version}</sub>"
+    )
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def _headline(report: Report) -> str:
+    counts = {verdict: sum(1 for m in report.models if m.verdict is verdict) for verdict in Verdict}
+    tally = ", ".join(f"{n} {verdict.value}" for verdict, n in counts.items() if n)
+    return f"## {_ICON[report.verdict]} {escape(report.title)}: {report.verdict.value} ({tally})"
+
+
+def _speed_cells(model: ModelResult) -> str:
+    if model.benchmark is None or not model.benchmark.runs:
+        return "—"
+    cells = []
+    for run in model.benchmark.runs:
+        if run.error:
+            cells.append(f"{run.intra_op_threads}t: failed")
+        else:
+            s = run.speedup
+            cells.append(f"{run.intra_op_threads}t: **{s.estimate:.2f}×** ({s.ci_low:.2f}–{s.ci_high:.2f})")
+    return "<br>".join(cells)
+
+
+def _quant_cell(model: ModelResult) -> str:
+    q = model.quantization
+    if q is None:
+        return "—"
+    share = f"{q.mac_share_quantized:.0%} of MACs" if q.mac_share_quantized is not None else "MACs unknown"
+    flag = "" if q.is_quantized else " ✘"
+    return f"{escape(q.format.value)}, {share}{flag}"
+
+
+def _fidelity_cell(model: ModelResult) -> str:
+    f = model.fidelity
+    if f is None:
+        return "—"
+    mark = "✔" if f.passed else "✘"
+    return f"{mark} cos {f.min_cosine:.4f}" if f.min_cosine is not None else mark
+
+
+def _summary_table(models: Sequence[ModelResult]) -> str:
+    rows = [
+        (
+            escape(m.name),
+            f"{_ICON[m.verdict]} {m.verdict.value}",
+            _speed_cells(m),
+            _quant_cell(m),
+            _fidelity_cell(m),
+        )
+        for m in models
+    ]
+    return table(("model", "verdict", "INT8 speedup (95% CI)", "quantized", "fidelity"), rows)
+
+
+def runner_line(runner: RunnerProfile) -> str:
+    """``**Runner:** Intel Xeon …, 4 vCPUs usable of 8, AVX2 ✔ AVX-512 ✔ VNNI ✔ AMX ✘ · …``."""
+    cpu, cpus, flags = runner.cpu, runner.cpus, runner.cpu.flags
+
+    def mark(ok: bool) -> str:
+        return "✔" if ok else "✘"
+
+    if cpu.arch.value in {"arm64", "aarch64"}:
+        feats = f"NEON {mark(flags.neon)} dot-product {mark(flags.asimddp)} i8mm {mark(flags.i8mm)}"
+    else:
+        vnni = flags.avx512_vnni or flags.avx_vnni
+        feats = (
+            f"AVX2 {mark(flags.avx2)} AVX-512 {mark(flags.avx512f)} VNNI {mark(vnni)} AMX {mark(flags.amx_int8)}"
+        )
+    quota = f" (quota {cpus.quota:g})" if cpus.quota is not None else ""
+    return (
+        f"**Runner:** {escape(cpu.brand)}, {cpus.effective} vCPUs usable of {cpus.logical}{quota}, {feats} · "
+        f"class {code(cpu.cpu_class.value)} · ONNX Runtime {escape(runner.onnxruntime.version)}"
+    )
+
+
+def render_runner_text(runner: RunnerProfile) -> str:
+    """The runner line for a terminal (``int8gate env``)."""
+    return runner_line(runner).replace("**", "").replace("`", "").replace("\\", "")
+
+
+def _model_section(model: ModelResult, options: RenderOptions) -> str:
+    lines = [f"### {_ICON[model.verdict]} {escape(model.name)} — {model.verdict.value}"]
+    lines.append(f"{code(model.int8)} vs {code(model.fp32)}")
+    if model.expected is not None:
+        e = model.expected
+        lines.append(f"Expected here: {e.low:.1f}×–{e.high:.1f}× ({escape(e.label)}).")
+    if model.reasons:
+        lines.append("\n".join(f"- {escape(reason)}" for reason in model.reasons))
+    findings = model.findings if options.fold < 2 else model.findings[:1]
+    if findings:
+        lines.append("**Why**\n\n" + "\n".join(_finding_line(f) for f in findings))
+    if options.fold < 1:
+        measured = _measurement_details(model)
+        if measured:
+            lines.append(measured)
+    return "\n\n".join(lines)
+
+
+def _short_reasons(model: ModelResult, options: RenderOptions) -> str:
+    reasons = model.reasons[:1] if options.fold >= 4 else model.reasons
+    return f"**{escape(model.name)}**: " + "; ".join(escape(r) for r in reasons)
+
+
+def _finding_line(finding: Finding) -> str:
+    text = f"- {_SEVERITY_ICON[finding.severity]} {escape(finding.message)}"
+    if finding.evidence:
+        text += f" <sub>{escape(finding.evidence)}</sub>"
+    if finding.fix:
+        text += f"<br>**Fix:** {escape(finding.fix)}"
+    return text + f" <sub>{code(finding.code)}</sub>"
+
+
+def _measurement_details(model: ModelResult) -> str:
+    bench = model.benchmark
+    if bench is None or not bench.runs:
+        return ""
+    rows = []
+    for run in bench.runs:
+        if run.error:
+            rows.append((str(run.intra_op_threads), "—", "—", "—", escape(run.error), "—"))
+            continue
+        rows.append(
+            (
+                str(run.intra_op_threads),
+                f"{run.fp32.median_ms:.2f} / {run.fp32.p90_ms:.2f}",
+                f"{run.int8.median_ms:.2f} / {run.int8.p90_ms:.2f}",
+                f"{run.speedup.estimate:.2f}× ({run.speedup.ci_low:.2f}–{run.speedup.ci_high:.2f})",
+                escape(f"{run.call.value}; stopped by {run.stopped_by.value}; "
+                       f"{'confirmed; ' if run.confirmed else ''}{run.sessions} sessions × {run.rounds} rounds"),
+                f"{run.harness_overhead_ms:.3f}",
+            )
+        )
+    body = table(
+        ("threads", "FP32 median / p90 ms", "INT8 median / p90 ms", "speedup (95% CI)", "measurement", "harness ms"),
+        rows,
+    )
+    setup = bench.runs[0].setup if bench.runs else ""
+    notes = [f"Setup: {escape(setup)}."] if setup else []
+    if bench.defaulted_dims:
+        dims = ", ".join(f"{escape(d.input)}[{d.axis}] ({escape(d.symbol)}) = {d.value}" for d in bench.defaulted_dims)
+        notes.append(f"Dynamic dimensions set by default: {dims}; fix them with `inputs:` in the policy.")
+    if bench.inputs:
+        notes.append(f"Inputs: {escape(_inputs_text(bench))}.")
+    return details("Measurements", body + ("\n\n" + "\n".join(notes) if notes else ""))
+
+
+def _chart(models: Sequence[ModelResult]) -> str:
+    labels: list[str] = []
+    values: list[float] = []
+    for model in models:
+        for run in model.benchmark.runs if model.benchmark else ():
+            if run.error is None:
+                labels.append(_chart_label(f"{model.name} {run.intra_op_threads}t"))
+                values.append(round(run.speedup.estimate, 3))
+    if not values:
+        return ""
+    top = max(2.0, max(values) * 1.1)
+    quoted = ", ".join(f'"{label}"' for label in labels)
+    return (
+        "```mermaid\nxychart-beta\n"
+        '    title "INT8 speedup over FP32 (×; above 1 is faster)"\n'
+        f"    x-axis [{quoted}]\n"
+        f'    y-axis "speedup" 0 --> {top:.1f}\n'
+        f"    bar [{', '.join(f'{v:g}' for v in values)}]\n"
+        "```"
+    )
+
+
+def _chart_label(text: str) -> str:
+    """Mermaid labels sit inside a code block and quotes: keep only harmless characters."""
+    return re.sub(r"[^A-Za-z0-9 _.+-]", "_", text)[:40]
+
+
+def _environment(report: Report) -> str:
+    r = report.runner
+    flags = r.cpu.flags
+    on = [name for name, value in vars(flags).items() if value is True]
+    cpu_text = f"{r.cpu.brand} ({r.cpu.vendor}, {r.cpu.arch.value}, family {r.cpu.family} model {r.cpu.model})"
+    rows = [
+        ("CPU", escape(cpu_text)),
+        ("INT8 features", escape(", ".join(on) or "none")),
+        ("class", code(r.cpu.cpu_class.value)),
+        (
+            "CPUs",
+            escape(
+                f"{r.cpus.logical} logical, {r.cpus.usable} usable by affinity, quota "
+                f"{r.cpus.quota if r.cpus.quota is not None else 'none'}, effective {r.cpus.effective}, "
+                f"SMT {r.cpus.smt}"
+            ),
+        ),
+        ("memory", escape(f"{r.memory_bytes / 2**30:.1f} GiB" if r.memory_bytes else "unknown")),
+        ("container", "yes" if r.container else "no"),
+        ("ONNX Runtime", escape(f"{r.onnxruntime.version}; providers {', '.join(r.onnxruntime.providers)}")),
+    ]
+    for model in report.models:
+        q, f = model.quantization, model.fp32_model
+        if q is not None and f is not None:
+            rows.append(
+                (
+                    escape(model.name),
+                    escape(
+                        f"INT8 {q.size_bytes / 1e6:.2f} MB sha256 {q.sha256[:12]}, "
+                        f"FP32 {f.size_bytes / 1e6:.2f} MB sha256 {f.sha256[:12]}"
+                    ),
+                )
+            )
+    return table(("", ""), rows)
+
+
+def _inputs_text(bench: BenchmarkSection) -> str:
+    return ", ".join(f"{i.name} {'x'.join(map(str, i.shape))} {i.dtype} ({i.source})" for i in bench.inputs)
+
+
+# Terminal text (``inspect``, ``bench``): plain lines, no Markdown, same facts as the comment.
+
+
+def render_inspection_text(q: ModelInspection) -> str:
+    """A few plain lines summarising one model's census."""
+    share = f"{q.mac_share_quantized:.1%}" if q.mac_share_quantized is not None else "unknown"
+    lines = [
+        f"{q.path}: format {q.format.value}; quantized: {'yes' if q.is_quantized else 'NO'}",
+        f"  compute ops: {q.compute_ops.quantized} of {q.compute_ops.total} quantized; MACs in integer: {share}",
+        f"  weights: {q.weight_bytes.quantized_share or 0:.0%} of {q.weight_bytes.total:,} bytes in 8/4-bit; "
+        f"activations {q.activation_type or '-'}, weights {q.weight_type or '-'}, opset {q.opset}",
+    ]
+    after = q.after_optimization
+    if after is not None:
+        lines.append(
+            f"  after ONNX Runtime optimization ({after.opt_level.value}): {after.integer_kernels} integer kernels, "
+            f"{after.float_compute} float compute ops ({after.float_compute_fed_by_dq} fed by DequantizeLinear), "
+            f"{after.quantize_linear} QuantizeLinear, {after.dequantize_linear} DequantizeLinear left"
+        )
+    lines += [f"  [{f.severity.value}] {f.code}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in q.findings]
+    return "\n".join(lines)
+
+
+def render_bench_text(bench: BenchmarkSection, fidelity: FidelityResult | None) -> str:
+    """One plain line per thread setting, then the fidelity line."""
+    lines = []
+    for run in bench.runs:
+        if run.error or run.fp32 is None or run.int8 is None or run.speedup is None:
+            lines.append(f"{run.intra_op_threads} thread(s): failed: {run.error}")
+            continue
+        s = run.speedup
+        lines.append(
+            f"{run.intra_op_threads} thread(s): FP32 {run.fp32.median_ms:.3f} ms, INT8 {run.int8.median_ms:.3f} ms "
+            f"(medians); speedup {s.estimate:.3f}x, 95% CI {s.ci_low:.3f}-{s.ci_high:.3f} "
+            f"[{run.call.value if run.call else '-'}; {run.sessions} sessions, {run.rounds} rounds, "
+            f"stopped by {run.stopped_by.value if run.stopped_by else '-'}]"
+        )
+    if bench.defaulted_dims:
+        lines.append("defaulted dims: " + ", ".join(f"{d.input}[{d.axis}]={d.value}" for d in bench.defaulted_dims))
+    if bench.inputs:
+        lines.append("inputs: " + _inputs_text(bench))
+    if fidelity is not None:
+        worst = min((o.cosine for o in fidelity.outputs), default=float("nan"))
+        lines.append(f"fidelity: {'ok' if fidelity.passed else 'FAILED'}; worst cosine {worst:.5f}"
+                     + (f"; {fidelity.error}" if fidelity.error else ""))
+    return "\n".join(lines)
