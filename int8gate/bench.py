@@ -19,16 +19,36 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from int8gate import fidelity as fid
 from int8gate import stats
+from int8gate.feeds import FeedSpec
 from int8gate.findings import Finding
 from int8gate.policy import BenchmarkSettings, FidelityRequirement
-from int8gate.worker import FeedSpec, WorkerRequest, WorkerResult, setup_description
+from int8gate.worker import WorkerRequest, WorkerResult, setup_description
 
 Clock = Callable[[], float]
+
+
+class InputLike(Protocol):
+    """Any resolved input: a name, a concrete shape and a numpy dtype name (e.g. ``ResolvedInput``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def dtype(self) -> str: ...
+
+
+def feed_specs(inputs: Sequence[InputLike]) -> tuple[FeedSpec, ...]:
+    """The worker's feed specs for resolved inputs."""
+    return tuple(FeedSpec(i.name, tuple(int(d) for d in i.shape), str(i.dtype)) for i in inputs)
+
+
 SLICES_PER_SESSION = 3
 """A worker gets ``budget / (3 · sessions)`` seconds of rounds, so about 3× the minimum sessions run."""
 MIN_SLICE_SECONDS = 0.2
@@ -161,7 +181,7 @@ def measure_pair(
     fp32: Path,
     int8: Path,
     *,
-    inputs: Sequence[FeedSpec] = (),
+    inputs: Sequence[InputLike] = (),
     samples: Path | None = None,
     threads: int,
     settings: BenchmarkSettings,
@@ -186,7 +206,7 @@ def measure_pair(
         int8=str(int8),
         threads=threads,
         optimization_level=settings.optimization_level.value,
-        inputs=tuple(inputs),
+        inputs=feed_specs(inputs),
         samples=None if samples is None else str(samples),
         seed=settings.seed,
         warmup_runs=settings.warmup_runs,
@@ -312,7 +332,7 @@ def check_fidelity(
     fp32: Path,
     int8: Path,
     *,
-    inputs: Sequence[FeedSpec] = (),
+    inputs: Sequence[InputLike] = (),
     samples: Path | None = None,
     requirement: FidelityRequirement,
     settings: BenchmarkSettings,
@@ -337,7 +357,7 @@ def check_fidelity(
             int8=str(int8),
             threads=threads,
             optimization_level=settings.optimization_level.value,
-            inputs=tuple(inputs),
+            inputs=feed_specs(inputs),
             samples=None if samples is None else str(samples),
             seed=settings.seed,
             fidelity_samples=settings.fidelity_samples,

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from int8gate.feeds import FeedError, Feeds, FeedSpec, load_samples, random_feeds
+
 EXIT_MODEL_ERROR = 3
 OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
               "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}  # fmt: skip
@@ -43,21 +45,10 @@ _ORT_DTYPES = {
     "tensor(bool)": "bool",
 }  # fmt: skip
 
-Feeds = dict[str, npt.NDArray[Any]]
-
-
-@dataclass(frozen=True)
-class FeedSpec:
-    """One model input with a concrete shape and a numpy dtype name (``"float32"``, ``"int64"``)."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-
 
 @dataclass(frozen=True)
 class WorkerRequest:
-    """What one worker should do: ``mode`` is ``"measure"`` or ``"fidelity"``.
+    """What one worker should do: ``mode`` is ``"measure"``, ``"fidelity"`` or ``"naive"`` (calibration).
 
     inputs: the feeds to build; empty means "read them from the FP32 model, free dims = 1".
     samples: a .npy/.npz file of real inputs (an .npz by input name; an array may carry a leading
@@ -146,55 +137,14 @@ def setup_description(threads: int) -> str:
     )
 
 
-def random_feed(spec: FeedSpec, rng: np.random.Generator) -> npt.NDArray[Any]:
-    """Seeded data in a range that suits the input: normal floats, masks of ones, small ids."""
-    dtype = np.dtype(spec.dtype)
-    lowered = spec.name.lower()
-    if dtype == np.bool_:
-        return rng.random(spec.shape) < 0.5
-    if np.issubdtype(dtype, np.floating):
-        return rng.standard_normal(spec.shape).astype(dtype)
-    if "mask" in lowered:
-        return np.ones(spec.shape, dtype=dtype)
-    if "type" in lowered or "segment" in lowered:
-        return np.zeros(spec.shape, dtype=dtype)
-    info = np.iinfo(dtype)
-    high = info.max + 1 if info.bits <= 8 else 100
-    return rng.integers(max(info.min, 0), high, size=spec.shape).astype(dtype)
-
-
-def load_samples(path: Path, specs: Sequence[FeedSpec]) -> list[Feeds]:
-    """Read real inputs from a .npz (by input name) or .npy (one input) into per-sample feeds."""
-    loaded = np.load(path, allow_pickle=False)
-    if isinstance(loaded, np.ndarray):
-        if len(specs) != 1:
-            raise ModelRunError(f"{path.name}: a .npy holds one input; the model has {len(specs)}")
-        arrays = {specs[0].name: loaded}
-    else:
-        with loaded as data:
-            missing = [s.name for s in specs if s.name not in data.files]
-            if missing:
-                raise ModelRunError(f"{path.name}: no array for input(s) {', '.join(missing)}")
-            arrays = {s.name: data[s.name] for s in specs}
-    per_input: dict[str, list[npt.NDArray[Any]]] = {}
-    for spec in specs:
-        arr = arrays[spec.name].astype(spec.dtype)
-        if arr.shape == spec.shape:
-            per_input[spec.name] = [arr]
-        elif arr.shape[1:] == spec.shape:
-            per_input[spec.name] = [np.ascontiguousarray(a) for a in arr]
-        else:
-            raise ModelRunError(f"{path.name}: {spec.name} has shape {arr.shape}, wants {spec.shape}")
-    count = min(len(v) for v in per_input.values())
-    return [{name: per_input[name][i] for name in per_input} for i in range(count)]
-
-
 def build_feeds(request: WorkerRequest, specs: Sequence[FeedSpec], count: int) -> list[Feeds]:
     """``count`` feeds (fewer if the sample file has fewer) from the samples or seeded at random."""
     if request.samples is not None:
-        return load_samples(Path(request.samples), specs)[: max(count, 1)]
-    rng = np.random.default_rng(request.seed)
-    return [{s.name: random_feed(s, rng) for s in specs} for _ in range(max(count, 1))]
+        try:
+            return load_samples(Path(request.samples), specs)[: max(count, 1)]
+        except FeedError as err:
+            raise ModelRunError(f"samples {err}") from err
+    return random_feeds(specs, count, request.seed)
 
 
 def _ort() -> Any:
@@ -379,11 +329,43 @@ def fidelity(request: WorkerRequest) -> WorkerResult:
     )
 
 
+def naive(request: WorkerRequest) -> WorkerResult:
+    """What most hand-written benchmarks do, for calibration only: all FP32 runs, then all INT8.
+
+    Each session has its own pool of ``threads`` (ORT's default); each model gets half of
+    ``max_seconds`` after its warm-up. The samples are not paired.
+    """
+    options = _session_options(request)
+    options.use_per_session_threads = True
+    options.intra_op_num_threads = request.threads
+    fp32, int8 = _open(request.fp32, options), _open(request.int8, options)
+    feeds = build_feeds(request, request.inputs or _specs_from_model(fp32), 1)
+    timings: list[list[int]] = []
+    for session in (fp32, int8):
+        for _ in range(request.warmup_runs):
+            _run(session, feeds[0])
+        times: list[int] = []
+        deadline = time.perf_counter_ns() + int(request.max_seconds / 2 * 1e9)
+        while len(times) < request.min_rounds or time.perf_counter_ns() < deadline:
+            t0 = time.perf_counter_ns()
+            session.run(None, feeds[0])
+            times.append(time.perf_counter_ns() - t0)
+        timings.append(times)
+    return WorkerResult(
+        fp32_ns=tuple(timings[0]),
+        int8_ns=tuple(timings[1]),
+        setup=f"naive: all FP32 runs then all INT8 runs, per-session pools of {request.threads} thread(s)",
+    )
+
+
 def serve(request_text: str) -> tuple[int, str]:
     """Handle one request; the exit code and the JSON line to print."""
     try:
         request = WorkerRequest.from_json(request_text)
-        result = fidelity(request) if request.mode == "fidelity" else measure(request)
+        modes = {"measure": measure, "fidelity": fidelity, "naive": naive}
+        if request.mode not in modes:
+            raise ModelRunError(f"unknown mode {request.mode!r}")
+        result = modes[request.mode](request)
     except ModelRunError as err:
         return EXIT_MODEL_ERROR, json.dumps({"error": str(err)})
     except MemoryError:

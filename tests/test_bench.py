@@ -12,9 +12,10 @@ import pytest
 
 from int8gate import bench
 from int8gate.bench import WorkerLauncher, interpret, measure_pair, worker_env
+from int8gate.feeds import FeedSpec
 from int8gate.policy import BenchmarkSettings
 from int8gate.stats import Call, StopReason
-from int8gate.worker import FeedSpec, WorkerRequest, WorkerResult
+from int8gate.worker import WorkerRequest, WorkerResult
 
 FAST = BenchmarkSettings(warmup_runs=1, budget_seconds=1.0, sessions=2, timeout_seconds=60, confirm=False)
 

@@ -13,16 +13,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from int8gate.worker import (
-    EXIT_MODEL_ERROR,
-    FeedSpec,
-    ModelRunError,
-    WorkerRequest,
-    WorkerResult,
-    load_samples,
-    random_feed,
-    round_orders,
-)
+from int8gate.feeds import FeedError, FeedSpec, load_samples, random_feed
+from int8gate.worker import EXIT_MODEL_ERROR, WorkerRequest, WorkerResult, round_orders
 
 
 def run_worker(request: WorkerRequest) -> tuple[int, dict[str, Any]]:
@@ -81,15 +73,15 @@ def test_samples_errors_name_the_problem(tmp_path: Path) -> None:
     spec = FeedSpec("x", (1, 3), "float32")
     npz = tmp_path / "s.npz"
     np.savez(npz, y=np.zeros((1, 3)))
-    with pytest.raises(ModelRunError, match="no array for input"):
+    with pytest.raises(FeedError, match="no array for input"):
         load_samples(npz, (spec,))
     np.savez(npz, x=np.zeros((2, 2)))
-    with pytest.raises(ModelRunError, match="wants"):
+    with pytest.raises(FeedError, match="wants"):
         load_samples(npz, (spec,))
     npy = tmp_path / "s.npy"
     np.save(npy, np.zeros((1, 3)))
     assert len(load_samples(npy, (spec,))) == 1
-    with pytest.raises(ModelRunError, match="one input"):
+    with pytest.raises(FeedError, match="one input"):
         load_samples(npy, (spec, FeedSpec("z", (1,), "float32")))
 
 
