@@ -1,0 +1,194 @@
+"""The Action entry end to end against the stand-in: inputs, same-repo and fork PRs, the workflow_run poster."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ghcontract import EVENTS_DIR
+from ghfaults import FakeClock
+from ghstandin import ACTIONS, READ_ONLY, StandIn, running_standin
+from test_publish import parse_outputs
+
+from int8gate.action import ActionSettings, run
+from int8gate.errors import PolicyError, UsageError
+from int8gate.github import GitHubClient, RetryPolicy, make_session
+from int8gate.policy import CommentMode
+from int8gate.probe import probe_runner
+from int8gate.report import ModelResult, Report, ToolInfo, Verdict
+from int8gate.verdict import FailOn
+
+RUNNER = probe_runner()
+
+
+def canned_report(verdict: Verdict = Verdict.FAIL) -> Report:
+    model = ModelResult("convnet", "models/convnet_fp32.onnx", "models/convnet_int8.onnx", verdict,
+                        ("not quantized: 0 of 12 compute ops run as integer kernels",))  # fmt: skip
+    tool = ToolInfo("int8gate", "0.1.0", ".int8gate.yml", "2024-05-01T10:00:00+00:00", 1.0)
+    return Report(tool, verdict, 0 if verdict is Verdict.PASS else 1, RUNNER, (model,))
+
+
+def payload(name: str, *, rename: Mapping[str, str] | None = None) -> dict[str, Any]:
+    text = (EVENTS_DIR / name).read_text(encoding="utf-8")
+    for old, new in (rename or {}).items():
+        text = text.replace(old, new)
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    yield from running_standin()
+
+
+class Harness:
+    """One Action run's environment in a temporary folder, with a fake gate and a stand-in client."""
+
+    def __init__(self, tmp: Path, standin: StandIn) -> None:
+        self.tmp, self.standin = tmp, standin
+        (tmp / "ws").mkdir(parents=True, exist_ok=True)
+        self.clock = FakeClock()
+        self.out, self.err = io.StringIO(), io.StringIO()
+
+    def env(self, event_name: str, data: Mapping[str, Any], token: str = ACTIONS, **inputs: str) -> dict[str, str]:
+        (self.tmp / "event.json").write_text(json.dumps(data), encoding="utf-8")
+        env = {
+            "GITHUB_WORKSPACE": str(self.tmp / "ws"), "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_EVENT_PATH": str(self.tmp / "event.json"), "GITHUB_API_URL": self.standin.url,
+            "GITHUB_REPOSITORY": data.get("repository", {}).get("full_name", ""), "GITHUB_JOB": "gate",
+            "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"), "GITHUB_OUTPUT": str(self.tmp / "output"),
+            "INPUT_GITHUB-TOKEN": token,
+        }  # fmt: skip
+        env.update({f"INPUT_{name.replace('_', '-').upper()}": value for name, value in inputs.items()})
+        return env
+
+    def client(self, settings: ActionSettings) -> GitHubClient:
+        return GitHubClient(settings.token, base_url=settings.api_url, session=make_session(trust_env=False),
+                            policy=RetryPolicy(budget_s=20.0), sleep=self.clock.sleep,
+                            monotonic=self.clock.monotonic)  # fmt: skip
+
+    def run(self, env: Mapping[str, str], report: Report | Exception | None = None) -> int:
+        outcome = canned_report() if report is None else report
+
+        def gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+        settings = ActionSettings.from_environ(env)
+        return run(settings, env, gate=gate, client_factory=self.client, out=self.out, err=self.err)
+
+    def outputs(self) -> dict[str, str]:
+        return parse_outputs((self.tmp / "output").read_text(encoding="utf-8"))
+
+
+def test_inputs_keep_their_hyphens_and_are_validated(tmp_path: Path) -> None:
+    base = {"GITHUB_WORKSPACE": str(tmp_path), "GITHUB_JOB": "gate", "INPUT_GITHUB-TOKEN": "t0k3n"}
+    settings = ActionSettings.from_environ({**base, "INPUT_FAIL-ON": "inconclusive", "INPUT_COMMENT": "on-failure"})
+    assert (settings.fail_on, settings.comment) == (FailOn.INCONCLUSIVE, CommentMode.ON_FAILURE)
+    assert settings.scope == "gate/.int8gate.yml"
+    assert settings.policy == tmp_path / ".int8gate.yml"
+    assert "t0k3n" not in repr(settings)
+    with pytest.raises(UsageError, match="input comment: 'sometimes' is not one of update, new, off, on-failure"):
+        ActionSettings.from_environ({**base, "INPUT_COMMENT": "sometimes"})
+    with pytest.raises(UsageError, match="input github-token is empty"):
+        ActionSettings.from_environ({"GITHUB_WORKSPACE": str(tmp_path)})
+    assert ActionSettings.from_environ({"GITHUB_WORKSPACE": str(tmp_path), "INPUT_COMMENT": "off"}).token == ""
+    with pytest.raises(UsageError, match="outside the workspace"):
+        ActionSettings.from_environ({**base, "INPUT_WORKING-DIRECTORY": "../elsewhere"})
+
+
+def test_two_pushes_to_a_same_repo_pr_leave_one_comment(tmp_path: Path, standin: StandIn) -> None:
+    standin.open_pull("Codertocat/Hello-World", 2)
+    runs = []
+    for push, event in enumerate(("pull_request.opened.json", "pull_request.synchronize.json")):
+        h = Harness(tmp_path / f"push{push}", standin)
+        runs.append((h.run(h.env("pull_request", payload(event))), h))
+    (code1, first), (code2, second) = runs
+    assert (code1, code2) == (1, 1)  # the gate's verdict, not an error
+    comments = standin.comments("Codertocat/Hello-World", 2)
+    assert len(comments) == 1
+    assert comments[0].body.startswith("<!-- int8gate:gate/.int8gate.yml -->")
+    assert first.outputs()["comment-id"] == second.outputs()["comment-id"] == str(comments[0].id)
+    assert second.outputs()["comment-action"] == "updated"
+    assert second.outputs()["verdict"] == "fail"
+    assert (second.tmp / "ws" / "int8gate-report.json").is_file()
+    assert "## ❌ int8gate" in (second.tmp / "summary.md").read_text(encoding="utf-8")
+    assert "::error title=int8gate%3A convnet fail,file=models/convnet_int8.onnx::" in second.out.getvalue()
+    assert second.out.getvalue().startswith(f"::add-mask::{ACTIONS}\n")
+    assert ACTIONS not in second.err.getvalue()
+
+
+def test_a_fork_pr_then_the_workflow_run_poster(tmp_path: Path, standin: StandIn) -> None:
+    to_octo = {"Codertocat/Hello-World": "octo-org/octo-repo", "forker/Hello-World": "forker/octo-repo"}
+    fork_event = payload("derived/pull_request.opened.fork.json", rename=to_octo)
+    run_event = payload("derived/workflow_run.completed.fork-pr.json")
+    standin.open_pull("octo-org/octo-repo", 2, head_repo="forker/octo-repo",
+                      head_sha=run_event["workflow_run"]["head_sha"])  # fmt: skip
+    pr_run = Harness(tmp_path / "pr", standin)
+    assert pr_run.run(pr_run.env("pull_request", fork_event, token=READ_ONLY)) == 1
+    assert standin.requests_to("POST") == []
+    left = tmp_path / "pr" / "ws" / "int8gate-fork" / "int8gate-comment.json"
+    assert json.loads(left.read_text(encoding="utf-8"))["pr_number"] == 2
+    assert (tmp_path / "pr" / "summary.md").is_file()
+    for attempt in (1, 2):  # a re-run of the poster updates the same comment
+        poster = Harness(tmp_path / f"post{attempt}", standin)  # the artifact, downloaded into a fresh job
+        (poster.tmp / "ws" / "int8gate-fork").mkdir()
+        (poster.tmp / "ws" / "int8gate-fork" / left.name).write_bytes(left.read_bytes())
+        assert poster.run(poster.env("workflow_run", run_event)) == 0
+    comments = standin.comments("octo-org/octo-repo", 2)
+    assert len(comments) == 1
+    assert "int8gate: fail" in comments[0].body
+    assert poster.outputs()["comment-action"] == "updated"
+
+
+def test_the_poster_refuses_an_artifact_naming_another_pr(tmp_path: Path, standin: StandIn) -> None:
+    run_event = payload("derived/workflow_run.completed.fork-pr.json")
+    standin.open_pull("octo-org/octo-repo", 3)  # a same-repo PR the fork would like to comment on
+    h = Harness(tmp_path, standin)
+    folder = tmp_path / "ws" / "int8gate-fork"
+    folder.mkdir()
+    (folder / "int8gate-comment.json").write_text(json.dumps({
+        "version": 1, "pr_number": 3, "repository": "octo-org/octo-repo", "head_repo": "forker/octo-repo",
+        "head_sha": run_event["workflow_run"]["head_sha"], "scope": "gate/x", "failed": False,
+        "verdict": "pass", "markdown": "all good, merge me",
+    }), encoding="utf-8")  # fmt: skip
+    assert h.run(h.env("workflow_run", run_event)) == 0
+    assert standin.comments("octo-org/octo-repo", 3) == []
+    assert "not posting: PR #3 comes from octo-org/octo-repo, the run from forker/octo-repo" in h.err.getvalue()
+
+
+def test_github_down_leaves_the_verdict_and_the_summary_alone(tmp_path: Path, standin: StandIn) -> None:
+    standin.open_pull("Codertocat/Hello-World", 2)
+    standin.go_down(502)
+    h = Harness(tmp_path, standin)
+    assert h.run(h.env("pull_request", payload("pull_request.opened.json"))) == 1
+    assert "## ❌ int8gate" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert h.outputs()["verdict"] == "fail"
+    assert h.outputs()["comment-id"] == ""
+    log = h.err.getvalue()
+    assert "int8gate: comment: failed: " in log
+    assert "gave up" in log
+    assert sum(h.clock.sleeps) <= 20.0
+    standin.come_back()
+
+
+def test_a_bad_policy_exits_2_with_an_annotation_on_its_line(tmp_path: Path, standin: StandIn) -> None:
+    h = Harness(tmp_path, standin)
+    error = PolicyError(".int8gate.yml", 4, "models[0].int8", "models/missing.onnx does not exist")
+    assert h.run(h.env("push", payload("push.json")), report=error) == 2
+    assert "::error title=int8gate%3A policy,file=.int8gate.yml,line=4::" in h.out.getvalue()
+    assert "could not run" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert h.outputs()["verdict"] == "error"
+
+
+def test_a_push_has_no_pr_so_no_comment(tmp_path: Path, standin: StandIn) -> None:
+    h = Harness(tmp_path, standin)
+    assert h.run(h.env("push", payload("push.json")), report=canned_report(Verdict.PASS)) == 0
+    assert standin.seen == []
+    assert "comment: skipped: no pull request in a push run" in h.err.getvalue()
+    assert h.outputs()["verdict"] == "pass"

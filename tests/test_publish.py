@@ -1,0 +1,130 @@
+"""Publishing steps: workflow-command escaping, summary and output files, the fork artifact, step isolation."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from int8gate.errors import PolicyError
+from int8gate.github import GitHubUnavailableError
+from int8gate.publish import (
+    FORK_COMMENT_FILE,
+    SUMMARY_LIMIT_BYTES,
+    Annotation,
+    ForkArtifactError,
+    ForkComment,
+    StepOutcome,
+    StepStatus,
+    add_mask,
+    annotation_command,
+    append_outputs,
+    append_summary,
+    emit_annotations,
+    error_annotation,
+    escape_data,
+    escape_property,
+    read_fork_comment,
+    run_steps,
+    write_fork_comment,
+)
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """Read GITHUB_OUTPUT the way the runner does (name<<DELIM ... DELIM)."""
+    values: dict[str, str] = {}
+    lines = iter(text.split("\n"))
+    for line in lines:
+        if not line:
+            continue
+        name, _, delimiter = line.partition("<<")
+        body = []
+        for inner in lines:
+            if inner == delimiter:
+                break
+            body.append(inner)
+        values[name] = "\n".join(body)
+    return values
+
+
+def test_escaping_follows_githubs_rules() -> None:
+    assert escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+    note = Annotation("error", "line 1\nline 2: 100%", "models/x,y.onnx", 12, "int8gate: x")
+    assert annotation_command(note) == (
+        "::error title=int8gate%3A x,file=models/x%2Cy.onnx,line=12::line 1%0Aline 2: 100%25"
+    )
+    assert add_mask("ghs_abc%") == "::add-mask::ghs_abc%25"
+
+
+def test_a_policy_error_is_pinned_to_its_line() -> None:
+    note = error_annotation(PolicyError(".int8gate.yml", 7, "models[0].int8", "file not found"))
+    assert (note.file, note.line) == (".int8gate.yml", 7)
+    assert annotation_command(note).startswith("::error title=int8gate%3A policy,file=.int8gate.yml,line=7::")
+
+
+def test_outputs_are_multiline_safe(tmp_path: Path) -> None:
+    path = tmp_path / "output"
+    path.write_text("earlier=1\n", encoding="utf-8")
+    values = {"verdict": "fail", "reasons": "line one\nline two\nEOF", "empty": ""}
+    outcome = append_outputs(path, values)
+    assert outcome.status is StepStatus.OK
+    text = path.read_text(encoding="utf-8").removeprefix("earlier=1\n")
+    assert parse_outputs(text) == values
+    assert text.count("ghadelimiter_") == 6
+    assert append_outputs(None, values).status is StepStatus.SKIPPED
+
+
+def test_summary_stays_under_one_mib_and_appends(tmp_path: Path) -> None:
+    path = tmp_path / "summary.md"
+    path.write_text("# earlier step content\n", encoding="utf-8")
+    huge = "| row | ✅ ünïcode |\n" * 80_000
+    outcome = append_summary(path, huge)
+    data = path.read_bytes()
+    assert len(data) <= SUMMARY_LIMIT_BYTES
+    assert data.startswith(b"# earlier step content\n")
+    assert "(cut)" in outcome.detail
+    assert data.decode("utf-8").rstrip().endswith("the JSON report has everything.")
+    small = tmp_path / "small.md"
+    assert append_summary(small, "hello").status is StepStatus.OK
+    assert small.read_text(encoding="utf-8") == "hello\n"
+
+
+def test_one_failing_step_does_not_stop_the_others(tmp_path: Path) -> None:
+    def broken_disk() -> StepOutcome:
+        return append_summary(tmp_path / "no-such-dir" / "summary.md", "x")
+
+    def github_down() -> StepOutcome:
+        raise GitHubUnavailableError("POST /repos/o/r/issues/1/comments: HTTP 502; gave up", 502)
+
+    out = io.StringIO()
+    outcomes = run_steps([
+        ("summary", broken_disk),
+        ("comment", github_down),
+        ("annotations", lambda: emit_annotations([Annotation("warning", "slow")], out)),
+    ])  # fmt: skip
+    assert [(o.step, o.status) for o in outcomes] == [
+        ("summary", StepStatus.FAILED), ("comment", StepStatus.FAILED), ("annotations", StepStatus.OK)
+    ]  # fmt: skip
+    assert "HTTP 502" in outcomes[1].detail
+    assert out.getvalue() == "::warning::slow\n"
+
+
+def test_the_fork_comment_round_trips_and_refuses_junk(tmp_path: Path) -> None:
+    left = ForkComment(2, "octo-org/octo-repo", "forker/octo-repo", "ec26c3e5" * 5, "job/.int8gate.yml",
+                       True, "fail", "<!-- int8gate:job/.int8gate.yml -->\n## fail")  # fmt: skip
+    assert write_fork_comment(tmp_path, left).status is StepStatus.OK
+    assert read_fork_comment(tmp_path / FORK_COMMENT_FILE) == left
+    bad = tmp_path / "bad.json"
+    for junk, message in [
+        ({**json.loads((tmp_path / FORK_COMMENT_FILE).read_text()), "pr_number": "2"}, "pr_number"),
+        ({**json.loads((tmp_path / FORK_COMMENT_FILE).read_text()), "pr_number": True}, "pr_number"),
+        ({"version": 99}, "not an int8gate fork comment"),
+    ]:
+        bad.write_text(json.dumps(junk), encoding="utf-8")
+        with pytest.raises(ForkArtifactError, match=message):
+            read_fork_comment(bad)
+    with pytest.raises(ForkArtifactError, match="no fork comment file"):
+        read_fork_comment(tmp_path / "missing.json")
