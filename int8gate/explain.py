@@ -4,12 +4,14 @@ Pure. The caller fills an ``Evidence`` (plain facts, no foreign types) from the 
 model census with its post-optimization layer, one benchmark row and the fidelity check; ``explain``
 returns ``Finding``s with the most important cause first. The order is a fixed rank of causes:
 
-    fake-int8 > partial-quantization > threads-over-quota > dynamic-conv > unfused-qdq
-    > s8s8-qoperator > model-too-small > no-vnni > fidelity-loss > expected-range-*
+    not-quantized | token-quantization > partial-quantization > threads-over-quota > dynamic-conv
+    > float-compute-fed-by-dq > qdq-unfused > s8-activations-qoperator > model-too-small > no-vnni
+    > fidelity-loss > expected-range-{above,inside,below}
 
 so a reviewer reads the cause before the symptom ("below the expected range"). When nothing is
 wrong, the expected-range finding (this machine's class, its range, and where the result sits) is
-the only one and so comes first.
+the only one and so comes first. Codes shared with the census (``pitfalls``) name the same cause:
+the caller keeps the first finding per code, and this one carries the runtime context.
 """
 
 from __future__ import annotations
@@ -48,13 +50,14 @@ class Evidence:
 
     Runner: ``runner_class``, ``flags``, ``hypervisor``, ``logical_cpus`` (host), ``effective_cpus``
     (min of affinity and ceil(quota)), ``cpu_quota``; ``intra_op_threads`` is what the row used
-    (``None``: ONNX Runtime's default, sized from the host's cores).
+    (``None``: unknown); ``default_thread_pool`` says it was ONNX Runtime's default (host-sized) pool.
     Census: ``format`` (qdq|qoperator|dynamic|mixed|float), ``is_quantized``,
     ``mac_share_quantized``, ``macs_total``, ``activation_type``/``weight_type`` (``uint8``|``int8``),
     ``dynamic_conv_ops`` (ConvInteger or dynamically quantized Conv nodes).
     After ORT optimization: ``integer_kernels``, ``float_compute``, ``float_compute_fed_by_dq``,
     ``quantize_linear``, ``dequantize_linear`` counts and ``unfused_op_types`` (op types of float
-    compute still fed by DequantizeLinear).
+    compute still fed by DequantizeLinear), ``unfused_qdq`` (Q/DQ nodes left next to float ops) and
+    ``qdq_neighbor_op_types`` (those ops' types).
     Measurement: ``speedup``/``ci_low``/``ci_high`` (FP32 time / INT8 time), medians in ms,
     ``qdq_time_share`` (share of INT8 time in Quantize/DequantizeLinear, from profiling).
     Fidelity: ``fidelity_ok`` and a short ``fidelity_metric`` ("cosine 0.93 < 0.99").
@@ -67,6 +70,7 @@ class Evidence:
     effective_cpus: int | None = None
     cpu_quota: float | None = None
     intra_op_threads: int | None = None
+    default_thread_pool: bool = False
     format: str | None = None
     is_quantized: bool | None = None
     mac_share_quantized: float | None = None
@@ -80,6 +84,8 @@ class Evidence:
     quantize_linear: int | None = None
     dequantize_linear: int | None = None
     unfused_op_types: tuple[str, ...] = ()
+    unfused_qdq: int = 0
+    qdq_neighbor_op_types: tuple[str, ...] = ()
     speedup: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
@@ -123,13 +129,22 @@ def _slow(ev: Evidence, rng: ExpectedRange) -> bool:
 def _fake(ev: Evidence) -> Finding | None:
     if ev.is_quantized is not False:
         return None
+    share = ev.mac_share_quantized
+    if share:
+        return Finding(
+            "token-quantization", Severity.FAIL,
+            f"Only {share:.0%} of the multiply-accumulates run in INT8: the model is INT8 in name, "
+            "and the float remainder sets its speed.",
+            "Quantize every Conv/MatMul/Gemm (drop nodes_to_quantize or op_types_to_quantize limits).",
+            f"format {ev.format}; quantized MAC share {share:.1%}",
+        )
     return Finding(
-        "fake-int8", Severity.FAIL,
+        "not-quantized", Severity.FAIL,
         "The INT8 model does no integer compute: it is a floating-point graph saved under an INT8 "
         "name, so any speed difference is noise.",
         "Quantize the FP32 model with onnxruntime.quantization (quantize_static for CNNs, "
         "quantize_dynamic for transformers) and commit that output.",
-        f"format {ev.format or 'float'}; quantized MAC share {_share(ev.mac_share_quantized)}",
+        f"format {ev.format or 'float'}; quantized MAC share {_share(share)}",
     )
 
 
@@ -165,7 +180,7 @@ def _threads(ev: Evidence) -> Finding | None:
             f"Use threads: [auto] (= {eff} here) or a number no larger than {eff} in .int8gate.yml.",
             f"intra_op_threads {ev.intra_op_threads} > effective CPUs {eff}",
         )
-    if ev.intra_op_threads is None and ev.logical_cpus is not None and ev.logical_cpus > eff:
+    if ev.default_thread_pool and ev.logical_cpus is not None and ev.logical_cpus > eff:
         return Finding(
             "threads-over-quota", Severity.WARN,
             f"ONNX Runtime's default thread pool is sized from the host's {ev.logical_cpus} cores, "
@@ -189,25 +204,44 @@ def _dynamic_conv(ev: Evidence) -> Finding | None:
     )
 
 
-def _unfused(ev: Evidence) -> Finding | None:
+def _profile_share(ev: Evidence) -> list[str]:
+    if ev.qdq_time_share is None:
+        return []
+    return [f"{ev.qdq_time_share:.0%} of INT8 kernel time in Quantize/DequantizeLinear"]
+
+
+def _fed_by_dq(ev: Evidence) -> Finding | None:
     fed = ev.float_compute_fed_by_dq or 0
-    if fed <= 0 and not ev.unfused_op_types:
+    if fed <= 0:
         return None
-    types = ", ".join(ev.unfused_op_types) if ev.unfused_op_types else "float ops"
-    parts = [f"{fed} float compute node(s) still fed by DequantizeLinear after optimization"]
-    if ev.unfused_op_types:
-        parts.append(f"op types: {types}")
+    types = ", ".join(ev.unfused_op_types) or "compute ops"
+    return Finding(
+        "float-compute-fed-by-dq", Severity.WARN,
+        f"ONNX Runtime could not fuse the quantized {types} into integer kernels: they still run in "
+        "float, reading DequantizeLinear outputs, so INT8 only adds conversions.",
+        f"Give each {types} a DequantizeLinear on every input and a QuantizeLinear on its output "
+        "(run quant_pre_process, then quantize_static), and keep graph optimization at 'all'.",
+        "; ".join([f"{fed} float {types} node(s) fed by DequantizeLinear after optimization",
+                   *_profile_share(ev)]),
+    )
+
+
+def _stray_qdq(ev: Evidence) -> Finding | None:
+    if ev.unfused_qdq <= 0:
+        return None
+    types = ", ".join(ev.qdq_neighbor_op_types) or "float ops"
+    parts = [f"{ev.unfused_qdq} Q/DQ node(s) next to {types}"]
     if ev.quantize_linear is not None and ev.dequantize_linear is not None:
         parts.append(f"{ev.quantize_linear} QuantizeLinear / {ev.dequantize_linear} DequantizeLinear left")
-    if ev.qdq_time_share is not None:
-        parts.append(f"{ev.qdq_time_share:.0%} of INT8 time in Quantize/DequantizeLinear")
+    fix = f"Leave {types} out of quantization (op_types_to_quantize / nodes_to_exclude)."
+    if "BatchNormalization" in ev.qdq_neighbor_op_types:
+        fix = ("Run quant_pre_process on the FP32 model before quantizing, so BatchNormalization folds "
+               "into the preceding Conv; " + fix[0].lower() + fix[1:])
     return Finding(
-        "unfused-qdq", Severity.WARN,
-        f"ONNX Runtime could not fuse the Q/DQ pairs around {types}: those ops run in float between "
-        "extra quantize/dequantize steps, which costs more than INT8 saves.",
-        f"Exclude {types} from quantization (nodes_to_exclude / op_types_to_quantize), run "
-        "quant_pre_process before quantizing, and keep graph optimization at 'all'.",
-        "; ".join(parts),
+        "qdq-unfused", Severity.WARN,
+        f"Q/DQ pairs were left around {types}, which have no integer kernel: ONNX Runtime runs them in "
+        "float and converts their tensors to and from INT8 on every run.",
+        fix, "; ".join([*parts, *_profile_share(ev)]),
     )
 
 
@@ -217,7 +251,7 @@ def _s8s8(ev: Evidence) -> Finding | None:
     if ev.runner_class not in (RunnerClass.X86_AMX, RunnerClass.X86_VNNI, RunnerClass.X86_NO_VNNI):
         return None
     return Finding(
-        "s8s8-qoperator", Severity.WARN,
+        "s8-activations-qoperator", Severity.WARN,
         "The QOperator model uses signed 8-bit activations (S8S8), which ONNX Runtime runs through a "
         "slow path on x86-64.",
         "Re-quantize with activation_type=QuantType.QUInt8 for QOperator, or use the QDQ format.",
@@ -279,20 +313,20 @@ def _fidelity(ev: Evidence) -> Finding | None:
 
 
 def _range(ev: Evidence, rng: ExpectedRange) -> Finding:
+    machine = expected_range(ev.runner_class, model_macs=None, fp32_median_ms=None).label
     where = f"{rng.label}: expected {_x(rng.low)}–{_x(rng.high)}"
     if ev.speedup is None:
         return Finding("expected-range", Severity.INFO,
-                       f"This runner is a {rng.label}; INT8 is expected at {_x(rng.low)}–"
-                       f"{_x(rng.high)} of FP32 speed here ({rng.reason}).", "", where)
+                       f"This runner is a {machine}; INT8 is expected at {_x(rng.low)}–{_x(rng.high)} "
+                       f"of FP32 speed for a {rng.label} ({rng.reason}).", "", where)
     pos = locate(rng, ev.speedup, ev.ci_low, ev.ci_high)
-    verb = {Position.ABOVE: "above", Position.INSIDE: "inside", Position.BELOW: "below"}[pos]
-    message = (f"Measured {_measured(ev)}, {verb} the {_x(rng.low)}–{_x(rng.high)} expected for a "
-               f"{rng.label} ({rng.reason}).")
+    message = (f"On this {machine}, INT8 measured {_measured(ev)} of FP32 speed, {pos.value} the "
+               f"{_x(rng.low)}–{_x(rng.high)} expected for a {rng.label} ({rng.reason}).")
     fix = ("" if pos is not Position.BELOW else
            "See the findings above for the cause; if none applies, compare per-op-type times in the "
            "profile to find where INT8 loses.")
-    return Finding(f"expected-range-{verb}", Severity.WARN if pos is Position.BELOW else Severity.INFO,
-                   message, fix, f"{where}; measured {_measured(ev)}")
+    return Finding(f"expected-range-{pos.value}", Severity.WARN if pos is Position.BELOW else Severity.INFO,
+                   message, fix, f"class {ev.runner_class.value}; {where}; measured {_measured(ev)}")
 
 
 def explain(ev: Evidence) -> tuple[Finding, ...]:
@@ -301,7 +335,7 @@ def explain(ev: Evidence) -> tuple[Finding, ...]:
     if ev.is_quantized is False:
         candidates = [_fake(ev), _threads(ev)]
     else:
-        candidates = [_partial(ev), _threads(ev), _dynamic_conv(ev), _unfused(ev), _s8s8(ev),
-                      _small(ev, rng), _no_vnni(ev, rng), _fidelity(ev)]
+        candidates = [_partial(ev), _threads(ev), _dynamic_conv(ev), _fed_by_dq(ev), _stray_qdq(ev),
+                      _s8s8(ev), _small(ev, rng), _no_vnni(ev, rng), _fidelity(ev)]
     found = [f for f in candidates if f is not None]
     return (*found, _range(ev, rng))

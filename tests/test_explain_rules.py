@@ -56,8 +56,14 @@ def test_fake_int8_comes_first_and_fails() -> None:
     ev = replace(GOOD, format="float", is_quantized=False, mac_share_quantized=0.0,
                  intra_op_threads=4, effective_cpus=2, speedup=1.0, ci_low=0.98, ci_high=1.02)
     found = explain(ev)
-    assert [f.code for f in found] == ["fake-int8", "threads-over-quota", "expected-range-below"]
+    assert [f.code for f in found] == ["not-quantized", "threads-over-quota", "expected-range-below"]
     assert found[0].severity is Severity.FAIL
+
+
+def test_token_quantization_is_not_called_fake() -> None:
+    found = explain(replace(GOOD, format="qdq", is_quantized=False, mac_share_quantized=0.05))
+    assert found[0].code == "token-quantization" and found[0].severity is Severity.FAIL
+    assert "5%" in found[0].message
 
 
 def test_partial_quantization() -> None:
@@ -72,34 +78,45 @@ def test_threads_over_quota_explicit_and_default_pool() -> None:
     found = explain(over)
     assert found[0].code == "threads-over-quota"
     assert "a CPU quota of 1.5" in found[0].message and "threads: [auto]" in found[0].fix
-    default_pool = explain(replace(over, intra_op_threads=None))
+    default_pool = explain(replace(over, intra_op_threads=None, default_thread_pool=True))
     assert default_pool[0].code == "threads-over-quota"
     assert "8 cores" in default_pool[0].message
     assert "threads-over-quota" not in codes(replace(over, intra_op_threads=2))
+    assert "threads-over-quota" not in codes(replace(over, intra_op_threads=None))  # unknown
 
 
-def test_dynamic_conv_before_unfused_qdq() -> None:
+def test_dynamic_conv_before_unfused_groups() -> None:
     ev = replace(GOOD, format="dynamic", dynamic_conv_ops=3, activation_type="uint8",
-                 float_compute_fed_by_dq=2, unfused_op_types=("Softmax",),
+                 float_compute_fed_by_dq=2, unfused_op_types=("MatMul",),
                  speedup=0.6, ci_low=0.55, ci_high=0.65)
-    assert codes(ev)[:2] == ["dynamic-conv", "unfused-qdq"]
+    assert codes(ev)[:2] == ["dynamic-conv", "float-compute-fed-by-dq"]
 
 
-def test_unfused_qdq_names_op_types_and_profile_share() -> None:
-    ev = replace(GOOD, format="qdq", float_compute_fed_by_dq=4, unfused_op_types=("Resize", "Softmax"),
-                 quantize_linear=9, dequantize_linear=13, qdq_time_share=0.31,
-                 speedup=0.7, ci_low=0.65, ci_high=0.75)
+def test_float_compute_fed_by_dq_names_op_types_and_profile_share() -> None:
+    ev = replace(GOOD, format="qdq", float_compute_fed_by_dq=4, unfused_op_types=("Conv", "MatMul"),
+                 qdq_time_share=0.31, speedup=0.7, ci_low=0.65, ci_high=0.75)
     first = explain(ev)[0]
-    assert first.code == "unfused-qdq"
-    assert "Resize, Softmax" in first.message
-    assert "31% of INT8 time" in first.evidence and "9 QuantizeLinear / 13 DequantizeLinear" in first.evidence
+    assert first.code == "float-compute-fed-by-dq"
+    assert "Conv, MatMul" in first.message
+    assert "31% of INT8 kernel time" in first.evidence
+
+
+def test_stray_qdq_names_neighbours_and_counts() -> None:
+    ev = replace(GOOD, format="qdq", unfused_qdq=10, qdq_neighbor_op_types=("LayerNormalization", "Erf"),
+                 quantize_linear=9, dequantize_linear=13, speedup=0.7, ci_low=0.65, ci_high=0.75)
+    first = explain(ev)[0]
+    assert first.code == "qdq-unfused"
+    assert "LayerNormalization, Erf" in first.message and "pre_process" not in first.fix
+    assert "9 QuantizeLinear / 13 DequantizeLinear" in first.evidence
+    bn = explain(replace(ev, qdq_neighbor_op_types=("BatchNormalization",)))[0]
+    assert "quant_pre_process" in bn.fix
 
 
 def test_s8s8_qoperator_only_on_x86() -> None:
     ev = replace(GOOD, activation_type="int8", speedup=0.9, ci_low=0.85, ci_high=0.95)
-    assert codes(ev)[0] == "s8s8-qoperator"
+    assert codes(ev)[0] == "s8-activations-qoperator"
     arm = replace(ev, runner_class=RunnerClass.ARM_I8MM, flags=CpuFlags(neon=True, i8mm=True))
-    assert "s8s8-qoperator" not in codes(arm)
+    assert "s8-activations-qoperator" not in codes(arm)
 
 
 def test_small_model_is_named_unless_it_was_fast_anyway() -> None:
