@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from int8gate.findings import Finding, Severity
 from int8gate.report import BenchmarkSection, ModelResult, Report, Verdict
 from int8gate.runner import RunnerProfile
+from int8gate.stats import Call, LatencySummary, Speedup, StopReason
 
 if TYPE_CHECKING:
+    from int8gate.bench import BenchRun
     from int8gate.fidelity import FidelityResult
     from int8gate.inspect import ModelInspection
 
@@ -25,7 +27,7 @@ COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 1 << 20
 _ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⚠️"}
 _SEVERITY_ICON = {Severity.FAIL: "❌", Severity.WARN: "⚠️", Severity.INFO: "ℹ️"}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def escape(text: str) -> str:
@@ -33,7 +35,9 @@ def escape(text: str) -> str:
     text = " ".join(str(text).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("@", "&#64;")
+    # no @mentions, no #123 issue links, no :emoji: shortcodes from repository text
+    text = re.sub(r"#(?=\d)", "&#35;", text).replace("@", "&#64;")
+    return re.sub(r":([A-Za-z0-9_+-]+):", r"&#58;\1:", text)
 
 
 def code(text: str) -> str:
@@ -133,12 +137,31 @@ def _speed_cells(model: ModelResult) -> str:
         return "—"
     cells = []
     for run in model.benchmark.runs:
-        if run.error:
+        done = _completed(run)
+        if done is None:
             cells.append(f"{run.intra_op_threads}t: failed")
         else:
-            s = run.speedup
+            s = done.speedup
             cells.append(f"{run.intra_op_threads}t: **{s.estimate:.2f}×** ({s.ci_low:.2f}–{s.ci_high:.2f})")
     return "<br>".join(cells)
+
+
+@dataclass(frozen=True)
+class _Completed:
+    fp32: LatencySummary
+    int8: LatencySummary
+    speedup: Speedup
+    call: Call
+    stopped_by: StopReason
+
+
+def _completed(run: BenchRun) -> _Completed | None:
+    """The measured parts of a row, or ``None`` when the row failed."""
+    if run.error or run.fp32 is None or run.int8 is None or run.speedup is None:
+        return None
+    if run.call is None or run.stopped_by is None:
+        return None
+    return _Completed(run.fp32, run.int8, run.speedup, run.call, run.stopped_by)
 
 
 def _quant_cell(model: ModelResult) -> str:
@@ -155,7 +178,9 @@ def _fidelity_cell(model: ModelResult) -> str:
     if f is None:
         return "—"
     mark = "✔" if f.passed else "✘"
-    return f"{mark} cos {f.min_cosine:.4f}" if f.min_cosine is not None else mark
+    if f.error or not f.outputs:
+        return mark
+    return f"{mark} cos {min(o.cosine for o in f.outputs):.4f}"
 
 
 def _summary_table(models: Sequence[ModelResult]) -> str:
@@ -236,16 +261,17 @@ def _measurement_details(model: ModelResult) -> str:
         return ""
     rows = []
     for run in bench.runs:
-        if run.error:
-            rows.append((str(run.intra_op_threads), "—", "—", "—", escape(run.error), "—"))
+        done = _completed(run)
+        if done is None:
+            rows.append((str(run.intra_op_threads), "—", "—", "—", escape(f"failed: {run.error}"), "—"))
             continue
         rows.append(
             (
                 str(run.intra_op_threads),
-                f"{run.fp32.median_ms:.2f} / {run.fp32.p90_ms:.2f}",
-                f"{run.int8.median_ms:.2f} / {run.int8.p90_ms:.2f}",
-                f"{run.speedup.estimate:.2f}× ({run.speedup.ci_low:.2f}–{run.speedup.ci_high:.2f})",
-                escape(f"{run.call.value}; stopped by {run.stopped_by.value}; "
+                f"{done.fp32.median_ms:.2f} / {done.fp32.p90_ms:.2f}",
+                f"{done.int8.median_ms:.2f} / {done.int8.p90_ms:.2f}",
+                f"{done.speedup.estimate:.2f}× ({done.speedup.ci_low:.2f}–{done.speedup.ci_high:.2f})",
+                escape(f"{done.call.value}; stopped by {done.stopped_by.value}; "
                        f"{'confirmed; ' if run.confirmed else ''}{run.sessions} sessions × {run.rounds} rounds"),
                 f"{run.harness_overhead_ms:.3f}",
             )
@@ -269,9 +295,10 @@ def _chart(models: Sequence[ModelResult]) -> str:
     values: list[float] = []
     for model in models:
         for run in model.benchmark.runs if model.benchmark else ():
-            if run.error is None:
+            done = _completed(run)
+            if done is not None:
                 labels.append(_chart_label(f"{model.name} {run.intra_op_threads}t"))
-                values.append(round(run.speedup.estimate, 3))
+                values.append(round(done.speedup.estimate, 3))
     if not values:
         return ""
     top = max(2.0, max(values) * 1.1)

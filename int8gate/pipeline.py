@@ -20,7 +20,15 @@ from int8gate.fidelity import FidelityResult
 from int8gate.findings import Finding
 from int8gate.inputs import InputPlan, plan_inputs
 from int8gate.inspect import ModelInspection, PairCheck, pair_models
-from int8gate.policy import AUTO, BenchmarkSettings, Policy, Requirements
+from int8gate.policy import (
+    AUTO,
+    BenchmarkSettings,
+    FidelityRequirement,
+    OptLevel,
+    Policy,
+    QuantizedRequirement,
+    Requirements,
+)
 from int8gate.report import BenchmarkSection, ModelResult, Report, ResolvedInput, ToolInfo
 from int8gate.runner import ExpectedRange, RunnerProfile, expected_range
 from int8gate.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
@@ -35,8 +43,8 @@ class Inspect(Protocol):
         path: Path,
         *,
         input_shapes: Mapping[str, tuple[int, ...]],
-        opt_level: object,
-        requirement: object,
+        opt_level: OptLevel,
+        requirement: QuantizedRequirement,
         runtime_layer: bool,
         vnni: bool | None,
     ) -> ModelInspection: ...
@@ -68,7 +76,7 @@ class Fidelity(Protocol):
         *,
         inputs: Sequence[ResolvedInput],
         samples: Path | None,
-        requirement: object,
+        requirement: FidelityRequirement,
         settings: BenchmarkSettings,
     ) -> FidelityResult: ...
 
@@ -225,8 +233,9 @@ def _findings(m: Measured, runner: RunnerProfile, require: Requirements) -> tupl
     if m.fidelity is not None:
         ordered.extend(m.fidelity.findings)
     unique: dict[str, Finding] = {}
-    for finding in ordered:
-        unique.setdefault(finding.code, finding)
+    for finding in ordered:  # one per code; the expected-range verdict only from the first row
+        key = "expected-range" if finding.code.startswith("expected-range") else finding.code
+        unique.setdefault(key, finding)
     return apply_rules(unique.values(), require.findings)
 
 
@@ -259,7 +268,7 @@ def _evidence(
         float_compute_fed_by_dq=after.float_compute_fed_by_dq if after else None,
         quantize_linear=after.quantize_linear if after else None,
         dequantize_linear=after.dequantize_linear if after else None,
-        unfused_op_types=after.unfused_op_types if after else (),
+        unfused_op_types=tuple(item.op for item in after.float_compute_fed_by_dq_by_op) if after else (),
         speedup=speed.estimate if speed else None,
         ci_low=speed.ci_low if speed else None,
         ci_high=speed.ci_high if speed else None,

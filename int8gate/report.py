@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 from int8gate.findings import Finding
 
 if TYPE_CHECKING:
+    from int8gate.bench import BenchRun
     from int8gate.fidelity import FidelityResult
     from int8gate.inspect import ModelInspection, PairCheck
     from int8gate.runner import ExpectedRange, RunnerProfile
-    from int8gate.stats import BenchRun
 
 SCHEMA_VERSION = 1
 
