@@ -68,6 +68,8 @@ class BenchRun:
     """One (model pair, threads) row of the benchmark. Field names are the JSON contract.
 
     fp32, int8, speedup, call and stopped_by are ``None`` only when the row failed (``error`` set).
+    rounds: paired rounds over all sessions; a round holds one or more timed runs of each model
+    (``fp32.n`` counts the runs).
     session_speedups: each session's own speedup, in the order they ran.
     seconds: the time the row took by the injected clock.
     """
@@ -234,7 +236,7 @@ def measure_pair(
         stopped_by=None,
         confirmed=confirmed,
         sessions=len(row.results),
-        rounds=sum(len(r.fp32_ns) for r in row.results),
+        rounds=sum(r.rounds for r in row.results),
         seconds=clock() - start,
         setup=row.results[0].setup if row.results else setup_description(threads),
         harness_overhead_ms=row.results[0].overhead_ns / 1e6 if row.results else 0.0,

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from int8gate.feeds import FeedError, Feeds, FeedSpec, load_samples, random_feeds
 
 EXIT_MODEL_ERROR = 3
+MAX_BLOCK = 32
 OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
               "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}  # fmt: skip
 _ORT_DTYPES = {
@@ -55,6 +56,8 @@ class WorkerRequest:
     sample axis); ``None`` means seeded random data in a range that suits each dtype.
     seed: seeds the random inputs (the same in every worker); order_seed: the order of the rounds.
     fp32_first: create and warm the FP32 session first (``bench`` alternates it between workers).
+    rewarm_runs, block_ms: in each round a model first runs ``rewarm_runs`` times untimed (the other
+    model has just evicted its weights from cache), then enough timed runs to fill ``block_ms``.
     outputs_dir: fidelity mode writes ``fp32.npz`` and ``int8.npz`` there.
     """
 
@@ -72,6 +75,8 @@ class WorkerRequest:
     min_rounds: int = 5
     max_rounds: int = 1_000_000
     max_seconds: float = 1.0
+    rewarm_runs: int = 1
+    block_ms: float = 10.0
     overhead_runs: int = 5
     fidelity_samples: int = 8
     outputs_dir: str | None = None
@@ -94,11 +99,15 @@ class WorkerResult:
 
     overhead_ns: median wall time of a call minus ORT's profiled ``model_run`` time (0: not measured).
     involuntary_switches: kernel preemptions of the worker while it ran the rounds.
+    rounds, block: rounds run and timed runs per model per round (samples = rounds · block, paired
+    in order within a round).
     outputs: fidelity mode, the output names in the order of the keys ``o0, o1, ...`` in the npz files.
     """
 
     fp32_ns: tuple[int, ...] = ()
     int8_ns: tuple[int, ...] = ()
+    rounds: int = 0
+    block: int = 1
     fp32_first_rounds: int = 0
     rounds_seconds: float = 0.0
     clock_tick_ns: float = 1.0
@@ -133,7 +142,8 @@ def setup_description(threads: int) -> str:
     return (
         f"one worker process per session pair; FP32 and INT8 share ONNX Runtime's global intra-op "
         f"pool of {threads} thread(s), spinning on (ORT default), run one at a time in paired "
-        f"rounds of random order; creation order alternates between workers"
+        f"rounds of random order, each model's timed runs after one untimed run that re-warms "
+        f"its cache; creation order alternates between workers"
     )
 
 
@@ -211,6 +221,13 @@ def clock_tick_ns() -> float:
     return float(max(min(steps), resolution_ns, 1.0))
 
 
+def block_size(latency_ns: int, block_ms: float) -> int:
+    """Timed runs per model per round: enough to fill ``block_ms``, 1 to ``MAX_BLOCK``."""
+    if latency_ns <= 0:
+        return 1
+    return max(1, min(MAX_BLOCK, int(block_ms * 1e6 // latency_ns)))
+
+
 def round_orders(rounds: int, rng: np.random.Generator) -> list[bool]:
     """Whether FP32 runs first in each round: every two rounds hold one of each, in random order."""
     orders: list[bool] = []
@@ -232,14 +249,18 @@ def measure(request: WorkerRequest) -> WorkerResult:
     specs = request.inputs or _specs_from_model(fp32)
     feeds = build_feeds(request, specs, 1 if request.samples is None else request.fidelity_samples)
     ordered = (fp32, int8) if request.fp32_first else (int8, fp32)
+    clock = time.perf_counter_ns
+    warm: dict[int, list[int]] = {id(fp32): [], id(int8): []}
     for i in range(request.warmup_runs):
         for session in ordered:
+            t0 = clock()
             _run(session, feeds[i % len(feeds)])
-    rng = np.random.default_rng(request.order_seed)
-    orders = round_orders(min(request.max_rounds, 1_000_000), rng)
+            warm[id(session)].append(clock() - t0)
+    block = block_size(min(int(np.median(v)) if v else 0 for v in warm.values()), request.block_ms)
+    orders = round_orders(min(request.max_rounds, 1_000_000), np.random.default_rng(request.order_seed))
     fp32_ns: list[int] = []
     int8_ns: list[int] = []
-    clock = time.perf_counter_ns
+    rounds = 0
     switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
     start = clock()
     deadline = start + int(request.max_seconds * 1e9)
@@ -247,12 +268,15 @@ def measure(request: WorkerRequest) -> WorkerResult:
         for i, fp32_first in enumerate(orders):
             feed = feeds[i % len(feeds)]
             for is_fp32 in (fp32_first, not fp32_first):
-                session = fp32 if is_fp32 else int8
-                t0 = clock()
-                session.run(None, feed)
-                elapsed = clock() - t0
-                (fp32_ns if is_fp32 else int8_ns).append(elapsed)
-            if i + 1 >= request.min_rounds and clock() >= deadline:
+                session, times = (fp32, fp32_ns) if is_fp32 else (int8, int8_ns)
+                for _ in range(request.rewarm_runs):  # untimed: bring this model's weights back into cache
+                    session.run(None, feed)
+                for _ in range(block):
+                    t0 = clock()
+                    session.run(None, feed)
+                    times.append(clock() - t0)
+            rounds = i + 1
+            if rounds >= request.min_rounds and clock() >= deadline:
                 break
     except Exception as err:  # a kernel failing mid-run becomes the row's cause
         raise ModelRunError(f"run: {_one_line(err)}") from err
@@ -262,7 +286,9 @@ def measure(request: WorkerRequest) -> WorkerResult:
     return WorkerResult(
         fp32_ns=tuple(fp32_ns),
         int8_ns=tuple(int8_ns),
-        fp32_first_rounds=sum(orders[: len(fp32_ns)]),
+        rounds=rounds,
+        block=block,
+        fp32_first_rounds=sum(orders[:rounds]),
         rounds_seconds=rounds_seconds,
         clock_tick_ns=clock_tick_ns(),
         overhead_ns=overhead,

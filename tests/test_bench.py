@@ -42,7 +42,7 @@ def test_row_has_every_field_coherent(zoo: Any) -> None:
     assert run.error is None, run.error
     assert run.fp32 is not None and run.int8 is not None and run.speedup is not None
     assert run.intra_op_threads == 1 and run.sessions >= 2 and len(run.session_speedups) == run.sessions
-    assert run.fp32.n == run.int8.n == run.rounds
+    assert run.fp32.n == run.int8.n >= run.rounds >= 2 * 5  # at least 5 rounds per session
     assert run.speedup.ci_low <= run.speedup.estimate <= run.speedup.ci_high
     assert run.call is Call.FASTER  # any positive speedup beats 0.01× with room to spare
     assert run.stopped_by in (StopReason.TARGET, StopReason.BUDGET)

@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from int8gate.feeds import FeedError, FeedSpec, load_samples, random_feed
-from int8gate.worker import EXIT_MODEL_ERROR, WorkerRequest, WorkerResult, round_orders
+from int8gate.worker import EXIT_MODEL_ERROR, WorkerRequest, WorkerResult, block_size, round_orders
 
 
 def run_worker(request: WorkerRequest) -> tuple[int, dict[str, Any]]:
@@ -48,6 +48,13 @@ def test_random_feeds_repeat_for_a_seed() -> None:
     spec = FeedSpec("x", (4,), "float32")
     a = random_feed(spec, np.random.default_rng(3))
     assert np.array_equal(a, random_feed(spec, np.random.default_rng(3)))
+
+
+def test_block_fills_the_block_time() -> None:
+    assert block_size(0, 10.0) == 1  # no warm-up timing: one run per block
+    assert block_size(20_000_000, 10.0) == 1  # a 20 ms model: one timed run
+    assert block_size(1_000_000, 10.0) == 10
+    assert block_size(1_000, 10.0) == 32  # capped
 
 
 def test_round_orders_balance_every_pair() -> None:
@@ -108,7 +115,8 @@ def test_measure_pairs_rounds_and_reports_setup(zoo: Any) -> None:
     code, raw = run_worker(request)
     assert code == 0, raw
     result = WorkerResult.from_json(json.dumps(raw))
-    assert len(result.fp32_ns) == len(result.int8_ns) == 7
+    assert result.rounds == 7 and 1 <= result.block <= 32
+    assert len(result.fp32_ns) == len(result.int8_ns) == 7 * result.block
     assert min(result.fp32_ns) > 0 and min(result.int8_ns) > 0
     assert result.fp32_first_rounds in (3, 4)
     assert result.overhead_ns > 0 and result.clock_tick_ns >= 1
@@ -119,7 +127,7 @@ def test_measure_pairs_rounds_and_reports_setup(zoo: Any) -> None:
 def test_a_model_against_itself_runs_two_sessions(zoo: Any) -> None:
     request = WorkerRequest("measure", str(zoo.conv_fp32), str(zoo.conv_fp32), 1, min_rounds=3, max_seconds=0.0)
     code, raw = run_worker(request)
-    assert code == 0 and len(raw["fp32_ns"]) == 3
+    assert code == 0 and raw["rounds"] == 3 and len(raw["fp32_ns"]) == 3 * raw["block"]
 
 
 def test_fidelity_mode_writes_both_outputs(zoo: Any, tmp_path: Path) -> None:
