@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,7 +28,7 @@ from int8gate.inputs import DeclaredInput, declared_inputs, parse_input_option, 
 from int8gate.inspect import ModelInspection, inspect_model
 from int8gate.markdown import RenderOptions, render_bench_text, render_inspection_text, render_report
 from int8gate.modelfile import read_model
-from int8gate.pipeline import Edges, resolve_threads, run_gate
+from int8gate.pipeline import Edges, has_vnni, resolve_threads, run_gate
 from int8gate.policy import AUTO, BenchmarkSettings, FidelityRequirement, OptLevel, Policy
 from int8gate.policy_load import parse_policy
 from int8gate.probe import probe_runner
@@ -92,11 +93,20 @@ def _tool_info(policy_name: str, started: str, duration: float) -> ToolInfo:
     return ToolInfo("int8gate", __version__, policy_name, started, round(duration, 1))
 
 
-def gate(policy_path: Path, workspace_root: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
-    """Load and check the policy, then run the gate; bad input raises before anything is measured."""
+def gate(
+    policy_path: Path, workspace_root: Path, env: Mapping[str, str], fail_on: FailOn, *, budget: float | None = None
+) -> Report:
+    """Load and check the policy, then run the gate; bad input raises before anything is measured.
+
+    ``budget`` overrides the policy's seconds per row (the demo's ``--budget``).
+    """
     workspace = Workspace.at(workspace_root)
     shown = workspace.display(policy_path)
     policy = parse_policy(read_policy_text(policy_path, workspace), shown)
+    if budget is not None:
+        if budget <= 0:
+            raise UsageError(f"--budget: {budget:g} must be a positive number of seconds")
+        policy = replace(policy, benchmark=replace(policy.benchmark, budget_seconds=budget))
     pairs = resolve_pair_paths(policy, policy_path.parent, workspace)
     for paths in pairs:  # unsafe or unreadable models are bad input: refuse before measuring anything
         load_model_proto(paths.fp32)
@@ -134,7 +144,7 @@ def run_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
     policy_path = EXAMPLES / ".int8gate.yml"
     if not policy_path.is_file():
         raise UsageError(f"{policy_path}: the bundled example is missing (run from a checkout of int8gate)")
-    report = gate(policy_path, EXAMPLES.parent, env, FailOn.NEVER)
+    report = gate(policy_path, EXAMPLES.parent, env, FailOn.NEVER, budget=args.budget)
     out.write(write_outputs(report, args, Path.cwd()))
     caught = [m.name for m in report.models if m.quantization is not None and not m.quantization.is_quantized]
     real_ok = [m.name for m in report.models if m.quantization is not None and m.quantization.is_quantized]
@@ -153,14 +163,11 @@ def _specs(options: Sequence[str]) -> tuple[Any, ...]:
 def run_inspect(args: argparse.Namespace, out: TextIO) -> int:
     """``int8gate inspect MODEL``."""
     path = Path(args.model)
-    model = load_model_proto(path)
-    plan = plan_inputs(declared_inputs(model), _specs(args.input), where="--input")
+    specs = _specs(args.input)  # bad options are reported before any file is read
+    plan = plan_inputs(declared_inputs(load_model_proto(path)), specs, where="--input")
     shapes = {item.name: item.shape for item in plan.inputs}
-    runner = probe_runner()
-    flags = runner.cpu.flags
     inspection: ModelInspection = inspect_model(
-        path, input_shapes=shapes, opt_level=OptLevel(args.optimization_level),
-        vnni=flags.avx512_vnni or flags.avx_vnni or flags.asimddp,
+        path, input_shapes=shapes, opt_level=OptLevel(args.optimization_level), vnni=has_vnni(probe_runner()),
     )
     if args.json:
         out.write(json.dumps(to_jsonable(inspection), indent=2) + "\n")
@@ -172,9 +179,10 @@ def run_inspect(args: argparse.Namespace, out: TextIO) -> int:
 def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mapping[str, str], out: TextIO) -> int:
     """``int8gate bench FP32 INT8``: measure at each thread setting and print the rows."""
     fp32, int8 = Path(args.fp32), Path(args.int8)
+    specs = _specs(args.input)  # bad options are reported before any file is read
     fp32_model = load_model_proto(fp32)
     load_model_proto(int8)
-    plan = plan_inputs(declared_inputs(fp32_model), _specs(args.input), where="--input")
+    plan = plan_inputs(declared_inputs(fp32_model), specs, where="--input")
     runner = probe_runner()
     if args.min_speedup == AUTO:
         threshold = expected_range(runner.cpu.cpu_class, model_macs=None, fp32_median_ms=None).low

@@ -95,6 +95,14 @@ class Edges:
     qdq_time_share: Callable[[PairPaths, Sequence[ResolvedInput]], float | None] | None = None
 
 
+def has_vnni(runner: RunnerProfile) -> bool | None:
+    """Whether the x86 CPU has VNNI (either form); ``None`` off x86, where the u8s8 caveat does not apply."""
+    flags = runner.cpu.flags
+    if runner.cpu.arch.value != "x86_64":
+        return None
+    return flags.avx512_vnni or flags.avx_vnni
+
+
 def resolve_threads(threads: Sequence[int | str], usable: int) -> tuple[int, ...]:
     """Policy thread settings as numbers: ``auto`` is the CPUs this job may use; repeats dropped."""
     out = [usable if item == AUTO else int(item) for item in threads]
@@ -177,8 +185,7 @@ def _measure(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edg
     pair = paths.pair
     require = policy.requirements_for(pair)
     settings = policy.benchmark
-    flags = runner.cpu.flags
-    vnni = flags.avx512_vnni or flags.avx_vnni or flags.asimddp
+    vnni = has_vnni(runner)
     edges.progress(f"{pair.name}: inspecting {paths.int8.name} and {paths.fp32.name}")
     plan = _plan(paths, edges)
     shapes = {item.name: item.shape for item in plan.inputs}
@@ -269,6 +276,9 @@ def _evidence(
         quantize_linear=after.quantize_linear if after else None,
         dequantize_linear=after.dequantize_linear if after else None,
         unfused_op_types=tuple(item.op for item in after.float_compute_fed_by_dq_by_op) if after else (),
+        unfused_qdq=after.unfused_qdq if after else 0,
+        qdq_neighbor_op_types=tuple(item.op for item in after.qdq_neighbors) if after else (),
+        default_thread_pool=False,  # every row sets intra_op_num_threads explicitly
         speedup=speed.estimate if speed else None,
         ci_low=speed.ci_low if speed else None,
         ci_high=speed.ci_high if speed else None,

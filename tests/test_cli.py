@@ -1,0 +1,174 @@
+"""The command line end to end on real quantized models: the gate's JSON contract, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from examples.modelzoo import Zoo
+from int8gate.cli import main
+
+FAST_BENCH = "benchmark:\n  threads: [1]\n  budget_seconds: 0.6\n  sessions: 2\n  warmup_runs: 2\n  confirm: false\n"
+
+
+@pytest.fixture(scope="module")
+def workspace(zoo: Zoo, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ws")
+    (root / "models").mkdir()
+    for name in ("conv_fp32", "conv_qdq", "conv_fake"):
+        shutil.copy(getattr(zoo, name), root / "models" / f"{name}.onnx")
+    return root
+
+
+def write_policy(root: Path, body: str) -> Path:
+    path = root / ".int8gate.yml"
+    path.write_text(body)
+    return path
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv, environ={})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def checked(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, object], str]:
+    policy = write_policy(
+        workspace,
+        "models:\n"
+        "  - {name: real, fp32: models/conv_fp32.onnx, int8: models/conv_qdq.onnx}\n"
+        "  - {name: fake, fp32: models/conv_fp32.onnx, int8: models/conv_fake.onnx}\n"
+        "require:\n  speedup: 0.5\n" + FAST_BENCH,
+    )
+    out_dir = tmp_path_factory.mktemp("out")
+    code = main(
+        ["check", "--policy", str(policy), "--workspace", str(workspace),
+         "--json", str(out_dir / "r.json"), "--markdown", str(out_dir / "r.md")],
+        environ={},
+    )
+    return code, json.loads((out_dir / "r.json").read_text()), (out_dir / "r.md").read_text()
+
+
+def test_check_catches_the_fake_and_exits_1(checked: tuple[int, dict[str, object], str]) -> None:
+    code, report, markdown = checked
+    assert code == 1
+    assert report["verdict"] == "fail"
+    models = {m["name"]: m for m in report["models"]}  # type: ignore[attr-defined]
+    assert models["fake"]["verdict"] == "fail"
+    assert any("not really quantized" in r for r in models["fake"]["reasons"])
+    assert models["real"]["quantization"]["is_quantized"] is True
+    assert models["real"]["verdict"] != "fail" or not any("quantized" in r for r in models["real"]["reasons"])
+    assert markdown.startswith("## ❌")
+    assert "| fake | ❌ fail |" in markdown
+
+
+def test_check_json_holds_every_contract_field(checked: tuple[int, dict[str, object], str]) -> None:
+    _, report, _ = checked
+    assert report["schema_version"] == 1
+    runner = report["runner"]
+    assert isinstance(runner, dict)
+    assert isinstance(runner["cpu"]["brand"], str)
+    assert set(runner["cpu"]["flags"]) >= {"avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8"}
+    assert runner["cpu"]["class"]
+    assert runner["cpus"]["usable"] >= 1
+    assert runner["onnxruntime"]["version"]
+    assert "CPUExecutionProvider" in runner["onnxruntime"]["providers"]
+    for model in report["models"]:  # type: ignore[attr-defined]
+        assert {"name", "verdict", "reasons", "quantization", "benchmark"} <= set(model)
+        q = model["quantization"]
+        assert q["format"] in {"qdq", "qoperator", "dynamic", "mixed", "float"}
+        assert isinstance(q["is_quantized"], bool)
+        assert q["compute_ops"]["total"] >= q["compute_ops"]["quantized"] >= 0
+        (row,) = model["benchmark"]["runs"]
+        assert row["intra_op_threads"] == 1
+        assert row["fp32"]["median_ms"] > 0 and row["int8"]["median_ms"] > 0
+        s = row["speedup"]
+        assert s["ci_low"] <= s["estimate"] <= s["ci_high"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("models: [\n", ".int8gate.yml:2: invalid YAML"),
+        ("models:\n  - {fp32: models/conv_fp32.onnx, int8: models/conv_qdq.onnx}\nbenchmark:\n  thrads: [1]\n",
+         ".int8gate.yml:4: benchmark.thrads: unknown key; did you mean `threads`?"),
+        ("models:\n  - fp32: models/conv_fp32.onnx\n    int8: models/x.onnx\n",
+         ".int8gate.yml:3: models[0].int8: file not found: models/x.onnx"),
+        ("models:\n  - {fp32: models/conv_fp32.onnx, int8: models/conv_qdq.onnx}\nbenchmark:\n  budget_seconds: soon\n",
+         ".int8gate.yml:4: benchmark.budget_seconds: expected number, got 'soon'"),
+        ("models:\n  - fp32: ../../etc/passwd.onnx\n    int8: models/conv_qdq.onnx\n",
+         ".int8gate.yml:2: models[0].fp32: ../../etc/passwd.onnx points outside the workspace"),
+    ],
+)
+def test_bad_policy_is_one_line_exit_2_and_no_report(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
+) -> None:
+    policy = write_policy(workspace, body)
+    code, out, err = run(["check", "--policy", str(policy), "--workspace", str(workspace),
+                          "--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")], capsys)
+    assert code == 2
+    assert err.startswith(f"int8gate: error: {expected}") and err.count("\n") == 1
+    assert "Traceback" not in err and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_truncated_model_is_bad_input_naming_the_file(workspace: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    broken = workspace / "models" / "broken.onnx"
+    broken.write_bytes((workspace / "models" / "conv_qdq.onnx").read_bytes()[:200])
+    policy = write_policy(workspace, "models:\n  - {fp32: models/conv_fp32.onnx, int8: models/broken.onnx}\n")
+    code, _, err = run(["check", "--policy", str(policy), "--workspace", str(workspace),
+                        "--json", str(tmp_path / "r.json")], capsys)
+    assert code == 2
+    assert err.startswith("int8gate: error: ") and "broken.onnx" in err and err.count("\n") == 1
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_inspect_json_names_the_format(zoo: Zoo, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["inspect", str(zoo.conv_qdq), "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["format"] == "qdq" and data["is_quantized"] is True
+    assert data["compute_ops"]["quantized"] == data["compute_ops"]["total"] > 0
+    code, out, _ = run(["inspect", str(zoo.conv_fake), "--json"], capsys)
+    assert json.loads(out)["format"] == "float" and json.loads(out)["is_quantized"] is False
+
+
+def test_bench_json_rows(zoo: Zoo, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["bench", str(zoo.conv_fp32), str(zoo.conv_qdq), "--threads", "1",
+                          "--budget", "0.6", "--input", "input=1x3x32x32", "--json"], capsys)
+    assert code == 0, err
+    (row,) = json.loads(out)["runs"]
+    assert row["intra_op_threads"] == 1
+    assert row["fp32"]["median_ms"] > 0 and row["int8"]["median_ms"] > 0
+    assert row["speedup"]["ci_low"] <= row["speedup"]["estimate"] <= row["speedup"]["ci_high"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["bench", "a.onnx", "b.onnx", "--threads", "0"], "--threads: '0' is not a positive whole number"),
+        (["inspect", "missing.onnx"], "missing.onnx"),
+        (["inspect", "x.onnx", "--input", "input=1xfoo"], "dims must be whole numbers"),
+        (["check", "--policy", "nope.yml"], "nope.yml: policy file not found"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.onnx").write_bytes(b"")
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_env_and_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["env", "--json"], capsys)
+    assert code == 0 and json.loads(out)["cpus"]["usable"] >= 1
+    code, out, _ = run(["schema"], capsys)
+    assert code == 0 and json.loads(out)["title"].startswith("int8gate policy")
