@@ -47,7 +47,7 @@ from int8gate.publish import (
     write_report_json,
 )
 from int8gate.report import Report, Verdict
-from int8gate.sticky import StickyResult, marker_for, post_sticky
+from int8gate.sticky import StickyAction, StickyResult, marker_for, post_sticky
 from int8gate.verdict import FailOn
 from int8gate.workspace import Workspace, output_path
 
@@ -171,7 +171,7 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
             result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
                                  comment_md, scope=settings.scope, mode=settings.comment, failed=failed)  # fmt: skip
             sticky.append(result)
-            if result.comment_id is not None or pr is None or result.action.value != "read-only":
+            if result.comment_id is not None or pr is None or result.action is not StickyAction.READ_ONLY:
                 return comment_outcome(result)
         leave = ForkComment(event.pr_number, event.repository, pr.head_repo if pr else "", pr.head_sha if pr else "",
                             settings.scope, failed, report.verdict.value, comment_md)  # fmt: skip
