@@ -115,7 +115,8 @@ def ours(a: Path, b: Path, budget: float, threads: int, seed: int) -> Rep:
 
 
 def naive(a: Path, b: Path, budget: float, threads: int, seed: int) -> Rep:
-    launcher = WorkerLauncher(worker_env(os.environ), timeout_seconds=600)
+    command = (sys.executable, str(Path(__file__).resolve().parent / "naive.py"))
+    launcher = WorkerLauncher(worker_env(os.environ), timeout_seconds=600, command=command)
     t0 = time.monotonic()
     result = launcher.run(WorkerRequest("naive", str(a), str(b), threads, seed=seed, max_seconds=budget, min_rounds=5))
     if not isinstance(result, WorkerResult):
