@@ -26,6 +26,7 @@ from int8gate.errors import EXIT_BAD_INPUT, Int8gateError, UsageError
 from int8gate.event import Activity, EventFacts, check_artifact_claim, find_activity
 from int8gate.github import DEFAULT_API_URL, GitHubClient, GitHubError, Repo
 from int8gate.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, RenderOptions, render_report
+from int8gate.markdown import marker as marker_for
 from int8gate.policy import CommentMode
 from int8gate.publish import (
     FORK_COMMENT_FILE,
@@ -47,7 +48,7 @@ from int8gate.publish import (
     write_report_json,
 )
 from int8gate.report import Report, Verdict
-from int8gate.sticky import StickyAction, StickyResult, marker_for, post_sticky
+from int8gate.sticky import StickyAction, StickyResult, post_sticky
 from int8gate.verdict import FailOn
 from int8gate.workspace import Workspace, output_path
 

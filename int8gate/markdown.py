@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from int8gate.errors import UsageError
 from int8gate.findings import Finding, Severity
 from int8gate.report import BenchmarkSection, ModelResult, Report, Verdict
 from int8gate.runner import RunnerProfile
@@ -41,18 +42,25 @@ def escape(text: str) -> str:
 
 
 def code(text: str) -> str:
-    """Inline code that survives any backticks, pipes or newlines inside ``text``."""
-    text = " ".join(str(text).split()).replace("|", "\\|")
+    """Inline code that survives any backticks or newlines inside ``text`` (not for table cells)."""
+    text = " ".join(str(text).split())
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+_SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,99}")
+
+
 def marker(scope: str) -> str:
-    """The hidden comment that identifies our sticky comment for one policy/job scope."""
-    safe = re.sub(r"[^A-Za-z0-9_.:/-]", "-", scope)[:120]
-    return f"<!-- int8gate:{safe} -->"
+    """The hidden comment that identifies our sticky comment for one policy/job scope.
+
+    The scope is a short plain token (it sits inside an HTML comment and is matched verbatim).
+    """
+    if not _SCOPE.fullmatch(scope) or "--" in scope:
+        raise UsageError(f"comment scope {scope!r}: use 1-100 letters, digits and . _ : / @ + = - (no '--')")
+    return f"<!-- int8gate:{scope} -->"
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -80,10 +88,10 @@ class RenderOptions:
 
 FOLD_LEVELS = 4
 FOLD_NOTES = {
-    1: "the environment and per-model measurement details",
-    2: "also the chart and all but the first findings of each model",
-    3: "also each model's section; the table and the verdict reasons remain",
-    4: "also the reasons beyond the first of each model",
+    1: "the environment and the per-model measurement tables",
+    2: "the environment, the measurement tables, the chart and all but the first finding of each model",
+    3: "every per-model section (the table and each model's reasons remain)",
+    4: "every per-model section and all but the first reason of each model",
 }
 
 
@@ -93,8 +101,10 @@ def render_report(report: Report, options: RenderOptions) -> str:
         text = _render(report, RenderOptions(options.marker, options.limit, options.details, options.chart, fold))
         if len(text) <= options.limit:
             return text
-    cut = options.limit - 200
-    return text[:cut] + "\n\n… cut to fit GitHub's size limit; the JSON report has everything.\n"
+    # Last resort, always well-formed: the verdict line alone (no half-open table, code block or details).
+    head = [options.marker] if options.marker else []
+    head += [_headline(report), "The full report is too large for a comment; the JSON report has everything."]
+    return "\n\n".join(head)[: options.limit - 1] + "\n"
 
 
 def _render(report: Report, options: RenderOptions) -> str:

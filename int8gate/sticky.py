@@ -15,12 +15,10 @@ one. The fleet view avoids the race altogether: matrix legs write reports and on
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from int8gate.errors import UsageError
 from int8gate.github import (
     MAX_COMMENT_CHARS,
     Comment,
@@ -31,9 +29,9 @@ from int8gate.github import (
     ReadOnlyTokenError,
     Repo,
 )
+from int8gate.markdown import marker
 from int8gate.policy import CommentMode
 
-_SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,99}")
 TRUNCATION_NOTE = (
     "\n\n> **Cut to fit.** This comment was shortened to GitHub's 65,536-character limit; "
     "the full report is in the job summary and the JSON artifact.\n"
@@ -78,13 +76,6 @@ class _Plan(str, Enum):
     CREATE = "create"
     UPDATE = "update"
     SKIP = "skip"
-
-
-def marker_for(scope: str) -> str:
-    """The hidden marker for one policy/job scope; the scope must be a short plain token."""
-    if not _SCOPE.fullmatch(scope) or "--" in scope:
-        raise UsageError(f"comment scope {scope!r}: use 1-100 letters, digits and . _ : / @ + = - (no '--')")
-    return f"<!-- int8gate:{scope} -->"
 
 
 def resolve_identity(client: GitHubClient) -> Identity:
@@ -164,17 +155,17 @@ def post_sticky(
 
     Other ``GitHubError``s propagate: the caller logs why no comment was posted and carries on.
     """
-    marker = marker_for(scope)
+    marker_text = marker(scope)  # validates the scope too
     if mode is CommentMode.OFF:
         return StickyResult(StickyAction.SKIPPED, None, None, "comment mode is off")
-    text, truncated = fit_body(body, marker)
+    text, truncated = fit_body(body, marker_text)
     try:
         return _post(
             client,
             repo,
             issue_number,
             text,
-            marker=marker,
+            marker=marker_text,
             mode=mode,
             failed=failed,
             identity=identity,
@@ -184,14 +175,14 @@ def post_sticky(
         return StickyResult(StickyAction.READ_ONLY, None, None, str(exc), truncated)
     except CommentTooLongError:
         # GitHub counted differently (e.g. in bytes): cut by UTF-8 bytes and try once more.
-        text, _ = fit_body(body, marker, measure=lambda s: len(s.encode("utf-8")))
+        text, _ = fit_body(body, marker_text, measure=lambda s: len(s.encode("utf-8")))
         try:
             return _post(
                 client,
                 repo,
                 issue_number,
                 text,
-                marker=marker,
+                marker=marker_text,
                 mode=mode,
                 failed=failed,
                 identity=identity,

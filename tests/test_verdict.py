@@ -37,14 +37,14 @@ def test_quantized_fast_faithful_model_passes_with_its_reasons() -> None:
     ],
 )
 def test_each_failing_fact_fails_the_model_and_says_why(change: dict[str, object], needle: str) -> None:
-    facts = GateFacts(**{**GOOD.__dict__, **change})  # type: ignore[arg-type]
+    facts = GateFacts(**{**GOOD.__dict__, **change})
     verdict, reasons = decide(facts)
     assert verdict is Verdict.FAIL
     assert any(needle in reason for reason in reasons), reasons
 
 
 def test_interval_straddling_the_threshold_is_inconclusive_not_fail() -> None:
-    verdict, reasons = decide(GateFacts(**{**GOOD.__dict__, "speed": (FAST, NOISY)}))  # type: ignore[arg-type]
+    verdict, reasons = decide(GateFacts(**{**GOOD.__dict__, "speed": (FAST, NOISY)}))
     assert verdict is Verdict.INCONCLUSIVE
     assert reasons == ("speedup at 2 threads is within noise of the threshold: 1.21× (95% CI 1.15–1.27), required ≥ 1.20×",)
 

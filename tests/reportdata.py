@@ -1,0 +1,176 @@
+"""Builds synthetic but complete reports (every field set by hand) for renderer and golden-file tests."""
+
+from __future__ import annotations
+
+from int8gate.bench import BenchRun
+from int8gate.census import ComputeOps, ComputeOpStats, FormatCount, OpCount, QuantFormat
+from int8gate.fidelity import FidelityResult, OutputFidelity
+from int8gate.findings import Finding, Severity
+from int8gate.inspect import ModelInspection, PairCheck, TensorSpec
+from int8gate.optgraph import AfterOptimization
+from int8gate.policy import OptLevel
+from int8gate.quantfacts import ScaleGranularity, WeightBytes
+from int8gate.report import BenchmarkSection, ModelResult, Report, ResolvedInput, ToolInfo, Verdict
+from int8gate.runner import (
+    Arch,
+    CpuCounts,
+    CpuFlags,
+    CpuInfo,
+    ExpectedRange,
+    OrtInfo,
+    RunnerClass,
+    RunnerProfile,
+)
+from int8gate.stats import Call, LatencySummary, Speedup, StopReason
+
+SETUP = "one worker process per session pair; shared intra-op pool"
+
+
+def runner() -> RunnerProfile:
+    flags = CpuFlags(sse4_1=True, avx2=True, avx512f=True, avx512bw=True, avx512vl=True, avx512_vnni=True)
+    return RunnerProfile(
+        cpu=CpuInfo("Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz", "GenuineIntel", Arch.X86_64, 6, 106,
+                    flags, RunnerClass("x86-vnni")),
+        cpus=CpuCounts(logical=8, usable=8, quota=4.0, effective=4, smt=True, quota_source="cgroup v2 cpu.max"),
+        memory_bytes=16 * 2**30,
+        container=True,
+        onnxruntime=OrtInfo("1.32.0", ("CPUExecutionProvider",), "Release"),
+    )
+
+
+def inspection(path: str, *, quantized: bool, size: int) -> ModelInspection:
+    fmt = QuantFormat.QDQ if quantized else QuantFormat.FLOAT
+    conv = ComputeOpStats("Conv", 12, 12 if quantized else 0, 830_000_000)
+    after = AfterOptimization(
+        opt_level=OptLevel.ALL, nodes=40, integer_kernels=12 if quantized else 0, integer_other=0,
+        float_compute=0 if quantized else 13, float_compute_fed_by_dq=0, quantize_linear=2 if quantized else 0,
+        dequantize_linear=2 if quantized else 0, dynamic_quantize_linear=0, unfused_qdq=0,
+        integer_kernels_by_op=(OpCount("QLinearConv", 12, "com.microsoft"),) if quantized else (),
+        float_compute_by_op=() if quantized else (OpCount("Conv", 12), OpCount("Gemm", 1)),
+        float_compute_fed_by_dq_by_op=(), qdq_neighbors=(),
+    )
+    findings = () if quantized else (
+        Finding("not-quantized", Severity.FAIL, "The INT8 model does no integer compute.", "Quantize it.", "format float"),
+    )
+    return ModelInspection(
+        path=path, size_bytes=size, sha256=("ab" if quantized else "cd") * 32, external_data_bytes=0, format=fmt,
+        is_quantized=quantized,
+        compute_ops=ComputeOps(13, 13 if quantized else 0, 0, 0, (conv, ComputeOpStats("Gemm", 1, 1 if quantized else 0, 5120))),
+        count_share_quantized=1.0 if quantized else 0.0, mac_share_quantized=1.0 if quantized else 0.0,
+        macs_total=830_005_120, macs_quantized=830_005_120 if quantized else 0,
+        weight_bytes=WeightBytes(int8=320_000 if quantized else 0, uint8=10, int4=0,
+                                 float32=1_300_000 if not quantized else 4_000, float16=0, other=100,
+                                 total=size, quantized_share=0.97 if quantized else 0.0),
+        activation_type="uint8" if quantized else None, weight_type="int8" if quantized else None,
+        per_channel=True if quantized else None,
+        weight_scales=ScaleGranularity(per_tensor=0, per_channel=13 if quantized else 0, blocked=0),
+        opset=17, op_histogram=(OpCount("Conv", 12), OpCount("Relu", 9)), quantize_linear=13 if quantized else 0,
+        dequantize_linear=27 if quantized else 0, dynamic_quantize_linear=0, dynamic_conv_ops=0,
+        format_counts=(FormatCount(fmt, 13),), subgraphs=0, functions=0, assumed_dims=(), preprocessed=True,
+        producer="onnx.quantize", inputs=(TensorSpec("input", "float32", (1, 3, 112, 112)),),
+        outputs=(TensorSpec("logits", "float32", (1, 10)),), after_optimization=after, findings=findings,
+    )
+
+
+def latency(median: float) -> LatencySummary:
+    return LatencySummary(n=400, median_ms=median, p90_ms=median * 1.05, p99_ms=median * 1.2, mean_ms=median * 1.01,
+                          min_ms=median * 0.97, max_ms=median * 1.6, robust_cv=0.02, outliers=3)
+
+
+def row(threads: int, fp32_ms: float, int8_ms: float, low: float, high: float, call: Call) -> BenchRun:
+    estimate = fp32_ms / int8_ms
+    return BenchRun(
+        intra_op_threads=threads, threshold=1.2, fp32=latency(fp32_ms), int8=latency(int8_ms),
+        speedup=Speedup(estimate, low, high, (high - low) / (2 * estimate)), call=call,
+        stopped_by=StopReason("target"), confirmed=call is Call.SLOWER, sessions=4, rounds=400, seconds=6.0,
+        setup=SETUP, harness_overhead_ms=0.05, session_speedups=(estimate,) * 4,
+    )
+
+
+def failed_row(threads: int, error: str) -> BenchRun:
+    return BenchRun(
+        intra_op_threads=threads, threshold=1.2, fp32=None, int8=None, speedup=None, call=None, stopped_by=None,
+        confirmed=False, sessions=0, rounds=0, seconds=1.0, setup=SETUP, harness_overhead_ms=0.0, error=error,
+    )
+
+
+def fidelity(cosine: float, passed: bool) -> FidelityResult:
+    out = OutputFidelity("logits", (1, 10), cosine, 0.06, 0.01, 32.5, 1.0, 1.0, True)
+    return FidelityResult(passed=passed, samples=8, source="random", outputs=(out,), findings=())
+
+
+EXPECTED = ExpectedRange(1.2, 2.0, "modern CPU with VNNI", "AVX-512 VNNI")
+INPUTS = (ResolvedInput("input", (1, 3, 112, 112), "float32", "policy"),)
+
+
+def model(name: str, *, verdict: Verdict, quantized: bool = True, runs: tuple[BenchRun, ...] = (),
+          reasons: tuple[str, ...] = (), findings: tuple[Finding, ...] = (),
+          fid: FidelityResult | None = None) -> ModelResult:
+    fp32 = inspection(f"models/{name}_fp32.onnx", quantized=False, size=1_320_000)
+    int8 = inspection(f"models/{name}_int8.onnx", quantized=quantized, size=360_000 if quantized else 1_320_000)
+    pairing = PairCheck(True, (), int8.size_bytes / fp32.size_bytes, fp32.size_bytes, int8.size_bytes,
+                        fp32.sha256, int8.sha256, ())
+    return ModelResult(
+        name=name, fp32=f"models/{name}_fp32.onnx", int8=f"models/{name}_int8.onnx", verdict=verdict,
+        reasons=reasons, quantization=int8, fp32_model=fp32, pairing=pairing,
+        benchmark=BenchmarkSection(runs, INPUTS, (), 1.2, "auto: lower edge of the expected range"),
+        fidelity=fid, expected=EXPECTED, findings=findings,
+    )
+
+
+def report(models: tuple[ModelResult, ...], verdict: Verdict) -> Report:
+    return Report(
+        tool=ToolInfo("int8gate", "0.1.0", ".int8gate.yml", "2026-11-27T00:00:00+00:00", 42.0),
+        verdict=verdict, exit_code=1 if verdict is Verdict.FAIL else 0, runner=runner(), models=models,
+        title="int8gate",
+    )
+
+
+def pass_and_fake() -> Report:
+    good = model(
+        "resnet", verdict=Verdict.PASS,
+        runs=(row(1, 9.2, 3.9, 2.28, 2.38, Call.FASTER), row(4, 3.1, 1.7, 1.70, 1.95, Call.FASTER)),
+        reasons=("quantized: format qdq, 100% of compute MACs run in integer",
+                 "faster than required at 1 thread: 2.36× (95% CI 2.28–2.38), required ≥ 1.20×"),
+        findings=(Finding("expected-range-above", Severity.INFO, "Measured 2.36×, above the 1.20×–2.00× expected.",
+                          "", "modern CPU with VNNI"),),
+        fid=fidelity(0.99991, True),
+    )
+    fake = model(
+        "resnet-fake", verdict=Verdict.FAIL, quantized=False,
+        runs=(row(1, 9.4, 9.4, 0.99, 1.01, Call.SLOWER), row(4, 3.1, 3.0, 0.95, 1.10, Call.SLOWER)),
+        reasons=("not really quantized: format float, 0% of compute MACs run in integer",),
+        findings=(Finding("not-quantized", Severity.FAIL, "The INT8 model does no integer compute: it is a "
+                          "floating-point graph saved under an INT8 name.", "Quantize it with onnxruntime.quantization.",
+                          "format float; quantized MAC share 0%"),
+                  Finding("size-not-reduced", Severity.WARN, "The INT8 model is 100% the size of its FP32 source.",
+                          "Check that the weights were quantized.", "size ratio 1.00")),
+        fid=fidelity(1.0, True),
+    )
+    return report((good, fake), Verdict.FAIL)
+
+
+def crashed() -> Report:
+    broken = model(
+        "detector <b>@team</b> | #12", verdict=Verdict.FAIL,
+        runs=(failed_row(1, "worker killed by SIGSEGV while running the INT8 model"),),
+        reasons=("benchmark failed at 1 thread: worker killed by SIGSEGV while running the INT8 model",),
+        fid=FidelityResult(False, 0, "random", (), (), error="the INT8 model failed on its first run: Reshape"),
+    )
+    return report((broken,), Verdict.FAIL)
+
+
+def fleet(models: int, threads: int) -> Report:
+    rows = tuple(row(t, 9.0 + t, 4.0, 2.0, 2.5, Call.FASTER) for t in range(1, threads + 1))
+    findings = tuple(
+        Finding(f"finding-{i}", Severity.WARN, "A long explanation of something that matters. " * 6,
+                "A long fix that says what to do. " * 4, "evidence " * 10)
+        for i in range(8)
+    )
+    many = tuple(
+        model(f"model-{i:02d}-with-a-rather-long-name", verdict=Verdict.PASS, runs=rows,
+              reasons=tuple(f"reason {j}: " + "detail " * 30 for j in range(4)), findings=findings,
+              fid=fidelity(0.9999, True))
+        for i in range(models)
+    )
+    return report(many, Verdict.PASS)

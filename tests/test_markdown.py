@@ -1,0 +1,86 @@
+"""The Markdown renderer: golden files for whole reports, escaping of repository text, the size limit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import reportdata
+
+from int8gate.errors import UsageError
+from int8gate.markdown import COMMENT_LIMIT, RenderOptions, code, escape, marker, render_report
+from int8gate.report import Report
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"  # regenerate: UPDATE_GOLDEN=1 python3 -m pytest tests/test_markdown.py
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"missing golden file {path}; run with UPDATE_GOLDEN=1 and review the diff"
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; rerun with UPDATE_GOLDEN=1 and review the diff"
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [("pass_and_fake.md", reportdata.pass_and_fake), ("crashed.md", reportdata.crashed)],
+)
+def test_report_matches_golden(name: str, build: object) -> None:
+    report: Report = build()  # type: ignore[operator]
+    check_golden(name, render_report(report, RenderOptions(marker=marker("ci/int8gate"))))
+
+
+def test_headline_leads_with_verdict_and_speedup() -> None:
+    text = render_report(reportdata.pass_and_fake(), RenderOptions())
+    first, table_header = text.splitlines()[0], text.splitlines()[2]
+    assert first == "## ❌ int8gate: fail (1 pass, 1 fail)"
+    assert "INT8 speedup (95% CI)" in table_header
+    assert "| resnet | ✅ pass | 1t: **2.36×** (2.28–2.38)<br>4t: **1.82×** (1.70–1.95) |" in text
+
+
+def test_twenty_models_three_threads_fit_the_comment_limit_and_say_they_folded() -> None:
+    report = reportdata.fleet(20, 3)
+    full = render_report(report, RenderOptions(limit=10**9))
+    assert len(full) > COMMENT_LIMIT  # the case really needs folding
+    folded = render_report(report, RenderOptions())
+    assert len(folded) <= COMMENT_LIMIT
+    assert "Folded to fit GitHub's 65,536-character limit" in folded
+    assert all(f"model-{i:02d}" in folded for i in range(20))  # every model keeps its row
+
+
+def test_impossible_limit_still_gives_a_well_formed_verdict() -> None:
+    text = render_report(reportdata.fleet(20, 3), RenderOptions(marker=marker("ci"), limit=2000))
+    assert len(text) <= 2000 and text.endswith("the JSON report has everything.\n")
+    assert text.startswith("<!-- int8gate:ci -->\n\n## ✅ int8gate: pass (20 pass)")
+    assert "<details>" not in text and "```" not in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "bad"),
+    [
+        ("<img src=x onerror=alert(1)>", "<img"),
+        ("[click](https://evil.example)", "[click]"),
+        ("@octocat please look", "@octocat"),
+        ("fixes #12", "#12"),
+        ("a | b", " | "),
+        ("**bold** _it_ ~~x~~ `c`", "**bold**"),
+        (":rocket: launch", ":rocket:"),
+        ("two\nlines", "\n"),
+    ],
+)
+def test_escape_neutralises_repository_text(raw: str, bad: str) -> None:
+    assert bad not in escape(raw)
+
+
+def test_code_survives_backticks() -> None:
+    assert code("a`b") == "``a`b``"
+    assert code("`x`") == "`` `x` ``"
+
+
+def test_marker_is_a_hidden_comment_and_refuses_a_scope_that_could_close_it() -> None:
+    assert marker("ci/gate:ubuntu-latest") == "<!-- int8gate:ci/gate:ubuntu-latest -->"
+    with pytest.raises(UsageError):
+        marker("ci --> <script>")
