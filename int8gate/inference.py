@@ -53,32 +53,42 @@ def prepare_for_inference(
         names = ", ".join(value.name for value in inputs) or "none"
         raise UsageError(f"input shape given for {', '.join(unknown)}, but the model's inputs are: {names}")
     assumed: list[AssumedDim] = []
+    changed = False
     for value in inputs:
         if not value.type.HasField("tensor_type"):
             continue
         tensor_type = value.type.tensor_type
         given = input_shapes.get(value.name)
         if given is not None:
-            _set_shape(value.name, tensor_type, given)
+            changed |= _set_shape(value.name, tensor_type, given)
         elif tensor_type.HasField("shape"):
             for axis, dim in enumerate(tensor_type.shape.dim):
                 if not dim.HasField("dim_value"):
                     assumed.append(AssumedDim(value.name, axis, dim.dim_param or "?", 1))
                     dim.dim_value = 1
+    if changed:  # shapes stored for the old input dims would contradict the new ones: infer afresh
+        del work.graph.value_info[:]
+        for output in work.graph.output:
+            output.type.tensor_type.ClearField("shape")
     return work, tuple(assumed)
 
 
-def _set_shape(name: str, tensor_type: onnx.TypeProto.Tensor, shape: tuple[int, ...]) -> None:
+def _set_shape(name: str, tensor_type: onnx.TypeProto.Tensor, shape: tuple[int, ...]) -> bool:
+    """Give an input a fixed shape; True when that changes a dimension the model had fixed otherwise."""
     text = "x".join(str(dim) for dim in shape)
     if any(dim < 1 for dim in shape):
         raise UsageError(f"input {name}: shape {text} has a dimension below 1")
-    declared = len(tensor_type.shape.dim) if tensor_type.HasField("shape") else None
-    if declared is not None and declared != len(shape):
-        raise UsageError(f"input {name}: shape {text} has {len(shape)} dims, the model declares {declared}")
+    declared = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else None
+    if declared is not None and len(declared) != len(shape):
+        raise UsageError(f"input {name}: shape {text} has {len(shape)} dims, the model declares {len(declared)}")
+    changed = declared is not None and any(
+        old.HasField("dim_value") and old.dim_value != new for old, new in zip(declared, shape, strict=True)
+    )
     tensor_type.ClearField("shape")
     tensor_type.shape.SetInParent()
     for dim in shape:
         tensor_type.shape.dim.add().dim_value = dim
+    return changed
 
 
 def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:

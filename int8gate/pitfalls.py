@@ -130,6 +130,10 @@ def _coverage(census: Census, requirement: QuantizedRequirement) -> Iterable[Fin
             "Re-quantize in an allowed format, or add this one to require.quantized.formats.",
             f"allowed: {', '.join(requirement.formats) or 'none'}",
         )
+
+
+def _format_pitfalls(census: Census) -> Iterable[Finding]:
+    ops = census.compute_ops
     if ops.weight_only:
         yield Finding(
             "weight-only-dq",
@@ -140,9 +144,6 @@ def _coverage(census: Census, requirement: QuantizedRequirement) -> Iterable[Fin
             "weight-only quantization is the intent.",
             f"{ops.weight_only} of {ops.total} compute ops weight-only",
         )
-
-
-def _format_pitfalls(census: Census) -> Iterable[Finding]:
     if census.dynamic_conv_ops:
         yield Finding(
             "dynamic-conv",

@@ -282,3 +282,5 @@ _FORMULAS: dict[str, Callable[[NodeProto, _Shapes], int | None]] = {
     "QAttention": _attention,
     "MultiHeadAttention": _multi_head_attention,
 }
+MAC_OPS = frozenset(_FORMULAS)
+"""Ops with a MAC formula (every compute op has one)."""
