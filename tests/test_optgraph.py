@@ -1,0 +1,115 @@
+"""The runtime layer: counts over an optimized graph, checked by hand and against the file ONNX Runtime really wrote."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto
+from onnxbuild import GraphBuilder, conv_pair, floats, weights
+
+from int8gate.errors import ModelFileError
+from int8gate.optgraph import analyze_optimized
+from int8gate.ortgraph import optimized_model
+from int8gate.pitfalls import runtime_findings
+from int8gate.policy import OptLevel
+
+INTEGER_KERNELS = (
+    "QLinearConv",
+    "QLinearMatMul",
+    "QGemm",
+    "ConvInteger",
+    "MatMulInteger",
+    "MatMulIntegerToFloat",
+    "DynamicQuantizeMatMul",
+)
+FLOAT_COMPUTE = ("Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm", "FusedGemm")
+ORT_LEVELS = {
+    OptLevel.BASIC: ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    OptLevel.ALL: ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def _hand_optimized() -> onnx.ModelProto:
+    """What an optimized graph can look like: integer kernels, a stray Q/DQ pair around Add, an unfused Conv."""
+    g = GraphBuilder()
+    s, z = g.const("s", np.array(0.1, np.float32)), g.const("z", np.array(128, np.uint8))
+    ws, wz = g.const("ws", np.array(0.02, np.float32)), g.const("wz", np.array(0, np.int8))
+    q0 = g.node("QuantizeLinear", ["x", s, z])  # fed by the graph input: expected
+    c1 = g.node("QLinearConv", [q0, s, z, g.const("w", weights(3, 3, 1, 1)), ws, wz, s, z])
+    add = g.node("Add", [g.node("DequantizeLinear", [c1, s, z])] * 2)  # DQ → Add → Q: a stray pair
+    c2 = g.node(
+        "QLinearConv",
+        [g.node("QuantizeLinear", [add, s, z]), s, z, g.const("w", weights(3, 3, 1, 1)), ws, wz, s, z],
+        domain="com.microsoft",
+    )
+    sum_q = g.node("QLinearAdd", [c2, s, z, c2, s, z, s, z], domain="com.microsoft")
+    out = g.node("DequantizeLinear", [sum_q, s, z])  # feeds the graph output: expected
+    conv = g.node("Conv", [g.node("DequantizeLinear", [c2, s, z]), g.dq_weight(weights(2, 3, 1, 1))])  # unfused
+    return g.model([("x", [1, 3, 4, 4])], [(out, None), (conv, None)], extra_opsets=[("com.microsoft", 1)])
+
+
+def test_counts_on_a_hand_built_optimized_graph() -> None:
+    after = analyze_optimized(_hand_optimized(), OptLevel.ALL)
+    assert (after.integer_kernels, after.integer_other) == (2, 1)
+    assert (after.float_compute, after.float_compute_fed_by_dq) == (1, 1)
+    assert (after.quantize_linear, after.dequantize_linear) == (2, 4)
+    assert after.unfused_qdq == 2
+    assert [(c.op, c.count) for c in after.qdq_neighbors] == [("Add", 1)]
+    assert after.unfused_op_types == ("Conv",)
+    found = {f.code for f in runtime_findings(after)}
+    assert found == {"float-compute-fed-by-dq", "qdq-unfused"}
+
+
+def _written_by_ort(path: Path, level: OptLevel, target: Path) -> Counter[str]:
+    """Op-type counts of the optimized model ONNX Runtime writes with default session settings."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ORT_LEVELS[level]
+    options.optimized_model_filepath = str(target)
+    options.log_severity_level = 3
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return Counter(node.op_type for node in onnx.load(str(target)).graph.node)
+
+
+@pytest.mark.parametrize("level", [OptLevel.BASIC, OptLevel.ALL])
+def test_counts_match_the_file_ort_wrote(tmp_path: Path, level: OptLevel) -> None:
+    path = tmp_path / "qdq.onnx"
+    onnx.save(conv_pair(quantize_big=True, quantize_small=True), str(path))
+    after = analyze_optimized(optimized_model(path, level), level)
+    written = _written_by_ort(path, level, tmp_path / "written.onnx")
+    assert after.nodes == sum(written.values())
+    assert after.quantize_linear == written["QuantizeLinear"]
+    assert after.dequantize_linear == written["DequantizeLinear"]
+    assert after.integer_kernels == sum(written[op] for op in INTEGER_KERNELS)
+    assert after.float_compute == sum(written[op] for op in FLOAT_COMPUTE)
+    if level is OptLevel.BASIC:  # QDQ fusion is not a basic-level optimization
+        assert after.integer_kernels == 0 and after.float_compute_fed_by_dq == 2
+
+
+def test_ort_refusal_is_a_model_file_error_and_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = GraphBuilder()
+    y = g.node("NoSuchKernel", ["x"], domain="com.microsoft")
+    path = tmp_path / "bad.onnx"
+    onnx.save(g.model([("x", [1])], [(y, None)], extra_opsets=[("com.microsoft", 1)]), str(path))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the optimized copy would be written
+    with pytest.raises(ModelFileError, match=r"bad\.onnx: ONNX Runtime cannot load it: .*NoSuchKernel"):
+        optimized_model(path, OptLevel.ALL)
+    assert list(scratch.iterdir()) == []
+
+
+def test_optimized_tensors_come_back_without_their_data(tmp_path: Path) -> None:
+    g = GraphBuilder()
+    y = g.node("MatMul", ["x", g.const("w", floats(64, 64))])  # 16 KiB: written as external data, not loaded
+    path = tmp_path / "m.onnx"
+    onnx.save(g.model([("x", [1, 64])], [(y, None)]), str(path))
+    optimized = optimized_model(path, OptLevel.ALL)
+    [weight] = [t for t in optimized.graph.initializer if list(t.dims) == [64, 64]]
+    assert weight.data_location == TensorProto.EXTERNAL and not weight.raw_data
+    assert analyze_optimized(optimized, OptLevel.ALL).float_compute == 1  # usable after the temporary folder is gone
