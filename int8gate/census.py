@@ -236,10 +236,10 @@ def _dq_fed(node: NodeProto, spec: ComputeSpec, index: GraphIndex) -> str:
     dq_weights = [_producer_of(index, node.input[slot], "DequantizeLinear") for slot in slots]
     if not slots or any(dq is None for dq in dq_weights):
         return "none"
-    if _producer_of(index, node.input[spec.activation], "DequantizeLinear") is not None:
+    if _producer_of(index, node.input[spec.activation], "DequantizeLinear") is not None:  # slot 0 < a weight slot
         return "all"
     four_bit = (TensorProto.INT4, TensorProto.UINT4)
-    if all(dq is not None and index.elem_types.get(dq.input[0]) in four_bit for dq in dq_weights):
+    if all(dq is not None and dq.input and index.elem_types.get(dq.input[0]) in four_bit for dq in dq_weights):
         return "weights-4bit"
     return "weights"
 
@@ -256,7 +256,8 @@ _DYNAMIC_OR_STATIC = frozenset({"ConvInteger", "MatMulInteger", "MatMulIntegerTo
 def _kernel_format(node: NodeProto, index: GraphIndex) -> QuantFormat:
     if node.op_type in _ALWAYS_DYNAMIC:
         return QuantFormat.DYNAMIC
-    if node.op_type in _DYNAMIC_OR_STATIC and _producer_of(index, node.input[0], "DynamicQuantizeLinear"):
+    fed = node.input and _producer_of(index, node.input[0], "DynamicQuantizeLinear")
+    if node.op_type in _DYNAMIC_OR_STATIC and fed:
         return QuantFormat.DYNAMIC
     return QuantFormat.QOPERATOR
 

@@ -180,9 +180,14 @@ def _check_recursion(where: str, functions: dict[tuple[str, str], onnx.FunctionP
 
 
 def _check_defined(where: str, graph: GraphProto, outer: frozenset[str]) -> None:
-    """Every node input is defined before use (outer scopes count for subgraphs); outputs are produced."""
+    """Every node input is defined somewhere in its graph or an enclosing one; every graph output is produced.
+
+    Order is not checked (ONNX Runtime sorts graphs itself); a value nothing defines means a truncated or
+    hand-broken file.
+    """
     known = set(outer) | {value.name for value in graph.input} | {t.name for t in graph.initializer}
     known |= {sparse.values.name for sparse in graph.sparse_initializer}
+    known |= {name for node in graph.node for name in node.output if name}
     for node in graph.node:
         for sub in subgraphs(node):
             _check_defined(where, sub, frozenset(known))
@@ -191,10 +196,8 @@ def _check_defined(where: str, graph: GraphProto, outer: frozenset[str]) -> None
                 label = node.name or node.op_type
                 raise ModelFileError(
                     where,
-                    f"is truncated or malformed: node {label!r} ({node.op_type}) reads {name!r}, "
-                    "which nothing defines before it",
+                    f"is truncated or malformed: node {label!r} ({node.op_type}) reads {name!r}, which nothing defines",
                 )
-        known.update(name for name in node.output if name)
     for value in graph.output:
         if value.name not in known:
             raise ModelFileError(where, f"is truncated or malformed: graph output {value.name!r} is never produced")
@@ -231,12 +234,52 @@ def _expected_bytes(where: str, label: str, tensor: TensorProto) -> int | None:
 
 
 def _check_inline(where: str, label: str, tensor: TensorProto, expected: int | None) -> None:
-    if expected is None or not tensor.HasField("raw_data"):
+    if expected is None:
         return
-    if len(tensor.raw_data) != expected:
-        raise ModelFileError(
-            where, f"{label} declares {expected} bytes but holds {len(tensor.raw_data)}: corrupt or truncated"
-        )
+    if tensor.HasField("raw_data"):
+        if len(tensor.raw_data) != expected:
+            problem = f"{label} declares {expected} bytes but holds {len(tensor.raw_data)}: corrupt or truncated"
+            raise ModelFileError(where, problem)
+        return
+    field = _TYPED_FIELDS.get(tensor.data_type)
+    if field is None:
+        return
+    numel = 1
+    for dim in tensor.dims:
+        numel *= dim
+    bits = element_bits(tensor.data_type) or 8
+    wanted = (numel + 1) // 2 if bits == 4 else numel * (2 if tensor.data_type in _COMPLEX else 1)
+    held = len(getattr(tensor, field))
+    if held != wanted:
+        raise ModelFileError(where, f"{label} declares {numel} elements but holds {held} values: corrupt or truncated")
+
+
+_COMPLEX = (TensorProto.COMPLEX64, TensorProto.COMPLEX128)
+_TYPED_FIELDS: dict[int, str] = {
+    TensorProto.FLOAT: "float_data",
+    TensorProto.COMPLEX64: "float_data",
+    TensorProto.DOUBLE: "double_data",
+    TensorProto.COMPLEX128: "double_data",
+    TensorProto.INT64: "int64_data",
+    TensorProto.UINT32: "uint64_data",
+    TensorProto.UINT64: "uint64_data",
+    **dict.fromkeys(
+        (
+            TensorProto.INT32,
+            TensorProto.INT16,
+            TensorProto.INT8,
+            TensorProto.UINT16,
+            TensorProto.UINT8,
+            TensorProto.BOOL,
+            TensorProto.FLOAT16,
+            TensorProto.BFLOAT16,
+            TensorProto.INT4,
+            TensorProto.UINT4,
+        ),
+        "int32_data",
+    ),
+}
+"""Where a tensor keeps its values when they are not in ``raw_data``."""
 
 
 def _check_external(where: str, label: str, tensor: TensorProto, base: Path, expected: int | None) -> tuple[str, int]:

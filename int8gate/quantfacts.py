@@ -114,7 +114,7 @@ def _weights(node: NodeProto, index: GraphIndex) -> Iterable[tuple[str, str | No
             yield _dtype(index, name), _granularity(index, scale, blocked=False)
             continue
         dq = index.producer.get(name)
-        if dq is None or dq.op_type != "DequantizeLinear" or not index.is_constant(dq.input[0]):
+        if dq is None or dq.op_type != "DequantizeLinear" or not dq.input or not index.is_constant(dq.input[0]):
             continue
         blocked = _int_attr(dq, "block_size", 0) > 0
         yield _dtype(index, dq.input[0]), _granularity(index, _input(dq, 1), blocked=blocked)

@@ -125,7 +125,9 @@ def _attr(node: NodeProto, name: str, default: object = None) -> object:
     for attr in node.attribute:
         if attr.name == name:
             value: object = helper.get_attribute_value(attr)
-            return value.decode() if attr.type == AttributeProto.STRING and isinstance(value, bytes) else value
+            if attr.type == AttributeProto.STRING and isinstance(value, bytes):
+                return value.decode("utf-8", errors="replace")
+            return value
     return default
 
 

@@ -121,7 +121,16 @@ def test_truncation_at_a_field_boundary_is_caught(tmp_path: Path) -> None:
     assert "graph output 'y' is never produced" in _problem(tmp_path / "cut.onnx")
     del model.graph.node[0]  # now a node reads a value nothing defines
     (tmp_path / "cut.onnx").write_bytes(model.SerializeToString())
-    assert "which nothing defines before it" in _problem(tmp_path / "cut.onnx")
+    assert "which nothing defines" in _problem(tmp_path / "cut.onnx")
+
+
+def test_node_order_is_left_to_onnx_runtime(tmp_path: Path) -> None:
+    model = conv_pair(quantize_big=True, quantize_small=True)
+    nodes = list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(reversed(nodes))  # every value is still defined, just later in the list
+    (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
+    assert len(read_model(tmp_path / "m.onnx").model.graph.node) == len(nodes)
 
 
 def test_size_cap_counts_external_data(tmp_path: Path) -> None:
@@ -148,6 +157,10 @@ def test_absurd_dims_and_corrupt_tensors(tmp_path: Path) -> None:
     model.graph.initializer[0].CopyFrom(short)
     (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
     assert "declares 16 bytes but holds 8" in _problem(tmp_path / "m.onnx")
+    model.graph.initializer[0].CopyFrom(helper.make_tensor("typed", TensorProto.FLOAT, [4], [1.0, 2.0, 3.0, 4.0]))
+    del model.graph.initializer[0].float_data[-1]
+    (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
+    assert "declares 4 elements but holds 3 values" in _problem(tmp_path / "m.onnx")
     del model.graph.initializer[:]
     model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 2**40
     (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
