@@ -139,7 +139,7 @@ def run(settings: ActionSettings, env: Mapping[str, str], *, gate: Gate, client_
         print(add_mask(settings.token), file=out, flush=True)
     event = read_event(settings)
     if event.activity is Activity.POST_FROM_ARTIFACT:
-        return _post_from_artifact(settings, event, client_factory, out, err)
+        return _post_from_artifact(settings, event, client_factory, out=out, err=err)
     try:
         report = gate(settings.policy, settings.workspace, env, settings.fail_on)
     except Int8gateError as exc:
@@ -158,25 +158,12 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
     marker = marker_for(settings.scope)
     comment_md = render_report(report, RenderOptions(marker=marker, limit=COMMENT_LIMIT))
     summary_md = render_report(report, RenderOptions(limit=SUMMARY_LIMIT))
-    failed = report.verdict is not Verdict.PASS
     workspace = Workspace.at(settings.workspace)
     sticky: list[StickyResult] = []
 
     def comment() -> StepOutcome:
-        if settings.comment is CommentMode.OFF:
-            return StepOutcome("comment", StepStatus.SKIPPED, "comment: off")
-        if event.pr_number is None:
-            return StepOutcome("comment", StepStatus.SKIPPED, f"no pull request in a {event.event_name or 'local'} run")
-        pr, fork = event.pull_request, event.activity is Activity.FORK_ARTIFACT
-        if not fork:
-            result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
-                                 comment_md, scope=settings.scope, mode=settings.comment, failed=failed)  # fmt: skip
-            sticky.append(result)
-            if result.comment_id is not None or pr is None or result.action is not StickyAction.READ_ONLY:
-                return comment_outcome(result)
-        leave = ForkComment(event.pr_number, event.repository, pr.head_repo if pr else "", pr.head_sha if pr else "",
-                            settings.scope, failed, report.verdict.value, comment_md)  # fmt: skip
-        return write_fork_comment(output_path(settings.fork_folder, workspace), leave)
+        return comment_step(settings, event, comment_md, verdict=report.verdict,
+                            client_factory=client_factory, sticky=sticky)
 
     outcomes = run_steps([
         ("report", lambda: write_report_json(output_path(settings.report_path, workspace), report)),
@@ -191,11 +178,60 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
     return report.exit_code
 
 
-def _post_from_artifact(settings: ActionSettings, event: EventFacts, client_factory: ClientFactory,
-                        out: TextIO, err: TextIO) -> int:  # fmt: skip
+def comment_step(settings: ActionSettings, event: EventFacts, markdown: str, *, verdict: Verdict,
+                 client_factory: ClientFactory, sticky: list[StickyResult]) -> StepOutcome:  # fmt: skip
+    """Post ``markdown`` as the sticky comment, or leave it for the poster when the token is read-only."""
+    failed = verdict is not Verdict.PASS
+    if settings.comment is CommentMode.OFF:
+        return StepOutcome("comment", StepStatus.SKIPPED, "comment: off")
+    if event.pr_number is None:
+        return StepOutcome("comment", StepStatus.SKIPPED, f"no pull request in a {event.event_name or 'local'} run")
+    pr, fork = event.pull_request, event.activity is Activity.FORK_ARTIFACT
+    if not fork:
+        result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
+                             markdown, scope=settings.scope, mode=settings.comment, failed=failed)  # fmt: skip
+        sticky.append(result)
+        if result.comment_id is not None or pr is None or result.action is not StickyAction.READ_ONLY:
+            return comment_outcome(result)
+    leave = ForkComment(event.pr_number, event.repository, pr.head_repo if pr else "", pr.head_sha if pr else "",
+                        settings.scope, failed, verdict.value, markdown)  # fmt: skip
+    return write_fork_comment(output_path(settings.fork_folder, Workspace.at(settings.workspace)), leave)
+
+
+def comment_main(markdown: Path | None, artifact: Path | None, verdict: Verdict, env: Mapping[str, str], *,
+                 client_factory: ClientFactory, out: TextIO, err: TextIO) -> int:  # fmt: skip
+    """``int8gate comment``: post a saved comment (``--markdown``) or a fork's artifact (``--report``).
+
+    Settings come from the same ``INPUT_*``/``GITHUB_*`` names as the Action; ``GITHUB_TOKEN``
+    stands in for ``INPUT_GITHUB-TOKEN`` so a plain ``run:`` step works.
+    """
+    settings = ActionSettings.from_environ(env)
+    if settings.token:
+        print(add_mask(settings.token), file=out, flush=True)
+    event = read_event(settings)
+    if artifact is not None:
+        return _post_from_artifact(settings, event, client_factory, out=out, err=err, path=artifact)
+    if markdown is None:
+        raise UsageError("comment: pass --markdown FILE (a rendered report) or --report FILE (a fork artifact)")
+    try:
+        body = markdown.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{markdown}: cannot read the comment text ({exc})") from None
+    sticky: list[StickyResult] = []
+    outcomes = run_steps([("comment", lambda: comment_step(
+        settings, event, body, verdict=verdict, client_factory=client_factory, sticky=sticky))])
+    result = sticky[0] if sticky else None
+    outcomes += run_steps([("outputs", lambda: append_outputs(settings.output_path, step_outputs(None, "", result)))])
+    _log(outcomes, err)
+    return 0
+
+
+def _post_from_artifact(settings: ActionSettings, event: EventFacts, client_factory: ClientFactory, *,
+                        out: TextIO, err: TextIO, path: Path | None = None) -> int:  # fmt: skip
     """The trusted ``workflow_run`` side: post what a fork's run left, if it names its own PR."""
     run_facts = event.workflow_run
-    path = output_path(settings.fork_folder, Workspace.at(settings.workspace)) / FORK_COMMENT_FILE
+    if path is None:
+        path = output_path(settings.fork_folder, Workspace.at(settings.workspace)) / FORK_COMMENT_FILE
     if run_facts is None or not path.is_file():
         _log((StepOutcome("comment", StepStatus.SKIPPED, f"no {path.name}: nothing to post"),), err)
         return 0

@@ -25,7 +25,8 @@ from typing import TextIO
 
 from int8gate import __version__
 from int8gate.errors import EXIT_BAD_INPUT, Int8gateError, UsageError
-from int8gate.policy import AUTO, BenchmarkSettings, OptLevel
+from int8gate.policy import AUTO, BenchmarkSettings, CommentMode, OptLevel
+from int8gate.report import Verdict
 from int8gate.verdict import FailOn
 
 INTERNAL_ERROR_HINT = "set INT8GATE_DEBUG=1 for the traceback, and please report it"
@@ -72,6 +73,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--budget", type=float, default=None, help="override the example's budget (seconds)")
 
     commands.add_parser("schema", help="print the policy's JSON Schema")
+
+    merge = commands.add_parser("merge", help="one comparison from several runners' JSON reports")
+    merge.add_argument("reports", nargs="+", metavar="REPORT")
+    merge.add_argument("--markdown", default=None, metavar="FILE", help="write the comparison (else stdout)")
+    merge.add_argument("--scope", default=None, help="put the sticky-comment marker for this scope on top")
+    merge.add_argument(
+        "--fail-on", choices=[mode.value for mode in FailOn], default=FailOn.FAIL.value,
+        help="which overall verdict exits 1 (default: fail)",
+    )
+
+    comment = commands.add_parser("comment", help="post a saved comment as the sticky PR comment")
+    source = comment.add_mutually_exclusive_group(required=True)
+    source.add_argument("--markdown", default=None, metavar="FILE", help="a rendered report or comparison")
+    source.add_argument("--report", default=None, metavar="FILE", help="a fork run's int8gate-comment.json")
+    comment.add_argument("--scope", default=None, help="sticky-comment scope (default: job/policy)")
+    comment.add_argument("--mode", choices=[m.value for m in CommentMode], default=None, help="default: update")
+    comment.add_argument("--verdict", choices=[v.value for v in Verdict], default=Verdict.INCONCLUSIVE.value,
+                         help="the verdict behind --markdown (for --mode on-failure)")
+    comment.add_argument("--fork-artifact-folder", default=None, metavar="DIR",
+                         help="where a fork PR's comment is left for the workflow_run poster")
     return parser
 
 
@@ -176,6 +197,51 @@ def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
     return run_demo(args, env, out)
 
 
+def _cmd_merge(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from int8gate.fleet import merge, parse_runner
+    from int8gate.markdown import RenderOptions, marker, render_fleet
+    from int8gate.verdict import exit_code
+    from int8gate.workspace import atomic_write_text
+
+    runners = []
+    for name in args.reports:
+        path = Path(name)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{name}: cannot read a JSON report ({exc})") from None
+        runners.append(parse_runner(data, name))
+    fleet = merge(runners)
+    text = render_fleet(fleet, RenderOptions(marker=marker(args.scope) if args.scope else None))
+    if args.markdown:
+        atomic_write_text(Path(args.markdown), text)
+    else:
+        out.write(text)
+    return exit_code(fleet.verdict, FailOn(args.fail_on))
+
+
+def _cmd_comment(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from int8gate.action import comment_main, default_client
+
+    settings_env = dict(env)
+    overrides = {
+        "INPUT_GITHUB-TOKEN": env.get("INPUT_GITHUB-TOKEN") or env.get("GITHUB_TOKEN", ""),
+        "INPUT_COMMENT-SCOPE": args.scope,
+        "INPUT_COMMENT": args.mode,
+        "INPUT_FORK-ARTIFACT-FOLDER": args.fork_artifact_folder,
+    }
+    settings_env.update({key: value for key, value in overrides.items() if value})
+    return comment_main(
+        Path(args.markdown) if args.markdown else None,
+        Path(args.report) if args.report else None,
+        Verdict(args.verdict),
+        settings_env,
+        client_factory=default_client,
+        out=out,
+        err=sys.stderr,
+    )
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace, Mapping[str, str], TextIO], int]] = {
     "schema": _cmd_schema,
     "env": _cmd_env,
@@ -183,4 +249,6 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Mapping[str, str], TextIO], i
     "bench": _cmd_bench,
     "check": _cmd_check,
     "demo": _cmd_demo,
+    "merge": _cmd_merge,
+    "comment": _cmd_comment,
 }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from int8gate.errors import UsageError
 from int8gate.findings import Finding, Severity
+from int8gate.fleet import Fleet, FleetModel
 from int8gate.report import BenchmarkSection, ModelResult, Report, Verdict
 from int8gate.runner import RunnerProfile
 from int8gate.stats import Call, LatencySummary, Speedup, StopReason
@@ -414,3 +415,57 @@ def render_bench_text(bench: BenchmarkSection, fidelity: FidelityResult | None) 
         lines.append(f"fidelity: {'ok' if fidelity.passed else 'FAILED'}; worst cosine {worst:.5f}"
                      + (f"; {fidelity.error}" if fidelity.error else ""))
     return "\n".join(lines)
+
+
+def render_fleet(fleet: Fleet, options: RenderOptions) -> str:
+    """One comparison of several runners: a row per runner, a column per model."""
+    parts = [options.marker] if options.marker else []
+    parts.append(
+        f"## {_ICON[fleet.verdict]} int8gate: {fleet.verdict.value} across {len(fleet.runners)} "
+        f"runner{'s' if len(fleet.runners) != 1 else ''}"
+    )
+    header = ("runner", "class", "INT8 features", "CPUs", *(escape(name) for name in fleet.model_names))
+    rows = []
+    for runner in fleet.runners:
+        by_name = {model.name: model for model in runner.models}
+        cells = [_fleet_cell(by_name.get(name)) for name in fleet.model_names]
+        rows.append(
+            (
+                f"{_ICON[runner.verdict]} {escape(runner.brand)} ({escape(runner.arch)})",
+                code(runner.cpu_class),
+                escape(", ".join(runner.features) or "none"),
+                f"{runner.effective_cpus} of {runner.logical_cpus}",
+                *cells,
+            )
+        )
+    parts.append(table(header, rows))
+    problems = [
+        f"- **{escape(model.name)}** on {escape(runner.brand)}: {escape(model.reasons[0])}"
+        for runner in fleet.runners
+        for model in runner.models
+        if model.verdict is not Verdict.PASS and model.reasons
+    ]
+    why = "**Why not pass**\n\n" + "\n".join(problems) if problems else ""
+    sources = ", ".join(code(runner.source) for runner in fleet.runners)
+    footer = f"<sub>merged from {sources}; each runner's JSON report has the details</sub>"
+    folded = "_Reasons left out to fit GitHub's size limit; each runner's report has them._"
+    too_large = "The comparison is too large for a comment; each runner's report has it."
+    for candidate in ([*parts, why, footer], [*parts, folded], [*parts[:-1], too_large]):
+        text = "\n\n".join(part for part in candidate if part) + "\n"
+        if len(text) <= options.limit:
+            return text
+    return text[: options.limit - 1] + "\n"
+
+
+def _fleet_cell(model: FleetModel | None) -> str:
+    if model is None:
+        return "—"
+    speeds = []
+    for speed in model.speeds:
+        if speed.error or speed.estimate is None:
+            speeds.append(f"{speed.threads}t: failed")
+        elif speed.ci_low is not None and speed.ci_high is not None:
+            speeds.append(f"{speed.threads}t: {speed.estimate:.2f}× ({speed.ci_low:.2f}–{speed.ci_high:.2f})")
+        else:
+            speeds.append(f"{speed.threads}t: {speed.estimate:.2f}×")
+    return f"{_ICON[model.verdict]} " + ("<br>".join(speeds) or model.verdict.value)
