@@ -16,6 +16,7 @@ from typing import Protocol
 
 from int8gate import explain as explain_mod
 from int8gate.bench import BenchRun
+from int8gate.errors import ModelFileError
 from int8gate.fidelity import FidelityResult
 from int8gate.findings import Finding
 from int8gate.inputs import InputPlan, plan_inputs
@@ -160,7 +161,11 @@ class Measured:
 def _check_pair(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges) -> ModelResult:
     pair = paths.pair
     require = policy.requirements_for(pair)
-    measured = _measure(paths, policy, runner, edges)
+    try:
+        measured = _measure(paths, policy, runner, edges)
+    except ModelFileError as exc:  # ONNX Runtime refused or crashed on a file that parsed: a failed model
+        verdict, reasons = decide(GateFacts(error=str(exc)))
+        return ModelResult(pair.name, pair.fp32, pair.int8, verdict, reasons, error=str(exc))
     findings = _findings(measured, runner, require)
     verdict, reasons = decide(_facts(measured, require, findings))
     return ModelResult(

@@ -172,3 +172,36 @@ def test_env_and_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and json.loads(out)["cpus"]["usable"] >= 1
     code, out, _ = run(["schema"], capsys)
     assert code == 0 and json.loads(out)["title"].startswith("int8gate policy")
+
+
+def test_a_model_onnx_runtime_refuses_fails_its_row_and_the_report_is_still_written(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    # Parses as ONNX, but its types do not check (float + int64), so ONNX Runtime refuses to load it.
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["input", "k"], ["out"])], "bad",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [numpy_helper.from_array(np.ones((1,), dtype=np.int64), "k")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              workspace / "models" / "refused.onnx")
+    policy = write_policy(
+        workspace,
+        "models:\n"
+        "  - {name: refused, fp32: models/conv_fp32.onnx, int8: models/refused.onnx}\n"
+        "  - {name: real, fp32: models/conv_fp32.onnx, int8: models/conv_qdq.onnx}\n"
+        "require:\n  speedup: 0.5\n" + FAST_BENCH,
+    )
+    code, _, _ = run(["check", "--policy", str(policy), "--workspace", str(workspace),
+                      "--json", str(tmp_path / "r.json")], capsys)
+    assert code == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    refused, real = report["models"]
+    assert refused["verdict"] == "fail"
+    assert "ONNX Runtime cannot load it" in refused["error"]
+    assert real["benchmark"]["runs"][0]["speedup"]["estimate"] > 0  # the other model was still measured
