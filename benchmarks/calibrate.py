@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from examples.modelzoo import ConvNetConfig, build_convnet, preprocess, quantize_calibrated  # noqa: E402
+from int8gate import bench  # noqa: E402
 from int8gate.bench import WorkerLauncher, measure_pair, worker_env  # noqa: E402
 from int8gate.policy import BenchmarkSettings  # noqa: E402
 from int8gate.worker import WorkerRequest, WorkerResult  # noqa: E402
@@ -171,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-given", action="store_true", help="skip the built-in pairs")
     parser.add_argument("--no-ab", action="store_true", help="A/A only")
     parser.add_argument("--models-dir", type=Path, default=Path(tempfile.gettempdir()) / "int8gate-calibration")
+    parser.add_argument(
+        "--slices", type=int, default=bench.SLICES_PER_SESSION, help="budget / (slices · sessions) per worker"
+    )
     parser.add_argument("--out", type=Path, help="write every repetition and summary as JSON here")
     args = parser.parse_args(argv)
+    bench.SLICES_PER_SESSION = args.slices  # a calibration knob: more, shorter sessions per row
 
     pairs = [] if args.only_given else build_pairs(args.models_dir, args.quick)
     pairs += [Pair(n, Path(f), Path(i), float(b)) for n, f, i, b in args.pair]
@@ -194,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
                 series.append(Series(pair.name, method, kind, pair.budget, tuple(reps)))
 
     summaries = [s.summary() for s in series]
-    print(f"\nthreads {args.threads}, {args.reps} repetitions, load average {os.getloadavg()[0]:.2f}\n")
+    print(
+        f"\nthreads {args.threads}, {args.reps} repetitions, slices {args.slices}, "
+        f"load average {os.getloadavg()[0]:.2f}\n"
+    )
     header = (
         "| pair | kind | method | budget s | median speedup | spread % | CI excl. 1.0 | median ±% | s/row | sessions |"
     )
