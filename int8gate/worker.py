@@ -225,8 +225,9 @@ class Bound:
 
 def _one_line(err: BaseException) -> str:
     """The error on one line, without ORT's source paths and signatures, at most 400 characters."""
-    text = _ORT_SOURCE.sub("", " ".join(str(err).split()))
-    return text[:400] or type(err).__name__
+    text = _ORT_SOURCE.sub("", " ".join(str(err).split()))[:400] or type(err).__name__
+    oom = isinstance(err, MemoryError) or "bad_alloc" in text or "Failed to allocate" in text
+    return f"out of memory: {text}" if oom else text
 
 
 def _specs_from_model(session: Any) -> tuple[FeedSpec, ...]:
