@@ -144,7 +144,7 @@ def judge(outputs: Sequence[OutputFidelity], requirement: FidelityRequirement) -
         if not out.finite:
             found.append(
                 Finding(
-                    "fidelity.not_finite",
+                    "fidelity-not-finite",
                     Severity.FAIL,
                     f"INT8 output '{out.name}' holds NaN or infinite values where FP32 does not.",
                     fix,
@@ -153,17 +153,17 @@ def judge(outputs: Sequence[OutputFidelity], requirement: FidelityRequirement) -
             )
             continue
         checks = (
-            ("fidelity.cosine", "cosine similarity", out.cosine, requirement.min_cosine, True),
-            ("fidelity.snr", "SNR (dB)", out.snr_db, requirement.min_snr_db, True),
+            ("fidelity-cosine", "cosine similarity", out.cosine, requirement.min_cosine, True),
+            ("fidelity-snr", "SNR (dB)", out.snr_db, requirement.min_snr_db, True),
             (
-                "fidelity.max_abs_error",
+                "fidelity-max-abs-error",
                 "max absolute error",
                 out.max_abs_error,
                 requirement.max_abs_error,
                 False,
             ),
             (
-                "fidelity.top1",
+                "fidelity-top1",
                 "top-1 agreement",
                 out.top1_agreement,
                 requirement.min_top1_agreement,
@@ -227,7 +227,7 @@ def compare(
 def failed(cause: str, *, source: str) -> FidelityResult:
     """A fidelity result for models that could not be compared, with the cause as a finding."""
     finding = Finding(
-        "fidelity.failed",
+        "fidelity-failed",
         Severity.FAIL,
         "The FP32 and INT8 outputs could not be compared.",
         "Make both models run on the same inputs and produce the same outputs.",

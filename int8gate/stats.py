@@ -287,7 +287,7 @@ def quality_findings(
     if worst.robust_cv > HIGH_DISPERSION_CV:
         found.append(
             Finding(
-                "bench.high_dispersion",
+                "high-dispersion",
                 Severity.WARN,
                 "Latencies varied widely from run to run, so the speedup is less certain.",
                 "Run on a quieter or dedicated runner, or raise benchmark.budget_seconds.",
@@ -298,7 +298,7 @@ def quality_findings(
     if abs(trend.t_stat) > DRIFT_T_STAT and abs(trend.change) > target_halfwidth:
         found.append(
             Finding(
-                "bench.drift",
+                "drift",
                 Severity.WARN,
                 "The speedup drifted during the sessions (e.g. CPU clock or thermal changes).",
                 "Pin the CPU frequency or raise benchmark.warmup_runs; check for background jobs.",
@@ -309,7 +309,7 @@ def quality_findings(
     if shortest_ns < CLOCK_TICKS_PER_SAMPLE * clock_tick_ns:
         found.append(
             Finding(
-                "bench.too_short",
+                "latency-too-short",
                 Severity.WARN,
                 "A run is too short for the clock to time it precisely.",
                 "Benchmark a larger input (batch or sequence length) so a run lasts longer.",
@@ -319,7 +319,7 @@ def quality_findings(
     if stopped_by is StopReason.BUDGET and speedup.halfwidth > target_halfwidth:
         found.append(
             Finding(
-                "bench.budget_cut",
+                "budget-cut",
                 Severity.WARN,
                 "The time budget ran out before the interval was as narrow as the target.",
                 "Raise benchmark.budget_seconds or widen benchmark.target_halfwidth.",
@@ -331,7 +331,7 @@ def quality_findings(
     if preempted or busy:
         found.append(
             Finding(
-                "bench.other_load",
+                "other-load",
                 Severity.WARN,
                 "Other work was running on the machine while measuring.",
                 "Run the gate in a job of its own on a runner that is not shared.",
@@ -344,7 +344,7 @@ def quality_findings(
         bare = _without_overhead(fp32.median_ms, int8.median_ms, harness_overhead_ms)
         found.append(
             Finding(
-                "bench.harness_overhead",
+                "harness-overhead",
                 Severity.INFO,
                 "The cost of calling the model from Python is a visible part of an INT8 run; "
                 "it pulls the measured speedup toward 1.",
@@ -357,7 +357,7 @@ def quality_findings(
     if outliers > OUTLIER_SHARE:
         found.append(
             Finding(
-                "bench.outliers",
+                "outliers",
                 Severity.INFO,
                 "Many runs took far longer or shorter than usual (counted, not dropped).",
                 "Look for periodic background work on the runner.",
@@ -367,7 +367,7 @@ def quality_findings(
     if len(sessions) < 2:
         found.append(
             Finding(
-                "bench.single_session",
+                "single-session",
                 Severity.WARN,
                 "Only one session ran, so the interval misses the variation between sessions.",
                 "Set benchmark.sessions to 3 or more.",

@@ -61,7 +61,7 @@ def test_budget_stops_before_the_next_session_would_overrun(zoo: Any) -> None:
     assert run.error is None
     assert run.sessions == 3 and run.stopped_by is StopReason.BUDGET
     assert run.seconds == 1.25
-    assert "bench.budget_cut" in {f.code for f in run.findings}
+    assert "budget-cut" in {f.code for f in run.findings}
 
 
 def test_target_stops_right_after_the_minimum_sessions(zoo: Any) -> None:
@@ -71,7 +71,7 @@ def test_target_stops_right_after_the_minimum_sessions(zoo: Any) -> None:
         clock=StepClock(1.0),
     )  # fmt: skip
     assert run.sessions == 2 and run.stopped_by is StopReason.TARGET
-    assert "bench.budget_cut" not in {f.code for f in run.findings}
+    assert "budget-cut" not in {f.code for f in run.findings}
 
 
 def test_slower_is_confirmed_on_pooled_sessions(zoo: Any) -> None:

@@ -67,7 +67,7 @@ def test_nan_in_int8_is_not_finite_and_fails() -> None:
     cand[0, 1] = np.nan
     out = fidelity.compare_output("y", ref, cand)
     assert not out.finite and math.isinf(out.max_abs_error)
-    assert [f.code for f in fidelity.judge([out], STRICT)] == ["fidelity.not_finite"]
+    assert [f.code for f in fidelity.judge([out], STRICT)] == ["fidelity-not-finite"]
 
 
 def test_matching_infinities_are_agreement() -> None:
@@ -86,7 +86,7 @@ def test_judge_names_each_missed_threshold() -> None:
     cand = np.array([[0.0, 1.0, 0.0, 0.0]], dtype=np.float32)
     out = fidelity.compare_output("y", ref, cand)
     codes = [f.code for f in fidelity.judge([out], STRICT)]
-    assert codes == ["fidelity.cosine", "fidelity.snr", "fidelity.max_abs_error", "fidelity.top1"]
+    assert codes == ["fidelity-cosine", "fidelity-snr", "fidelity-max-abs-error", "fidelity-top1"]
     assert fidelity.judge([out], FidelityRequirement(None, None, None, None)) == ()
 
 
@@ -99,7 +99,7 @@ def test_compare_over_samples_and_sources() -> None:
     assert result.outputs[0].shape == (1, 10) and result.outputs[0].top1_agreement == 1.0
     missing = fidelity.compare({"y": refs, "z": refs}, {"y": cands}, FidelityRequirement(), source="samples")
     assert not missing.passed and missing.error is not None and "z" in missing.error
-    assert [f.code for f in missing.findings] == ["fidelity.failed"]
+    assert [f.code for f in missing.findings] == ["fidelity-failed"]
 
 
 def test_broken_scale_is_caught_and_correct_qdq_passes(zoo: Any) -> None:
@@ -109,7 +109,7 @@ def test_broken_scale_is_caught_and_correct_qdq_passes(zoo: Any) -> None:
     assert good.outputs and all(o.cosine >= 0.99 for o in good.outputs)
     broken = check_fidelity(zoo.conv_fp32, zoo.conv_broken_scale, requirement=FidelityRequirement(), settings=settings)
     assert not broken.passed
-    assert {f.code for f in broken.findings} & {"fidelity.cosine", "fidelity.not_finite"}
+    assert {f.code for f in broken.findings} & {"fidelity-cosine", "fidelity-not-finite"}
 
 
 def test_sample_data_feeds_both_models(zoo: Any, tmp_path: Path) -> None:
@@ -132,4 +132,4 @@ def test_a_model_that_cannot_run_fails_fidelity_with_its_cause(zoo: Any) -> None
         zoo.fails_at_run, zoo.fails_at_run, requirement=FidelityRequirement(), settings=BenchmarkSettings()
     )
     assert not result.passed and result.error is not None and result.error.startswith("run: ")
-    assert [f.code for f in result.findings] == ["fidelity.failed"]
+    assert [f.code for f in result.findings] == ["fidelity-failed"]

@@ -174,15 +174,15 @@ def test_clean_run_has_no_findings() -> None:
 
 def test_each_quality_problem_becomes_its_finding() -> None:
     clean = [constant(2.0), constant(2.0)]
-    assert findings_for(clean, stopped_by=StopReason.BUDGET, halfwidth=0.05) == {"bench.budget_cut"}
+    assert findings_for(clean, stopped_by=StopReason.BUDGET, halfwidth=0.05) == {"budget-cut"}
     assert findings_for(clean, stopped_by=StopReason.BUDGET, halfwidth=0.01) == set()
-    assert findings_for(clean, tick_ns=2000.0) == {"bench.too_short"}
-    assert findings_for(clean, overhead_ms=0.05) == {"bench.harness_overhead"}
+    assert findings_for(clean, tick_ns=2000.0) == {"latency-too-short"}
+    assert findings_for(clean, overhead_ms=0.05) == {"harness-overhead"}
     busy = MachineLoad(involuntary_switches_per_s=300.0, load_average=1.0, usable_cpus=2, threads=2)
-    assert findings_for(clean, load=busy) == {"bench.other_load"}
+    assert findings_for(clean, load=busy) == {"other-load"}
     loaded = MachineLoad(involuntary_switches_per_s=0.0, load_average=4.0, usable_cpus=2, threads=2)
-    assert findings_for(clean, load=loaded) == {"bench.other_load"}
-    assert findings_for([constant(2.0)]) == {"bench.single_session"}
+    assert findings_for(clean, load=loaded) == {"other-load"}
+    assert findings_for([constant(2.0)]) == {"single-session"}
 
 
 def test_dispersion_drift_and_outliers() -> None:
@@ -191,12 +191,12 @@ def test_dispersion_drift_and_outliers() -> None:
         session([int(x) for x in rng.uniform(1e6, 3e6, 40)], [int(x) for x in rng.uniform(1e6, 3e6, 40)])
         for _ in range(2)
     ]
-    assert "bench.high_dispersion" in findings_for(noisy)
+    assert "high-dispersion" in findings_for(noisy)
     drifting = [session([round(2e6 * math.exp(0.002 * i)) for i in range(60)], [1_000_000] * 60) for _ in range(2)]
-    assert "bench.drift" in findings_for(drifting)
+    assert "drift" in findings_for(drifting)
     spike, base = [90_000_000], [2_000_000]
     spiky = [session(spike + base * 9 + spike + base * 8 + spike, [1_000_000] * 20) for _ in range(2)]
-    assert "bench.outliers" in findings_for(spiky)
+    assert "outliers" in findings_for(spiky)
 
 
 def test_quality_findings_are_warnings_or_info() -> None:
@@ -214,5 +214,5 @@ def test_quality_findings_are_warnings_or_info() -> None:
         load=QUIET,
     )
     assert {f.severity for f in found} <= {Severity.WARN, Severity.INFO}
-    overhead = next(f for f in found if f.code == "bench.harness_overhead")
+    overhead = next(f for f in found if f.code == "harness-overhead")
     assert "would be 3.000×" in overhead.evidence  # (2 - 0.5) / (1 - 0.5) ms
