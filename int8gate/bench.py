@@ -25,6 +25,7 @@ import numpy as np
 
 from int8gate import fidelity as fid
 from int8gate import stats
+from int8gate.child import child_env, signal_name
 from int8gate.feeds import FeedSpec
 from int8gate.findings import Finding
 from int8gate.policy import BenchmarkSettings, FidelityRequirement
@@ -55,12 +56,6 @@ MIN_SLICE_SECONDS = 0.2
 MIN_ROUNDS = 5
 MAX_SESSIONS = 200
 CONFIRM_BUDGET_FACTOR = 2.0
-ENV_NAMES = frozenset(
-    {"PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH",
-     "PYTHONHASHSEED", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "SYSTEMROOT"}
-)  # fmt: skip
-ENV_PREFIXES = ("OMP_", "ORT_", "MKL_", "KMP_", "OPENBLAS_", "GOMP_")
-ENV_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH")
 
 
 @dataclass(frozen=True)
@@ -90,23 +85,6 @@ class BenchRun:
     session_speedups: tuple[float, ...] = ()
     findings: tuple[Finding, ...] = ()
     error: str | None = None
-
-
-def worker_env(parent: Mapping[str, str]) -> dict[str, str]:
-    """The allow-listed environment for a worker: locale, paths, thread knobs; never a secret.
-
-    ``PYTHONPATH`` is led by the folder this ``int8gate`` was imported from, so the worker runs the
-    same code as the parent.
-    """
-    env = {
-        name: value
-        for name, value in parent.items()
-        if (name in ENV_NAMES or name.startswith(ENV_PREFIXES))
-        and not any(word in name.upper() for word in ENV_SECRET_WORDS)
-    }
-    here = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = here + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
 
 
 def default_worker_command() -> tuple[str, ...]:
@@ -140,11 +118,21 @@ class WorkerLauncher:
         return interpret(done.returncode, done.stdout, done.stderr)
 
 
+def _launcher(
+    env: Mapping[str, str] | None, settings: BenchmarkSettings, worker_command: Sequence[str] | None
+) -> WorkerLauncher:
+    return WorkerLauncher(
+        child_env(env or {}),
+        settings.timeout_seconds,
+        tuple(worker_command) if worker_command else default_worker_command(),
+    )
+
+
 def interpret(returncode: int, stdout: str, stderr: str) -> WorkerResult | str:
     """Turn a finished worker's exit status and output into a result or a failure cause."""
     lines = [line for line in stdout.splitlines() if line.strip()]
     if returncode < 0:
-        name = _signal_name(-returncode)
+        name = signal_name(-returncode)
         hint = " (likely out of memory)" if -returncode == signal.SIGKILL else ""
         return f"crash: worker killed by {name}{hint}"
     if returncode == 0 and lines:
@@ -160,13 +148,6 @@ def interpret(returncode: int, stdout: str, stderr: str) -> WorkerResult | str:
     if "MemoryError" in stderr or "bad_alloc" in stderr:
         return f"out of memory: {last[:200]}"
     return f"crash: worker exited with code {returncode}: {last[:200]}"
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 @dataclass
@@ -197,11 +178,7 @@ def measure_pair(
     ``inputs`` are resolved input specs (empty: read from the FP32 model, free dims = 1);
     ``env`` is the parent environment the worker's allow-listed one is built from.
     """
-    launcher = WorkerLauncher(
-        worker_env(env or {}),
-        settings.timeout_seconds,
-        tuple(worker_command) if worker_command else default_worker_command(),
-    )
+    launcher = _launcher(env, settings, worker_command)
     base = WorkerRequest(
         mode="measure",
         fp32=str(fp32),
@@ -346,11 +323,7 @@ def check_fidelity(
 
     Inputs are the sample file's (up to ``settings.fidelity_samples``) or seeded random data.
     """
-    launcher = WorkerLauncher(
-        worker_env(env or {}),
-        settings.timeout_seconds,
-        tuple(worker_command) if worker_command else default_worker_command(),
-    )
+    launcher = _launcher(env, settings, worker_command)
     source = "random" if samples is None else "samples"
     with tempfile.TemporaryDirectory(prefix="int8gate-fidelity-") as tmp:
         request = WorkerRequest(

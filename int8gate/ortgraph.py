@@ -1,20 +1,26 @@
 """Have ONNX Runtime optimize a model and write the result, then load that graph back with onnx.
 
-Edge module (with ``worker`` and ``probe``, the only ones allowed to import ``onnxruntime``). The
-optimized model goes to a private temporary folder that is removed afterwards; its initializers are
-written as external data and loaded back without it, so a large model costs one session's memory.
-Only a session is created (CPU provider, one thread, no weight pre-packing); nothing runs.
+Edge module (one of the few allowed to import ``onnxruntime``). The session is created in a child
+process (``child.run_module``), so a model that crashes ONNX Runtime while loading fails its own
+row instead of the gate. The optimized model goes to a private temporary folder that is removed
+afterwards; its initializers are written as external data and loaded back without it, so a large
+model costs one session's memory. Only a session is created (CPU provider, one thread, no weight
+pre-packing); nothing runs.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import onnx
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
+from int8gate.child import ChildError, run_module
 from int8gate.errors import ModelFileError
 from int8gate.policy import OptLevel
 
@@ -40,21 +46,47 @@ _OPTIMIZED_NAME = "optimized.onnx"
 _WEIGHTS_NAME = "optimized.onnx.data"
 
 
-def optimized_model(path: Path, opt_level: OptLevel) -> onnx.ModelProto:
+DEFAULT_TIMEOUT_SECONDS = 600.0
+_REFUSED = "ONNX Runtime cannot load it: "
+
+
+def optimized_model(
+    path: Path,
+    opt_level: OptLevel,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> onnx.ModelProto:
     """The graph ONNX Runtime runs for ``path`` at ``opt_level`` (tensors without their data).
 
-    Raises ``ModelFileError`` when ONNX Runtime refuses the model or writes nothing back.
+    Raises ``ModelFileError`` when ONNX Runtime refuses the model, crashes or hangs on it, or writes
+    nothing back. ``env`` is the parent environment the child's allow-listed one is built from.
     """
     with tempfile.TemporaryDirectory(prefix="int8gate-opt-") as folder:
         target = Path(folder) / _OPTIMIZED_NAME
-        options = _session_options(opt_level, target)
+        request = json.dumps({"model": str(path.resolve()), "level": opt_level.value, "target": str(target)})
         try:
-            ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-        except _ORT_ERRORS as exc:
-            raise ModelFileError(str(path), f"ONNX Runtime cannot load it: {_first_line(exc)}") from exc
+            run_module("int8gate.ortgraph", request, env=env or {}, timeout=timeout)
+        except ChildError as exc:
+            cause = str(exc)
+            if _REFUSED in cause:
+                cause = _REFUSED + cause.split(_REFUSED, 1)[1]
+            else:
+                cause = f"ONNX Runtime {cause} while loading it"
+            raise ModelFileError(str(path), cause) from None
         if not target.is_file():
             raise ModelFileError(str(path), "ONNX Runtime wrote no optimized model for it")
         return onnx.load(str(target), load_external_data=False)
+
+
+def _write_optimized(model: Path, opt_level: OptLevel, target: Path) -> None:
+    """In the child: create the session, which makes ONNX Runtime write the optimized graph."""
+    try:
+        ort.InferenceSession(str(model), sess_options=_session_options(opt_level, target),
+                             providers=["CPUExecutionProvider"])  # fmt: skip
+    except _ORT_ERRORS as exc:
+        print(_REFUSED + _first_line(exc), file=sys.stderr)
+        raise SystemExit(3) from None
 
 
 def _session_options(opt_level: OptLevel, target: Path) -> ort.SessionOptions:
@@ -74,3 +106,8 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line.removeprefix("[ONNXRuntimeError] : ").strip()
+
+
+if __name__ == "__main__":
+    _request = json.loads(sys.stdin.read())
+    _write_optimized(Path(_request["model"]), OptLevel(_request["level"]), Path(_request["target"]))

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from int8gate import bench
-from int8gate.bench import WorkerLauncher, interpret, measure_pair, worker_env
+from int8gate.bench import WorkerLauncher, interpret, measure_pair
+from int8gate.child import child_env as worker_env
 from int8gate.feeds import FeedSpec
 from int8gate.policy import BenchmarkSettings
 from int8gate.stats import Call, StopReason
