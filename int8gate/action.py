@@ -25,8 +25,9 @@ from typing import TextIO
 from int8gate.errors import EXIT_BAD_INPUT, Int8gateError, UsageError
 from int8gate.event import Activity, EventFacts, check_artifact_claim, find_activity
 from int8gate.github import DEFAULT_API_URL, GitHubClient, GitHubError, Repo
-from int8gate.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, RenderOptions, render_report
-from int8gate.markdown import marker as marker_for
+from int8gate.markdown import RenderOptions, render_report, render_stopped
+from int8gate.mdsyntax import COMMENT_LIMIT, SUMMARY_LIMIT
+from int8gate.mdsyntax import marker as marker_for
 from int8gate.policy import CommentMode
 from int8gate.publish import (
     FORK_COMMENT_FILE,
@@ -144,7 +145,7 @@ def run(settings: ActionSettings, env: Mapping[str, str], *, gate: Gate, client_
         report = gate(settings.policy, settings.workspace, env, settings.fail_on)
     except Int8gateError as exc:
         print(annotation_command(error_annotation(exc)), file=out, flush=True)
-        stopped = f"## int8gate\n\n❌ The gate could not run: {exc}\n"
+        stopped = render_stopped(str(exc))
         _log(run_steps([
             ("summary", lambda: append_summary(settings.summary_path, stopped)),
             ("outputs", lambda: append_outputs(settings.output_path, step_outputs(None, "", None))),

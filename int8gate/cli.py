@@ -159,9 +159,9 @@ def _cmd_schema(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -
 
 
 def _cmd_env(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.markdown import render_runner_text
     from int8gate.probe import probe_runner
     from int8gate.report import to_jsonable
+    from int8gate.terminal import render_runner_text
 
     profile = probe_runner()
     if args.json:
@@ -199,7 +199,8 @@ def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
 
 def _cmd_merge(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from int8gate.fleet import merge, parse_runner
-    from int8gate.markdown import RenderOptions, marker, render_fleet
+    from int8gate.markdown import RenderOptions, render_fleet
+    from int8gate.mdsyntax import marker
     from int8gate.verdict import exit_code
     from int8gate.workspace import atomic_write_text
 

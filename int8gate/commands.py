@@ -26,16 +26,26 @@ from int8gate.errors import UsageError
 from int8gate.feeds import FeedSpec
 from int8gate.inputs import DeclaredInput, declared_inputs, parse_input_option, plan_inputs
 from int8gate.inspect import ModelInspection, inspect_model
-from int8gate.markdown import RenderOptions, render_bench_text, render_inspection_text, render_report
-from int8gate.modelfile import read_model
+from int8gate.markdown import RenderOptions, render_report
+from int8gate.modelfile import load_model_proto
+from int8gate.opprofile import ProfileComparison
 from int8gate.pipeline import Edges, has_vnni, resolve_threads, run_gate
 from int8gate.policy import AUTO, BenchmarkSettings, FidelityRequirement, OptLevel, Policy
 from int8gate.policy_load import parse_policy
 from int8gate.probe import probe_runner
+from int8gate.profiling import profile_in_child
 from int8gate.report import BenchmarkSection, Report, ResolvedInput, ToolInfo, to_jsonable
 from int8gate.runner import expected_range
+from int8gate.terminal import render_bench_text, render_inspection_text
 from int8gate.verdict import FailOn
-from int8gate.workspace import Workspace, atomic_write_text, output_path, read_policy_text, resolve_pair_paths
+from int8gate.workspace import (
+    PairPaths,
+    Workspace,
+    atomic_write_text,
+    output_path,
+    read_policy_text,
+    resolve_pair_paths,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -46,11 +56,6 @@ def _progress(message: str) -> None:
 
 def _feeds(inputs: Sequence[ResolvedInput]) -> tuple[FeedSpec, ...]:
     return tuple(FeedSpec(item.name, item.shape, item.dtype) for item in inputs)
-
-
-def load_model_proto(path: Path) -> Any:
-    """The model's graph, read safely (size cap, external data kept inside the model's folder)."""
-    return read_model(path).model
 
 
 def _declared(path: Path) -> tuple[DeclaredInput, ...]:
@@ -78,6 +83,9 @@ def real_edges(env: Mapping[str, str], progress: Any = _progress) -> Edges:
     def fidelity(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
         return check_fidelity(fp32, int8, inputs=_feeds(inputs), env=env, **kw)
 
+    def profile(paths: PairPaths, inputs: Sequence[ResolvedInput]) -> ProfileComparison | str:
+        return profile_in_child(paths.fp32, paths.int8, _feeds(inputs), samples=paths.samples, env=env)
+
     return Edges(
         inspect=inspect_model,
         measure=measure,
@@ -86,6 +94,7 @@ def real_edges(env: Mapping[str, str], progress: Any = _progress) -> Edges:
         sample_shapes=_sample_shapes,
         clock=time.monotonic,
         progress=progress,
+        profile=profile,
     )
 
 

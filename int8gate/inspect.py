@@ -8,22 +8,20 @@ Orchestration at the edge: ``modelfile`` reads the untrusted file, ``census`` an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 
 import onnx
 
-from int8gate.census import ComputeOps, FormatCount, OpCount, QuantFormat, take_census
+from int8gate.census import Census, take_census
 from int8gate.findings import Finding
 from int8gate.graphwalk import dtype_name
-from int8gate.inference import AssumedDim
 from int8gate.modelfile import DEFAULT_MAX_BYTES, read_model
 from int8gate.optgraph import AfterOptimization, analyze_optimized
 from int8gate.ortgraph import optimized_model
 from int8gate.pitfalls import census_findings, is_quantized, pair_findings, runtime_findings
 from int8gate.policy import OptLevel, QuantizedRequirement
-from int8gate.quantfacts import ScaleGranularity, WeightBytes
 
 _NO_SHAPES: Mapping[str, tuple[int, ...]] = MappingProxyType({})
 
@@ -38,41 +36,20 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
-class ModelInspection:
+class ModelInspection(Census):
     """The quantization census of one model file (see ``census``, ``optgraph`` and ``pitfalls``).
 
-    ``size_bytes`` includes external data; ``sha256`` is the ``.onnx`` file's digest.
-    ``after_optimization`` is ``None`` when the runtime layer was not asked for.
+    Every ``Census`` field, plus the file's facts, the ``is_quantized`` decision, the graph's
+    inputs and outputs, what ONNX Runtime makes of it, and the findings. ``size_bytes`` includes
+    external data; ``sha256`` is the ``.onnx`` file's digest. ``after_optimization`` is ``None``
+    when the runtime layer was not asked for.
     """
 
     path: str
     size_bytes: int
     sha256: str
     external_data_bytes: int
-    format: QuantFormat
     is_quantized: bool
-    compute_ops: ComputeOps
-    count_share_quantized: float | None
-    mac_share_quantized: float | None
-    macs_total: int | None
-    macs_quantized: int | None
-    weight_bytes: WeightBytes
-    activation_type: str | None
-    weight_type: str | None
-    per_channel: bool | None
-    weight_scales: ScaleGranularity
-    opset: int
-    op_histogram: tuple[OpCount, ...]
-    quantize_linear: int
-    dequantize_linear: int
-    dynamic_quantize_linear: int
-    dynamic_conv_ops: int
-    format_counts: tuple[FormatCount, ...]
-    subgraphs: int
-    functions: int
-    assumed_dims: tuple[AssumedDim, ...]
-    preprocessed: bool | None
-    producer: str
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     after_optimization: AfterOptimization | None
@@ -116,34 +93,12 @@ def inspect_model(
     after = analyze_optimized(optimized_model(path, opt_level), opt_level) if runtime_layer else None
     findings = census_findings(census, requirement, vnni=vnni) + (runtime_findings(after) if after else ())
     return ModelInspection(
+        **{field.name: getattr(census, field.name) for field in fields(Census)},
         path=info.path,
         size_bytes=info.size_bytes,
         sha256=info.sha256,
         external_data_bytes=info.external_data_bytes,
-        format=census.format,
         is_quantized=is_quantized(census, requirement),
-        compute_ops=census.compute_ops,
-        count_share_quantized=census.count_share_quantized,
-        mac_share_quantized=census.mac_share_quantized,
-        macs_total=census.macs_total,
-        macs_quantized=census.macs_quantized,
-        weight_bytes=census.weight_bytes,
-        activation_type=census.activation_type,
-        weight_type=census.weight_type,
-        per_channel=census.per_channel,
-        weight_scales=census.weight_scales,
-        opset=census.opset,
-        op_histogram=census.op_histogram,
-        quantize_linear=census.quantize_linear,
-        dequantize_linear=census.dequantize_linear,
-        dynamic_quantize_linear=census.dynamic_quantize_linear,
-        dynamic_conv_ops=census.dynamic_conv_ops,
-        format_counts=census.format_counts,
-        subgraphs=census.subgraphs,
-        functions=census.functions,
-        assumed_dims=census.assumed_dims,
-        preprocessed=census.preprocessed,
-        producer=census.producer,
         inputs=inputs,
         outputs=outputs,
         after_optimization=after,

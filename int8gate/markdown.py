@@ -1,4 +1,4 @@
-"""The only place Markdown is produced: the PR comment, the job summary and the terminal text.
+"""Compose reports as GitHub Markdown: the PR comment, the job summary, and the fleet comparison.
 
 Every piece of text that comes from the repository (model names, paths, op names, messages that
 quote them) goes through ``escape`` or ``code``; nothing else in int8gate writes Markdown. The
@@ -9,71 +9,22 @@ then folds detail away, level by level, until it fits, and says so in the commen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from int8gate.errors import UsageError
 from int8gate.findings import Finding, Severity
 from int8gate.fleet import Fleet, FleetModel
+from int8gate.mdsyntax import COMMENT_LIMIT, code, details, escape, table
 from int8gate.report import BenchmarkSection, ModelResult, Report, Verdict
 from int8gate.runner import RunnerProfile
 from int8gate.stats import Call, LatencySummary, Speedup, StopReason
 
 if TYPE_CHECKING:
     from int8gate.bench import BenchRun
-    from int8gate.fidelity import FidelityResult
-    from int8gate.inspect import ModelInspection
 
-COMMENT_LIMIT = 65_536
-SUMMARY_LIMIT = 1 << 20
 _ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⚠️"}
 _SEVERITY_ICON = {Severity.FAIL: "❌", Severity.WARN: "⚠️", Severity.INFO: "ℹ️"}
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-
-
-def escape(text: str) -> str:
-    """Plain text safe in Markdown and in a table cell: no markup, no HTML, no @mentions, one line."""
-    text = " ".join(str(text).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    # no @mentions, no #123 issue links, no :emoji: shortcodes from repository text
-    text = re.sub(r"#(?=\d)", "&#35;", text).replace("@", "&#64;")
-    return re.sub(r":([A-Za-z0-9_+-]+):", r"&#58;\1:", text)
-
-
-def code(text: str) -> str:
-    """Inline code that survives any backticks or newlines inside ``text`` (not for table cells)."""
-    text = " ".join(str(text).split())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-_SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,99}")
-
-
-def marker(scope: str) -> str:
-    """The hidden comment that identifies our sticky comment for one policy/job scope.
-
-    The scope is a short plain token (it sits inside an HTML comment and is matched verbatim).
-    """
-    if not _SCOPE.fullmatch(scope) or "--" in scope:
-        raise UsageError(f"comment scope {scope!r}: use 1-100 letters, digits and . _ : / @ + = - (no '--')")
-    return f"<!-- int8gate:{scope} -->"
-
-
-def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A GitHub table; cells must already be escaped."""
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def details(summary: str, body: str) -> str:
-    """A collapsed block (summary must already be escaped)."""
-    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
 @dataclass(frozen=True)
@@ -106,6 +57,11 @@ def render_report(report: Report, options: RenderOptions) -> str:
     head = [options.marker] if options.marker else []
     head += [_headline(report), "The full report is too large for a comment; the JSON report has everything."]
     return "\n\n".join(head)[: options.limit - 1] + "\n"
+
+
+def render_stopped(problem: str, title: str = "int8gate") -> str:
+    """The summary when the gate could not run at all (bad policy, unusable model)."""
+    return f"## ❌ {escape(title)}: error\n\nThe gate could not run: {escape(problem)}\n"
 
 
 def _render(report: Report, options: RenderOptions) -> str:
@@ -208,8 +164,8 @@ def _summary_table(models: Sequence[ModelResult]) -> str:
     return table(("model", "verdict", "INT8 speedup (95% CI)", "quantized", "fidelity"), rows)
 
 
-def runner_line(runner: RunnerProfile) -> str:
-    """``**Runner:** Intel Xeon …, 4 vCPUs usable of 8, AVX2 ✔ AVX-512 ✔ VNNI ✔ AMX ✘ · …``."""
+def runner_facts(runner: RunnerProfile) -> tuple[str, str, str]:
+    """Plain text: CPU brand, usable CPUs, and the INT8 features line (``AVX2 ✔ … AMX ✘``)."""
     cpu, cpus, flags = runner.cpu, runner.cpus, runner.cpu.flags
 
     def mark(ok: bool) -> str:
@@ -219,19 +175,18 @@ def runner_line(runner: RunnerProfile) -> str:
         feats = f"NEON {mark(flags.neon)} dot-product {mark(flags.asimddp)} i8mm {mark(flags.i8mm)}"
     else:
         vnni = flags.avx512_vnni or flags.avx_vnni
-        feats = (
-            f"AVX2 {mark(flags.avx2)} AVX-512 {mark(flags.avx512f)} VNNI {mark(vnni)} AMX {mark(flags.amx_int8)}"
-        )
+        feats = f"AVX2 {mark(flags.avx2)} AVX-512 {mark(flags.avx512f)} VNNI {mark(vnni)} AMX {mark(flags.amx_int8)}"
     quota = f" (quota {cpus.quota:g})" if cpus.quota is not None else ""
+    return cpu.brand, f"{cpus.effective} vCPUs usable of {cpus.logical}{quota}", feats
+
+
+def runner_line(runner: RunnerProfile) -> str:
+    """``**Runner:** Intel Xeon …, 4 vCPUs usable of 8, AVX2 ✔ AVX-512 ✔ VNNI ✔ AMX ✘ · …``."""
+    brand, usable, feats = runner_facts(runner)
     return (
-        f"**Runner:** {escape(cpu.brand)}, {cpus.effective} vCPUs usable of {cpus.logical}{quota}, {feats} · "
-        f"class {code(cpu.cpu_class.value)} · ONNX Runtime {escape(runner.onnxruntime.version)}"
+        f"**Runner:** {escape(brand)}, {usable}, {feats} · class {code(runner.cpu.cpu_class.value)} · "
+        f"ONNX Runtime {escape(runner.onnxruntime.version)}"
     )
-
-
-def render_runner_text(runner: RunnerProfile) -> str:
-    """The runner line for a terminal (``int8gate env``)."""
-    return runner_line(runner).replace("**", "").replace("`", "").replace("\\", "")
 
 
 def _model_section(model: ModelResult, options: RenderOptions) -> str:
@@ -246,10 +201,35 @@ def _model_section(model: ModelResult, options: RenderOptions) -> str:
     if findings:
         lines.append("**Why**\n\n" + "\n".join(_finding_line(f) for f in findings))
     if options.fold < 1:
-        measured = _measurement_details(model)
-        if measured:
-            lines.append(measured)
+        lines.extend(part for part in (_measurement_details(model), _time_by_op(model)) if part)
     return "\n\n".join(lines)
+
+
+PROFILE_ROWS = 10
+
+
+def _time_by_op(model: ModelResult) -> str:
+    """ONNX Runtime's per-node profile, per op type, FP32 and INT8 side by side (kernel time per run)."""
+    if model.profile is None:
+        return details("Where the time went", escape(model.profile_error)) if model.profile_error else ""
+    p = model.profile
+    rows = sorted(p.rows, key=lambda r: max(r.fp32_ms, r.int8_ms), reverse=True)
+    shown = [
+        (escape(r.op_type), f"{r.fp32_ms:.3f}", f"{r.int8_ms:.3f}", f"{r.delta_ms:+.3f}") for r in rows[:PROFILE_ROWS]
+    ]
+    if len(rows) > PROFILE_ROWS:
+        rest = rows[PROFILE_ROWS:]
+        shown.append((f"{len(rest)} more op types", f"{sum(r.fp32_ms for r in rest):.3f}",
+                      f"{sum(r.int8_ms for r in rest):.3f}", f"{sum(r.delta_ms for r in rest):+.3f}"))  # fmt: skip
+    shown.append(("**total**", f"{p.fp32_total_ms:.3f}", f"{p.int8_total_ms:.3f}",
+                  f"{p.int8_total_ms - p.fp32_total_ms:+.3f}"))  # fmt: skip
+    fed = ", ".join(p.fed_by_dq_op_types) or "none"
+    note = (
+        f"Quantize/DequantizeLinear take {p.qdq_share:.0%} of INT8 kernel time; float ops fed by "
+        f"DequantizeLinear take {p.fed_by_dq_share:.0%} ({escape(fed)}). Kernel time per run from ONNX Runtime's "
+        "profiler at 1 thread; it explains, the benchmark above grades."
+    )
+    return details("Where the time went", table(("op type", "FP32 ms", "INT8 ms", "Δ ms"), shown) + "\n\n" + note)
 
 
 def _short_reasons(model: ModelResult, options: RenderOptions) -> str:
@@ -297,7 +277,7 @@ def _measurement_details(model: ModelResult) -> str:
         dims = ", ".join(f"{escape(d.input)}[{d.axis}] ({escape(d.symbol)}) = {d.value}" for d in bench.defaulted_dims)
         notes.append(f"Dynamic dimensions set by default: {dims}; fix them with `inputs:` in the policy.")
     if bench.inputs:
-        notes.append(f"Inputs: {escape(_inputs_text(bench))}.")
+        notes.append(f"Inputs: {escape(inputs_text(bench))}.")
     return details("Measurements", body + ("\n\n" + "\n".join(notes) if notes else ""))
 
 
@@ -365,56 +345,8 @@ def _environment(report: Report) -> str:
     return table(("", ""), rows)
 
 
-def _inputs_text(bench: BenchmarkSection) -> str:
+def inputs_text(bench: BenchmarkSection) -> str:
     return ", ".join(f"{i.name} {'x'.join(map(str, i.shape))} {i.dtype} ({i.source})" for i in bench.inputs)
-
-
-# Terminal text (``inspect``, ``bench``): plain lines, no Markdown, same facts as the comment.
-
-
-def render_inspection_text(q: ModelInspection) -> str:
-    """A few plain lines summarising one model's census."""
-    share = f"{q.mac_share_quantized:.1%}" if q.mac_share_quantized is not None else "unknown"
-    lines = [
-        f"{q.path}: format {q.format.value}; quantized: {'yes' if q.is_quantized else 'NO'}",
-        f"  compute ops: {q.compute_ops.quantized} of {q.compute_ops.total} quantized; MACs in integer: {share}",
-        f"  weights: {q.weight_bytes.quantized_share or 0:.0%} of {q.weight_bytes.total:,} bytes in 8/4-bit; "
-        f"activations {q.activation_type or '-'}, weights {q.weight_type or '-'}, opset {q.opset}",
-    ]
-    after = q.after_optimization
-    if after is not None:
-        lines.append(
-            f"  after ONNX Runtime optimization ({after.opt_level.value}): {after.integer_kernels} integer kernels, "
-            f"{after.float_compute} float compute ops ({after.float_compute_fed_by_dq} fed by DequantizeLinear), "
-            f"{after.quantize_linear} QuantizeLinear, {after.dequantize_linear} DequantizeLinear left"
-        )
-    lines += [f"  [{f.severity.value}] {f.code}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in q.findings]
-    return "\n".join(lines)
-
-
-def render_bench_text(bench: BenchmarkSection, fidelity: FidelityResult | None) -> str:
-    """One plain line per thread setting, then the fidelity line."""
-    lines = []
-    for run in bench.runs:
-        if run.error or run.fp32 is None or run.int8 is None or run.speedup is None:
-            lines.append(f"{run.intra_op_threads} thread(s): failed: {run.error}")
-            continue
-        s = run.speedup
-        lines.append(
-            f"{run.intra_op_threads} thread(s): FP32 {run.fp32.median_ms:.3f} ms, INT8 {run.int8.median_ms:.3f} ms "
-            f"(medians); speedup {s.estimate:.3f}x, 95% CI {s.ci_low:.3f}-{s.ci_high:.3f} "
-            f"[{run.call.value if run.call else '-'}; {run.sessions} sessions, {run.rounds} rounds, "
-            f"stopped by {run.stopped_by.value if run.stopped_by else '-'}]"
-        )
-    if bench.defaulted_dims:
-        lines.append("defaulted dims: " + ", ".join(f"{d.input}[{d.axis}]={d.value}" for d in bench.defaulted_dims))
-    if bench.inputs:
-        lines.append("inputs: " + _inputs_text(bench))
-    if fidelity is not None:
-        worst = min((o.cosine for o in fidelity.outputs), default=float("nan"))
-        lines.append(f"fidelity: {'ok' if fidelity.passed else 'FAILED'}; worst cosine {worst:.5f}"
-                     + (f"; {fidelity.error}" if fidelity.error else ""))
-    return "\n".join(lines)
 
 
 def render_fleet(fleet: Fleet, options: RenderOptions) -> str:
@@ -432,7 +364,7 @@ def render_fleet(fleet: Fleet, options: RenderOptions) -> str:
         rows.append(
             (
                 f"{_ICON[runner.verdict]} {escape(runner.brand)} ({escape(runner.arch)})",
-                code(runner.cpu_class),
+                escape(runner.cpu_class),
                 escape(", ".join(runner.features) or "none"),
                 f"{runner.effective_cpus} of {runner.logical_cpus}",
                 *cells,

@@ -21,6 +21,7 @@ from int8gate.fidelity import FidelityResult
 from int8gate.findings import Finding
 from int8gate.inputs import InputPlan, plan_inputs
 from int8gate.inspect import ModelInspection, PairCheck, pair_models
+from int8gate.opprofile import ProfileComparison
 from int8gate.policy import (
     AUTO,
     BenchmarkSettings,
@@ -93,7 +94,7 @@ class Edges:
     sample_shapes: Callable[[Path], Mapping[str, tuple[tuple[int, ...], str]]]
     clock: Callable[[], float]
     progress: Callable[[str], None]
-    qdq_time_share: Callable[[PairPaths, Sequence[ResolvedInput]], float | None] | None = None
+    profile: Callable[[PairPaths, Sequence[ResolvedInput]], ProfileComparison | str] | None = None
 
 
 def has_vnni(runner: RunnerProfile) -> bool | None:
@@ -155,7 +156,13 @@ class Measured:
     expected: ExpectedRange
     threshold: float
     threshold_source: str
-    qdq_time_share: float | None
+    profile: ProfileComparison | None
+    profile_error: str | None
+
+    @property
+    def qdq_time_share(self) -> float | None:
+        """Share of INT8 kernel time in Quantize/DequantizeLinear, when the pair was profiled."""
+        return self.profile.qdq_share if self.profile is not None else None
 
 
 def _check_pair(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges) -> ModelResult:
@@ -183,6 +190,8 @@ def _check_pair(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: 
         fidelity=measured.fidelity,
         expected=measured.expected,
         findings=findings,
+        profile=measured.profile,
+        profile_error=measured.profile_error,
     )
 
 
@@ -222,8 +231,14 @@ def _measure(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edg
     ok = [run for run in runs if run.error is None and run.fp32 is not None]
     if ok and ok[0].fp32 is not None:  # the small-model class also looks at the measured FP32 latency
         rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=ok[0].fp32.median_ms)
-    qdq_share = edges.qdq_time_share(paths, plan.inputs) if edges.qdq_time_share and ok else None
-    return Measured(int8, fp32, pairing, plan, tuple(runs), fidelity, rng, threshold, threshold_source, qdq_share)
+    profile: ProfileComparison | str | None = None
+    if edges.profile is not None and ok and policy.report.profile:
+        edges.progress(f"{pair.name}: profiling where the time goes")
+        profile = edges.profile(paths, plan.inputs)
+    return Measured(
+        int8, fp32, pairing, plan, tuple(runs), fidelity, rng, threshold, threshold_source,
+        profile if isinstance(profile, ProfileComparison) else None, profile if isinstance(profile, str) else None,
+    )
 
 
 def _plan(paths: PairPaths, edges: Edges) -> InputPlan:

@@ -106,6 +106,7 @@ class ReportSettings:
     comment: CommentMode = CommentMode.UPDATE
     details: bool = True
     chart: bool = True
+    profile: bool = True
 
 
 @dataclass(frozen=True)

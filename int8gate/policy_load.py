@@ -245,4 +245,5 @@ def _report(raw: Mapping[str, Any]) -> ReportSettings:
         comment=CommentMode(raw.get("comment", d.comment.value)),
         details=bool(raw.get("details", d.details)),
         chart=bool(raw.get("chart", d.chart)),
+        profile=bool(raw.get("profile", d.profile)),
     )

@@ -9,7 +9,8 @@ itself with ``metadata={"json": "name"}``), so renaming a field is a contract ch
 Schema history:
     1 — first release: ``schema_version``, ``tool``, ``verdict``, ``exit_code``, ``runner``,
         ``models[]`` (``name``, ``verdict``, ``reasons``, ``quantization``, ``fp32_model``,
-        ``pairing``, ``benchmark``, ``fidelity``, ``expected``, ``findings``, ``error``).
+        ``pairing``, ``benchmark``, ``fidelity``, ``expected``, ``findings``, ``error``, ``profile``
+        (time per op type, FP32 and INT8), ``profile_error``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from int8gate.bench import BenchRun
     from int8gate.fidelity import FidelityResult
     from int8gate.inspect import ModelInspection, PairCheck
+    from int8gate.opprofile import ProfileComparison
     from int8gate.runner import ExpectedRange, RunnerProfile
 
 SCHEMA_VERSION = 1
@@ -89,6 +91,8 @@ class ModelResult:
     expected: ExpectedRange | None = None
     findings: tuple[Finding, ...] = ()
     error: str | None = None
+    profile: ProfileComparison | None = None
+    profile_error: str | None = None
 
 
 @dataclass(frozen=True)

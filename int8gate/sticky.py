@@ -29,7 +29,7 @@ from int8gate.github import (
     ReadOnlyTokenError,
     Repo,
 )
-from int8gate.markdown import marker
+from int8gate.mdsyntax import marker
 from int8gate.policy import CommentMode
 
 TRUNCATION_NOTE = (
@@ -159,37 +159,20 @@ def post_sticky(
     if mode is CommentMode.OFF:
         return StickyResult(StickyAction.SKIPPED, None, None, "comment mode is off")
     text, truncated = fit_body(body, marker_text)
+
+    def attempt(text: str, truncated: bool) -> StickyResult:
+        try:
+            return _post(client, repo, issue_number, text, marker=marker_text, mode=mode, failed=failed,
+                         identity=identity, truncated=truncated)  # fmt: skip
+        except ReadOnlyTokenError as exc:
+            return StickyResult(StickyAction.READ_ONLY, None, None, str(exc), truncated)
+
     try:
-        return _post(
-            client,
-            repo,
-            issue_number,
-            text,
-            marker=marker_text,
-            mode=mode,
-            failed=failed,
-            identity=identity,
-            truncated=truncated,
-        )
-    except ReadOnlyTokenError as exc:
-        return StickyResult(StickyAction.READ_ONLY, None, None, str(exc), truncated)
+        return attempt(text, truncated)
     except CommentTooLongError:
         # GitHub counted differently (e.g. in bytes): cut by UTF-8 bytes and try once more.
         text, _ = fit_body(body, marker_text, measure=lambda s: len(s.encode("utf-8")))
-        try:
-            return _post(
-                client,
-                repo,
-                issue_number,
-                text,
-                marker=marker_text,
-                mode=mode,
-                failed=failed,
-                identity=identity,
-                truncated=True,
-            )
-        except ReadOnlyTokenError as exc:
-            return StickyResult(StickyAction.READ_ONLY, None, None, str(exc), True)
+        return attempt(text, True)
 
 
 def _post(

@@ -7,6 +7,7 @@ from int8gate.census import ComputeOps, ComputeOpStats, FormatCount, OpCount, Qu
 from int8gate.fidelity import FidelityResult, OutputFidelity
 from int8gate.findings import Finding, Severity
 from int8gate.inspect import ModelInspection, PairCheck, TensorSpec
+from int8gate.opprofile import OpTypeRow, ProfileComparison
 from int8gate.optgraph import AfterOptimization
 from int8gate.policy import OptLevel
 from int8gate.quantfacts import ScaleGranularity, WeightBytes
@@ -67,6 +68,7 @@ def inspection(path: str, *, quantized: bool, size: int) -> ModelInspection:
         opset=17, op_histogram=(OpCount("Conv", 12), OpCount("Relu", 9)), quantize_linear=13 if quantized else 0,
         dequantize_linear=27 if quantized else 0, dynamic_quantize_linear=0, dynamic_conv_ops=0,
         format_counts=(FormatCount(fmt, 13),), subgraphs=0, functions=0, assumed_dims=(), preprocessed=True,
+        shape_inference_error=None, foldable=(), invalid_scales=(),
         producer="onnx.quantize", inputs=(TensorSpec("input", "float32", (1, 3, 112, 112)),),
         outputs=(TensorSpec("logits", "float32", (1, 10)),), after_optimization=after, findings=findings,
     )
@@ -103,9 +105,18 @@ EXPECTED = ExpectedRange(1.2, 2.0, "modern CPU with VNNI", "AVX-512 VNNI")
 INPUTS = (ResolvedInput("input", (1, 3, 112, 112), "float32", "policy"),)
 
 
+PROFILE = ProfileComparison(
+    rows=(OpTypeRow("QLinearConv", 0.0, 2.9, 2.9), OpTypeRow("Conv", 7.8, 0.0, -7.8),
+          OpTypeRow("QuantizeLinear", 0.0, 0.21, 0.21), OpTypeRow("DequantizeLinear", 0.0, 0.12, 0.12),
+          OpTypeRow("Gemm", 0.02, 0.02, 0.0)),
+    fp32_total_ms=7.82, int8_total_ms=3.25, qdq_ms=0.33, qdq_share=0.1015, fed_by_dq_ms=0.02,
+    fed_by_dq_share=0.006, fed_by_dq_op_types=("Gemm",),
+)  # fmt: skip
+
+
 def model(name: str, *, verdict: Verdict, quantized: bool = True, runs: tuple[BenchRun, ...] = (),
           reasons: tuple[str, ...] = (), findings: tuple[Finding, ...] = (),
-          fid: FidelityResult | None = None) -> ModelResult:
+          fid: FidelityResult | None = None, profile: ProfileComparison | None = None) -> ModelResult:
     fp32 = inspection(f"models/{name}_fp32.onnx", quantized=False, size=1_320_000)
     int8 = inspection(f"models/{name}_int8.onnx", quantized=quantized, size=360_000 if quantized else 1_320_000)
     pairing = PairCheck(True, (), int8.size_bytes / fp32.size_bytes, fp32.size_bytes, int8.size_bytes,
@@ -114,7 +125,7 @@ def model(name: str, *, verdict: Verdict, quantized: bool = True, runs: tuple[Be
         name=name, fp32=f"models/{name}_fp32.onnx", int8=f"models/{name}_int8.onnx", verdict=verdict,
         reasons=reasons, quantization=int8, fp32_model=fp32, pairing=pairing,
         benchmark=BenchmarkSection(runs, INPUTS, (), 1.2, "auto: lower edge of the expected range"),
-        fidelity=fid, expected=EXPECTED, findings=findings,
+        fidelity=fid, expected=EXPECTED, findings=findings, profile=profile,
     )
 
 
@@ -135,6 +146,7 @@ def pass_and_fake() -> Report:
         findings=(Finding("expected-range-above", Severity.INFO, "Measured 2.36×, above the 1.20×–2.00× expected.",
                           "", "modern CPU with VNNI"),),
         fid=fidelity(0.99991, True),
+        profile=PROFILE,
     )
     fake = model(
         "resnet-fake", verdict=Verdict.FAIL, quantized=False,

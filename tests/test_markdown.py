@@ -9,7 +9,8 @@ import pytest
 import reportdata
 
 from int8gate.errors import UsageError
-from int8gate.markdown import COMMENT_LIMIT, RenderOptions, code, escape, marker, render_report
+from int8gate.markdown import RenderOptions, render_report
+from int8gate.mdsyntax import COMMENT_LIMIT, code, escape, marker
 from int8gate.report import Report
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -10,8 +10,10 @@ import onnx
 import pytest
 
 from examples.modelzoo import Zoo
-from int8gate.opprofile import ProfileFormatError, compare_profiles, parse_profile
-from int8gate.profiling import nodes_fed_by_dq, profile_model, profile_pair
+from int8gate.child import child_env
+from int8gate.feeds import FeedSpec
+from int8gate.opprofile import ProfileComparison, ProfileFormatError, compare_profiles, parse_profile
+from int8gate.profiling import nodes_fed_by_dq, profile_in_child, profile_model, profile_pair
 
 RUNS = 5
 
@@ -80,3 +82,22 @@ def test_bad_profile_text_is_a_format_error() -> None:
         parse_profile("{")
     with pytest.raises(ProfileFormatError, match="JSON array"):
         parse_profile('{"traceEvents": []}')
+
+
+def test_profile_in_child_returns_the_table_and_a_crash_returns_its_cause(zoo: Zoo) -> None:
+    spec = FeedSpec(zoo.conv_input.name, zoo.conv_input.shape, "float32")
+    table = profile_in_child(zoo.conv_fp32, zoo.conv_qoperator, [spec], runs=3)
+    assert isinstance(table, ProfileComparison)
+    ops = {row.op_type: row for row in table.rows}
+    assert ops["QLinearConv"].int8_ms > 0 and ops["QLinearConv"].fp32_ms == 0
+    assert ops["Conv"].fp32_ms > 0
+    assert table.int8_total_ms == pytest.approx(sum(row.int8_ms for row in table.rows))
+    failed = profile_in_child(zoo.conv_fp32, zoo.fails_at_run, [spec], runs=1)
+    assert isinstance(failed, str) and failed.startswith("profiling failed (exit 1): ")
+
+
+def test_the_child_environment_is_an_allow_list() -> None:
+    env = child_env({"PATH": "/usr/bin", "OMP_NUM_THREADS": "2", "GITHUB_TOKEN": "ghs_x", "INPUT_GITHUB-TOKEN": "y",
+                     "AWS_SECRET_ACCESS_KEY": "z", "ORT_API_KEY": "k", "HOME": "/root"})
+    assert env.pop("PYTHONPATH").split(":")[0] == str(Path(__file__).resolve().parents[1])
+    assert env == {"PATH": "/usr/bin", "OMP_NUM_THREADS": "2", "HOME": "/root"}

@@ -11,7 +11,7 @@ from ghstandin import ACTIONS, ACTIONS_BOT, PAT, READ_ONLY, StandIn, make_client
 
 from int8gate.errors import UsageError
 from int8gate.github import MAX_COMMENT_CHARS, GitHubUnavailableError, Repo
-from int8gate.markdown import marker as marker_for
+from int8gate.mdsyntax import marker as marker_for
 from int8gate.policy import CommentMode
 from int8gate.sticky import (
     GITHUB_ACTIONS_IDENTITY,

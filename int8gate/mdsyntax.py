@@ -1,0 +1,61 @@
+"""Markdown syntax for text GitHub will render: escaping, inline code, tables, details, the marker.
+
+The only code that knows how repository-controlled text can turn into markup (emphasis, links,
+HTML, @mentions, #123 references, :emoji:, table pipes). ``markdown`` composes reports from these
+pieces; nothing else writes Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from int8gate.errors import UsageError
+
+COMMENT_LIMIT = 65_536
+SUMMARY_LIMIT = 1 << 20
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def escape(text: str) -> str:
+    """Plain text safe in Markdown and in a table cell: no markup, no HTML, no @mentions, one line."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    # no @mentions, no #123 issue links, no :emoji: shortcodes from repository text
+    text = re.sub(r"#(?=\d)", "&#35;", text).replace("@", "&#64;")
+    return re.sub(r":([A-Za-z0-9_+-]+):", r"&#58;\1:", text)
+
+
+def code(text: str) -> str:
+    """Inline code that survives any backticks or newlines inside ``text`` (not for table cells)."""
+    text = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,99}")
+
+
+def marker(scope: str) -> str:
+    """The hidden comment that identifies our sticky comment for one policy/job scope.
+
+    The scope is a short plain token (it sits inside an HTML comment and is matched verbatim).
+    """
+    if not _SCOPE.fullmatch(scope) or "--" in scope:
+        raise UsageError(f"comment scope {scope!r}: use 1-100 letters, digits and . _ : / @ + = - (no '--')")
+    return f"<!-- int8gate:{scope} -->"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A GitHub table; cells must already be escaped."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def details(summary: str, body: str) -> str:
+    """A collapsed block (summary must already be escaped)."""
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
