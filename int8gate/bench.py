@@ -283,6 +283,7 @@ def _finish(shell: BenchRun, row: _Row, settings: BenchmarkSettings, stop: stats
         load_average=max(r.load_average for r in row.results),
         usable_cpus=row.results[0].usable_cpus,
         threads=threads,
+        other_cpu_share=_other_cpu_share(row.results, seconds_run),
     )
     findings = stats.quality_findings(
         sessions,
@@ -305,6 +306,14 @@ def _finish(shell: BenchRun, row: _Row, settings: BenchmarkSettings, stop: stats
         session_speedups=stats.session_speedups(sessions),
         findings=findings,
     )
+
+
+def _other_cpu_share(results: Sequence[WorkerResult], seconds_run: float) -> float | None:
+    """Other processes' CPU time over the rounds, as a share of the usable CPUs' time."""
+    other = [r.other_cpu_seconds for r in results]
+    if not results or any(value is None for value in other) or seconds_run <= 0:
+        return None
+    return sum(v for v in other if v is not None) / (seconds_run * max(results[0].usable_cpus, 1))
 
 
 def check_fidelity(

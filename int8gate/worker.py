@@ -99,6 +99,8 @@ class WorkerResult:
 
     overhead_ns: median wall time of a call minus ORT's profiled ``model_run`` time (0: not measured).
     involuntary_switches: kernel preemptions of the worker while it ran the rounds.
+    other_cpu_seconds: CPU time the rest of the machine used while the rounds ran (``/proc/stat``
+    busy time, steal included, minus this process's own); ``None`` where ``/proc/stat`` is absent.
     rounds, block: rounds run and timed runs per model per round (samples = rounds · block, paired
     in order within a round).
     outputs: fidelity mode, the output names in the order of the keys ``o0, o1, ...`` in the npz files.
@@ -113,6 +115,7 @@ class WorkerResult:
     clock_tick_ns: float = 1.0
     overhead_ns: float = 0.0
     involuntary_switches: int = 0
+    other_cpu_seconds: float | None = None
     load_average: float = 0.0
     usable_cpus: int = 1
     setup: str = ""
@@ -135,6 +138,24 @@ class WorkerResult:
 
 class ModelRunError(Exception):
     """A model failed to load or run inside the worker; the message is the one-line cause."""
+
+
+def machine_busy_seconds(stat_path: str = "/proc/stat") -> float | None:
+    """CPU seconds all CPUs have spent busy since boot (user, nice, system, irq, softirq, steal)."""
+    try:
+        with open(stat_path, encoding="ascii") as stream:  # noqa: PTH123 - hot path, no Path object
+            fields = stream.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def setup_description(threads: int) -> str:
@@ -292,6 +313,7 @@ def measure(request: WorkerRequest) -> WorkerResult:
     int8_ns: list[int] = []
     rounds = 0
     switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+    busy_before, own_before = machine_busy_seconds(), _own_cpu_seconds()
     start = clock()
     deadline = start + int(request.max_seconds * 1e9)
     try:
@@ -313,6 +335,10 @@ def measure(request: WorkerRequest) -> WorkerResult:
         raise ModelRunError(f"run: {_one_line(err)}") from err
     rounds_seconds = (clock() - start) / 1e9
     switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - switches
+    busy_after, own_after = machine_busy_seconds(), _own_cpu_seconds()
+    other = None
+    if busy_before is not None and busy_after is not None:
+        other = max(0.0, (busy_after - busy_before) - (own_after - own_before))
     try:
         overhead = _overhead_ns(request, feeds[0]) if request.overhead_runs > 0 else 0.0
     except (OSError, ValueError, KeyError) as err:  # a profile we cannot read leaves overhead unknown
@@ -327,6 +353,7 @@ def measure(request: WorkerRequest) -> WorkerResult:
         clock_tick_ns=clock_tick_ns(),
         overhead_ns=overhead,
         involuntary_switches=switches,
+        other_cpu_seconds=other,
         load_average=os.getloadavg()[0],
         usable_cpus=len(os.sched_getaffinity(0)),
         setup=setup_description(request.threads),

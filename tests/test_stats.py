@@ -67,7 +67,7 @@ def test_estimate_is_geometric_mean_of_session_medians() -> None:
 
 def test_between_session_spread_widens_the_interval_beyond_the_bootstrap() -> None:
     # Within sessions nothing varies, so the plain bootstrap interval is that of a mean of three
-    # cluster values; the widening by t(2)/z·sqrt(3/2) must then show up exactly.
+    # cluster values; the widening by sqrt(3/2) must then show up exactly.
     sessions = [constant(1.9), constant(2.0), constant(2.1)]
     sp = stats.estimate_speedup(sessions, seed=3)
     rng = np.random.default_rng(3)
@@ -83,14 +83,10 @@ def test_between_session_spread_widens_the_interval_beyond_the_bootstrap() -> No
     assert math.log(sp.ci_high) == pytest.approx(center + widen * (hi - center))
 
 
-def test_widening_factor_and_t_table() -> None:
+def test_widening_factor_corrects_the_cluster_bootstrap_bias() -> None:
     assert stats.small_sample_widening(1) == 1.0
-    assert stats.small_sample_widening(3) == pytest.approx(4.303 / 1.959963984540054 * math.sqrt(1.5))
-    assert stats.t_quantile_975(1) == 12.706
-    assert stats.t_quantile_975(30) == 2.042
-    assert stats.t_quantile_975(31) == pytest.approx(1.96, abs=1e-3)
-    with pytest.raises(ValueError):
-        stats.t_quantile_975(0)
+    assert stats.small_sample_widening(3) == pytest.approx(math.sqrt(1.5))
+    assert stats.small_sample_widening(100) == pytest.approx(math.sqrt(100 / 99))
 
 
 def test_estimate_is_deterministic_for_a_seed() -> None:
@@ -178,10 +174,13 @@ def test_each_quality_problem_becomes_its_finding() -> None:
     assert findings_for(clean, stopped_by=StopReason.BUDGET, halfwidth=0.01) == set()
     assert findings_for(clean, tick_ns=2000.0) == {"latency-too-short"}
     assert findings_for(clean, overhead_ms=0.05) == {"harness-overhead"}
-    busy = MachineLoad(involuntary_switches_per_s=300.0, load_average=1.0, usable_cpus=2, threads=2)
+    busy = MachineLoad(involuntary_switches_per_s=10.0, load_average=1.0, usable_cpus=2, threads=2,
+                       other_cpu_share=0.5)
     assert findings_for(clean, load=busy) == {"other-load"}
-    loaded = MachineLoad(involuntary_switches_per_s=0.0, load_average=4.0, usable_cpus=2, threads=2)
-    assert findings_for(clean, load=loaded) == {"other-load"}
+    # ONNX Runtime's own spinning pool is preempted often on a 2-CPU VM; that alone is not other load.
+    spinning = MachineLoad(involuntary_switches_per_s=300.0, load_average=2.5, usable_cpus=2, threads=2,
+                           other_cpu_share=0.02)
+    assert findings_for(clean, load=spinning) == set()
     assert findings_for([constant(2.0)]) == {"single-session"}
 
 

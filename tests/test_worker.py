@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,16 @@ def test_an_unknown_custom_op_is_a_load_error(tmp_path: Path) -> None:
     onnx.save(model, path)
     code, raw = run_worker(WorkerRequest("measure", str(path), str(path), 1))
     assert code == EXIT_MODEL_ERROR and raw["error"].startswith("load custom.onnx: ")
+
+
+def test_machine_busy_seconds_reads_proc_stat(tmp_path: Path) -> None:
+    from int8gate.worker import machine_busy_seconds
+
+    stat = tmp_path / "stat"
+    tick = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal: busy = 100+2+30+0+1+7 = 140 ticks (idle/iowait excluded)
+    stat.write_text("cpu  100 2 30 5000 40 0 1 7 0 0\ncpu0 50 1 15 2500 20 0 0 3 0 0\n")
+    assert machine_busy_seconds(str(stat)) == pytest.approx(140 / tick)
+    stat.write_text("intr 1 2 3\n")
+    assert machine_busy_seconds(str(stat)) is None
+    assert machine_busy_seconds(str(tmp_path / "missing")) is None
