@@ -271,8 +271,8 @@ def _measurement_details(model: ModelResult) -> str:
         ("threads", "FP32 median / p90 ms", "INT8 median / p90 ms", "speedup (95% CI)", "measurement", "harness ms"),
         rows,
     )
-    setup = bench.runs[0].setup if bench.runs else ""
-    notes = [f"Setup: {escape(setup)}."] if setup else []
+    first = bench.runs[0]
+    notes = [f"Setup at {first.intra_op_threads} thread(s): {escape(first.setup)}."] if first.setup else []
     if bench.defaulted_dims:
         dims = ", ".join(f"{escape(d.input)}[{d.axis}] ({escape(d.symbol)}) = {d.value}" for d in bench.defaulted_dims)
         notes.append(f"Dynamic dimensions set by default: {dims}; fix them with `inputs:` in the policy.")

@@ -87,7 +87,11 @@ def decide(facts: GateFacts) -> tuple[Verdict, tuple[str, ...]]:
     fails.extend(f"does not match its FP32 source: {problem}" for problem in facts.io_mismatches)
     if facts.fidelity_passed is False:
         fails.append(f"outputs drift from FP32: {facts.fidelity_evidence}")
-    fails.extend(f"{item.code}: {item.message}" for item in facts.findings if item.severity is Severity.FAIL)
+    fails.extend(
+        f"{item.code}: {item.message}"
+        for item in facts.findings
+        if item.severity is Severity.FAIL and not _covered(item.code, facts)
+    )
     for row in facts.speed:
         _speed_reason(row, facts, fails, doubts)
     if fails:
@@ -97,6 +101,17 @@ def decide(facts: GateFacts) -> tuple[Verdict, tuple[str, ...]]:
     if not facts.speed:
         return Verdict.INCONCLUSIVE, ("no speed measurement was made",)
     return Verdict.PASS, tuple(_pass_reasons(facts))
+
+
+def _covered(code: str, facts: GateFacts) -> bool:
+    """A failing finding that restates a fact already given as a reason (not quantized, format, I/O, fidelity)."""
+    if code in {"not-quantized", "token-quantization"}:
+        return facts.is_quantized is False
+    if code == "format-not-allowed":
+        return bool(facts.format and facts.allowed_formats and facts.format not in facts.allowed_formats)
+    if code == "io-mismatch":
+        return bool(facts.io_mismatches)
+    return code.startswith("fidelity-") and facts.fidelity_passed is False
 
 
 def _speed_reason(row: SpeedRow, facts: GateFacts, fails: list[str], doubts: list[str]) -> None:

@@ -71,3 +71,12 @@ def test_overall_and_exit_codes() -> None:
     assert exit_code(Verdict.INCONCLUSIVE, FailOn.INCONCLUSIVE) == 1
     assert exit_code(Verdict.FAIL, FailOn.NEVER) == 0
     assert exit_code(Verdict.PASS, FailOn.INCONCLUSIVE) == 0
+
+
+def test_a_failing_finding_that_restates_a_fact_is_not_a_second_reason() -> None:
+    fake = GateFacts(**{**GOOD.__dict__, "is_quantized": False, "quantized_evidence": "0% of MACs",
+                        "findings": (Finding("not-quantized", Severity.FAIL, "float graph"),
+                                     Finding("invalid-scale", Severity.FAIL, "a scale is zero"))})
+    verdict, reasons = decide(fake)
+    assert verdict is Verdict.FAIL
+    assert reasons == ("not really quantized: 0% of MACs", "invalid-scale: a scale is zero")
