@@ -59,7 +59,7 @@ def _feeds(inputs: Sequence[ResolvedInput]) -> tuple[FeedSpec, ...]:
 
 
 def _declared(path: Path) -> tuple[DeclaredInput, ...]:
-    return declared_inputs(load_model_proto(path))
+    return declared_inputs(load_model_proto(path, max_bytes=None))  # gate() already applied the policy's cap
 
 
 def _sample_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -117,9 +117,10 @@ def gate(
             raise UsageError(f"--budget: {budget:g} must be a positive number of seconds")
         policy = replace(policy, benchmark=replace(policy.benchmark, budget_seconds=budget))
     pairs = resolve_pair_paths(policy, policy_path.parent, workspace)
-    for paths in pairs:  # unsafe or unreadable models are bad input: refuse before measuring anything
-        load_model_proto(paths.fp32)
-        load_model_proto(paths.int8)
+    cap = policy.limits.max_model_bytes
+    for paths in pairs:  # unsafe, unreadable or oversized models are bad input: refuse before measuring
+        load_model_proto(paths.fp32, max_bytes=cap)
+        load_model_proto(paths.int8, max_bytes=cap)
     runner = probe_runner()
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return run_gate(

@@ -104,9 +104,9 @@ def plan_inputs(
     defaulted: list[DefaultedDim] = []
     for decl in declared:
         spec = by_name.get(decl.name)
-        if samples is not None and decl.name in samples:
-            shape, dtype = samples[decl.name]
-            resolved.append(ResolvedInput(decl.name, shape, dtype, "samples"))
+        sample = _sample_for(decl, declared, samples)
+        if sample is not None:
+            resolved.append(ResolvedInput(decl.name, sample[0], sample[1], "samples"))
             continue
         if spec is not None and spec.shape is not None:
             _check_rank(decl, spec.shape, where)
@@ -120,6 +120,24 @@ def plan_inputs(
         _check_size(decl.name, shape, where)
         resolved.append(ResolvedInput(decl.name, shape, dtype, source))
     return InputPlan(tuple(resolved), tuple(defaulted))
+
+
+def _sample_for(
+    decl: DeclaredInput,
+    declared: Sequence[DeclaredInput],
+    samples: Mapping[str, tuple[tuple[int, ...], str]] | None,
+) -> tuple[tuple[int, ...], str] | None:
+    """One sample's shape and dtype for ``decl``: by name (.npz), or the lone array of a .npy for a
+    single-input model; a leading axis beyond the model's rank counts samples and is dropped."""
+    if samples is None:
+        return None
+    found = samples.get(decl.name) or (samples.get("") if len(declared) == 1 else None)
+    if found is None:
+        return None
+    shape, dtype = found
+    if decl.dims and len(shape) == len(decl.dims) + 1:
+        shape = shape[1:]
+    return shape, dtype
 
 
 def _check_rank(decl: DeclaredInput, shape: tuple[int, ...], where: str) -> None:

@@ -47,6 +47,7 @@ class Inspect(Protocol):
         input_shapes: Mapping[str, tuple[int, ...]],
         opt_level: OptLevel,
         requirement: QuantizedRequirement,
+        max_bytes: int | None,
         runtime_layer: bool,
         vnni: bool | None,
     ) -> ModelInspection: ...
@@ -205,11 +206,11 @@ def _measure(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edg
     shapes = {item.name: item.shape for item in plan.inputs}
     int8 = edges.inspect(
         paths.int8, input_shapes=shapes, opt_level=settings.optimization_level,
-        requirement=require.quantized, runtime_layer=True, vnni=vnni,
+        requirement=require.quantized, max_bytes=policy.limits.max_model_bytes, runtime_layer=True, vnni=vnni,
     )
     fp32 = edges.inspect(
         paths.fp32, input_shapes=shapes, opt_level=settings.optimization_level,
-        requirement=require.quantized, runtime_layer=False, vnni=vnni,
+        requirement=require.quantized, max_bytes=policy.limits.max_model_bytes, runtime_layer=False, vnni=vnni,
     )
     pairing = pair_models(fp32, int8)
     rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=None)

@@ -112,6 +112,18 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What the gate refuses to read: models arrive in pull requests and are untrusted input."""
+
+    max_model_mb: float = 2048.0
+
+    @property
+    def max_model_bytes(self) -> int:
+        """The cap in bytes (the ``.onnx`` file with its external data)."""
+        return int(self.max_model_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
 class ModelPair:
     """One FP32 model and its INT8 version, with paths relative to the policy's folder."""
 
@@ -132,6 +144,7 @@ class Policy:
     require: Requirements = field(default_factory=Requirements)
     benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    limits: Limits = field(default_factory=Limits)
     version: int = POLICY_VERSION
     source: str = DEFAULT_POLICY_FILE
     lines: tuple[tuple[str, int], ...] = ()

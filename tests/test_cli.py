@@ -205,3 +205,40 @@ def test_a_model_onnx_runtime_refuses_fails_its_row_and_the_report_is_still_writ
     assert refused["verdict"] == "fail"
     assert "ONNX Runtime cannot load it" in refused["error"]
     assert real["benchmark"]["runs"][0]["speedup"]["estimate"] > 0  # the other model was still measured
+
+
+def test_a_model_over_the_policy_cap_is_refused_before_anything_runs(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = write_policy(
+        workspace,
+        "models:\n  - {fp32: models/conv_fp32.onnx, int8: models/conv_qdq.onnx}\nlimits:\n  max_model_mb: 0.001\n",
+    )
+    code, _, err = run(["check", "--policy", str(policy), "--workspace", str(workspace),
+                        "--json", str(tmp_path / "r.json")], capsys)
+    assert code == 2
+    assert "conv_fp32.onnx" in err and "over the" in err and "limit" in err and err.count("\n") == 1
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_sample_inputs_from_an_npz_feed_the_fidelity_check(
+    zoo: Zoo, workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    name, shape = zoo.conv_input.name, zoo.conv_input.shape
+    samples = np.random.default_rng(5).standard_normal((4, *shape)).astype(np.float32)
+    with (workspace / "samples.npz").open("wb") as stream:
+        np.savez(stream, allow_pickle=False, **{name: samples})
+    policy = write_policy(
+        workspace,
+        "models:\n  - {name: real, fp32: models/conv_fp32.onnx, int8: models/conv_qdq.onnx, samples: samples.npz}\n"
+        "require:\n  speedup: 0.5\n" + FAST_BENCH + "report:\n  profile: false\n",
+    )
+    code, _, err = run(["check", "--policy", str(policy), "--workspace", str(workspace),
+                        "--json", str(tmp_path / "r.json")], capsys)
+    assert code in (0, 1), err
+    (model,) = json.loads((tmp_path / "r.json").read_text())["models"]
+    assert model["fidelity"]["source"] == "samples"
+    assert model["benchmark"]["inputs"][0]["source"] == "samples"
+    assert model["profile"] is None  # report.profile: false
