@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -118,6 +118,32 @@ class WorkerLauncher:
         return interpret(done.returncode, done.stdout, done.stderr)
 
 
+def _request(
+    mode: str,
+    fp32: Path,
+    int8: Path,
+    *,
+    threads: int,
+    settings: BenchmarkSettings,
+    inputs: Sequence[InputLike],
+    samples: Path | None,
+    **extra: Any,
+) -> WorkerRequest:
+    """A worker request with the fields every mode shares, plus the mode's own."""
+    return WorkerRequest(
+        mode=mode,
+        fp32=str(fp32),
+        int8=str(int8),
+        threads=threads,
+        optimization_level=settings.optimization_level.value,
+        inputs=feed_specs(inputs),
+        samples=None if samples is None else str(samples),
+        seed=settings.seed,
+        fidelity_samples=settings.fidelity_samples,
+        **extra,
+    )
+
+
 def _launcher(
     env: Mapping[str, str] | None, settings: BenchmarkSettings, worker_command: Sequence[str] | None
 ) -> WorkerLauncher:
@@ -179,20 +205,8 @@ def measure_pair(
     ``env`` is the parent environment the worker's allow-listed one is built from.
     """
     launcher = _launcher(env, settings, worker_command)
-    base = WorkerRequest(
-        mode="measure",
-        fp32=str(fp32),
-        int8=str(int8),
-        threads=threads,
-        optimization_level=settings.optimization_level.value,
-        inputs=feed_specs(inputs),
-        samples=None if samples is None else str(samples),
-        seed=settings.seed,
-        warmup_runs=settings.warmup_runs,
-        min_rounds=MIN_ROUNDS,
-        overhead_runs=0,
-        fidelity_samples=settings.fidelity_samples,
-    )
+    base = _request("measure", fp32, int8, threads=threads, settings=settings, inputs=inputs, samples=samples,
+                    warmup_runs=settings.warmup_runs, min_rounds=MIN_ROUNDS, overhead_runs=0)  # fmt: skip
     start = clock()
     row = _Row()
     stop, error = _phase(row, base, launcher=launcher, settings=settings, budget=settings.budget_seconds, clock=clock)
@@ -335,18 +349,8 @@ def check_fidelity(
     launcher = _launcher(env, settings, worker_command)
     source = "random" if samples is None else "samples"
     with tempfile.TemporaryDirectory(prefix="int8gate-fidelity-") as tmp:
-        request = WorkerRequest(
-            mode="fidelity",
-            fp32=str(fp32),
-            int8=str(int8),
-            threads=threads,
-            optimization_level=settings.optimization_level.value,
-            inputs=feed_specs(inputs),
-            samples=None if samples is None else str(samples),
-            seed=settings.seed,
-            fidelity_samples=settings.fidelity_samples,
-            outputs_dir=tmp,
-        )
+        request = _request("fidelity", fp32, int8, threads=threads, settings=settings, inputs=inputs,
+                           samples=samples, outputs_dir=tmp)  # fmt: skip
         result = launcher.run(request)
         if isinstance(result, str):
             return fid.failed(result, source=source)
