@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,6 +276,15 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         print(annotation_command(error_annotation(exc)), flush=True)
         print(f"int8gate: error: {exc}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, UsageError) else EXIT_BAD_INPUT
+    except Exception as exc:  # the last line of defence: a bug must not read as the gate's "fail" (exit 1)
+        if env.get("INT8GATE_DEBUG"):
+            traceback.print_exc()
+        print(f"::error title=int8gate::internal error: {type(exc).__name__}", flush=True)
+        token = env.get("INPUT_GITHUB-TOKEN", "")
+        text = str(exc).replace(token, "***") if token else str(exc)
+        print(f"int8gate: internal error: {type(exc).__name__}: {text} (set INT8GATE_DEBUG=1 for the traceback)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

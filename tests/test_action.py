@@ -233,3 +233,20 @@ def test_action_workflow_and_dockerfile_lint_offline() -> None:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if "uses: actions/" in line:
                 assert pinned.search(line), f"{path}: not pinned by commit SHA: {line.strip()}"
+
+
+def test_an_internal_error_exits_2_not_1_and_keeps_the_token_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import int8gate.commands
+    from int8gate.action import main
+
+    def broken_gate(*args: object, **kwargs: object) -> Report:
+        raise RuntimeError(f"bug while holding {ACTIONS}")
+
+    monkeypatch.setattr(int8gate.commands, "gate", broken_gate)
+    env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_GITHUB-TOKEN": ACTIONS, "INPUT_COMMENT": "off",
+           "GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(EVENTS_DIR / "push.json")}
+    assert main(env) == 2  # 1 would read as the gate's verdict "fail"
+    out, err = capsys.readouterr()
+    assert "internal error: RuntimeError: bug while holding ***" in err
+    assert ACTIONS not in err and ACTIONS not in out.replace(f"::add-mask::{ACTIONS}", "")
