@@ -29,8 +29,8 @@ from int8gate.inspect import ModelInspection, inspect_model
 from int8gate.markdown import RenderOptions, render_report
 from int8gate.modelfile import load_model_proto
 from int8gate.opprofile import ProfileComparison
-from int8gate.pipeline import Edges, has_vnni, resolve_threads, run_gate
-from int8gate.policy import AUTO, BenchmarkSettings, FidelityRequirement, OptLevel, Policy
+from int8gate.pipeline import Edges, has_vnni, resolve_threads, resolve_threshold, run_gate
+from int8gate.policy import AUTO, BenchmarkSettings, FidelityRequirement, OptLevel
 from int8gate.policy_load import parse_policy
 from int8gate.probe import probe_runner
 from int8gate.profiling import profile_in_child
@@ -58,24 +58,22 @@ def _feeds(inputs: Sequence[ResolvedInput]) -> tuple[FeedSpec, ...]:
     return tuple(FeedSpec(item.name, item.shape, item.dtype) for item in inputs)
 
 
-def _declared(path: Path) -> tuple[DeclaredInput, ...]:
-    return declared_inputs(load_model_proto(path, max_bytes=None))  # gate() already applied the policy's cap
-
-
 def _sample_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
     """Shapes and dtypes of the arrays in a .npy/.npz sample file (``allow_pickle`` stays off)."""
     try:
+        if path.suffix == ".npy":  # one array, keyed "" (mapped to a single-input model); header only
+            array = np.load(path, allow_pickle=False, mmap_mode="r")
+            return {"": (tuple(array.shape), str(array.dtype))}
         with np.load(path, allow_pickle=False) as loaded:
             return {name: (tuple(loaded[name].shape), str(loaded[name].dtype)) for name in loaded.files}
-    except AttributeError:  # .npy: a single array, not a context manager
-        array = np.load(path, allow_pickle=False)
-        return {"": (tuple(array.shape), str(array.dtype))}
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: not a readable .npy/.npz file ({exc})") from None
 
 
-def real_edges(env: Mapping[str, str], progress: Any = _progress) -> Edges:
-    """The collaborators that touch this machine."""
+def real_edges(
+    env: Mapping[str, str], declared: Mapping[Path, tuple[DeclaredInput, ...]], progress: Any = _progress
+) -> Edges:
+    """The collaborators that touch this machine; ``declared`` holds each model's inputs, read once."""
 
     def measure(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
         return measure_pair(fp32, int8, inputs=_feeds(inputs), env=env, **kw)
@@ -90,7 +88,7 @@ def real_edges(env: Mapping[str, str], progress: Any = _progress) -> Edges:
         inspect=inspect_model,
         measure=measure,
         fidelity=fidelity,
-        load_declared_inputs=_declared,
+        load_declared_inputs=declared.__getitem__,
         sample_shapes=_sample_shapes,
         clock=time.monotonic,
         progress=progress,
@@ -118,18 +116,19 @@ def gate(
         policy = replace(policy, benchmark=replace(policy.benchmark, budget_seconds=budget))
     pairs = resolve_pair_paths(policy, policy_path.parent, workspace)
     cap = policy.limits.max_model_bytes
-    for paths in pairs:  # unsafe, unreadable or oversized models are bad input: refuse before measuring
-        load_model_proto(paths.fp32, max_bytes=cap)
-        load_model_proto(paths.int8, max_bytes=cap)
+    declared: dict[Path, tuple[DeclaredInput, ...]] = {}
+    for path in dict.fromkeys(p for paths in pairs for p in (paths.fp32, paths.int8)):
+        # Unsafe, unreadable or oversized models are bad input: refused before anything is measured.
+        declared[path] = declared_inputs(load_model_proto(path, max_bytes=cap))
     runner = probe_runner()
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return run_gate(
-        policy, pairs, runner, real_edges(env),
+        policy, pairs, runner, real_edges(env, declared),
         tool=partial(_tool_info, shown, started), fail_on=fail_on,
     )
 
 
-def write_outputs(report: Report, args: argparse.Namespace, workspace_root: Path, policy: Policy | None = None) -> str:
+def write_outputs(report: Report, args: argparse.Namespace, workspace_root: Path) -> str:
     """Write the requested files atomically and return the Markdown (for stdout)."""
     workspace = Workspace.at(workspace_root)
     markdown = render_report(report, RenderOptions())
@@ -194,13 +193,14 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
     load_model_proto(int8)
     plan = plan_inputs(declared_inputs(fp32_model), specs, where="--input")
     runner = probe_runner()
-    if args.min_speedup == AUTO:
-        threshold = expected_range(runner.cpu.cpu_class, model_macs=None, fp32_median_ms=None).low
-    else:
+    wanted: float | str = args.min_speedup
+    if wanted != AUTO:
         try:
-            threshold = float(args.min_speedup)
+            wanted = float(wanted)
         except ValueError:
             raise UsageError(f"--min-speedup: {args.min_speedup!r} is not a number or 'auto'") from None
+    rng = expected_range(runner.cpu.cpu_class, model_macs=None, fp32_median_ms=None)
+    threshold, threshold_source = resolve_threshold(wanted, rng)
     runs = []
     for threads in resolve_threads(settings.threads, runner.cpus.effective):
         _progress(f"measuring at {threads} thread(s), budget {settings.budget_seconds:g} s")
@@ -208,7 +208,7 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
                                  settings=settings, threshold=threshold, env=env))
     fidelity = check_fidelity(fp32, int8, inputs=_feeds(plan.inputs), requirement=FidelityRequirement(),
                               settings=settings, env=env)
-    section = BenchmarkSection(tuple(runs), plan.inputs, plan.defaulted, threshold, "")
+    section = BenchmarkSection(tuple(runs), plan.inputs, plan.defaulted, threshold, threshold_source)
     if args.json:
         payload = to_jsonable(section)
         payload["fidelity"] = to_jsonable(fidelity)

@@ -17,7 +17,7 @@ from int8gate.findings import Finding, Severity
 from int8gate.fleet import Fleet, FleetModel
 from int8gate.mdsyntax import COMMENT_LIMIT, code, details, escape, table
 from int8gate.report import BenchmarkSection, ModelResult, Report, Verdict
-from int8gate.runner import RunnerProfile
+from int8gate.runner import Arch, RunnerProfile
 from int8gate.stats import Call, LatencySummary, Speedup, StopReason
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def runner_facts(runner: RunnerProfile) -> tuple[str, str, str]:
     def mark(ok: bool) -> str:
         return "✔" if ok else "✘"
 
-    if cpu.arch.value in {"arm64", "aarch64"}:
+    if cpu.arch is Arch.AARCH64:
         feats = f"NEON {mark(flags.neon)} dot-product {mark(flags.asimddp)} i8mm {mark(flags.i8mm)}"
     else:
         vnni = flags.avx512_vnni or flags.avx_vnni

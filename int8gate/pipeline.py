@@ -32,7 +32,7 @@ from int8gate.policy import (
     Requirements,
 )
 from int8gate.report import BenchmarkSection, ModelResult, Report, ResolvedInput, ToolInfo
-from int8gate.runner import ExpectedRange, RunnerProfile, expected_range
+from int8gate.runner import Arch, ExpectedRange, RunnerProfile, expected_range
 from int8gate.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
 from int8gate.workspace import PairPaths
 
@@ -101,7 +101,7 @@ class Edges:
 def has_vnni(runner: RunnerProfile) -> bool | None:
     """Whether the x86 CPU has VNNI (either form); ``None`` off x86, where the u8s8 caveat does not apply."""
     flags = runner.cpu.flags
-    if runner.cpu.arch.value != "x86_64":
+    if runner.cpu.arch is not Arch.X86_64:
         return None
     return flags.avx512_vnni or flags.avx_vnni
 
@@ -112,9 +112,7 @@ def resolve_threads(threads: Sequence[int | str], usable: int) -> tuple[int, ...
     return tuple(dict.fromkeys(out))
 
 
-def resolve_threshold(
-    requirement: float | str, rng: ExpectedRange
-) -> tuple[float, str]:
+def resolve_threshold(requirement: float | str, rng: ExpectedRange) -> tuple[float, str]:
     """The speedup the policy requires, and where the number came from."""
     if requirement == AUTO:
         return rng.low, f"auto: lower edge of the expected range for {rng.label}"
