@@ -60,7 +60,7 @@ class FidelityRequirement:
     min_cosine: float | None = 0.99
     max_abs_error: float | None = None
     # Cosine is blind to a wrong output scale; SNR is not. Correct INT8 zoo models measure 32-43 dB,
-    # one layer with a x8 weight scale 7.9 dB (benchmarks/README.md has the command).
+    # one layer with a x8 weight scale 7.9 dB (python benchmarks/fidelity_zoo.py).
     min_snr_db: float | None = 20.0
     min_top1_agreement: float | None = None
 

@@ -260,7 +260,8 @@ class MachineLoad:
 HIGH_DISPERSION_CV = 0.10
 DRIFT_T_STAT = 3.0
 CLOCK_TICKS_PER_SAMPLE = 1000
-OTHER_CPU_SHARE = 0.15  # an idle 2-CPU VM shows ~1-3%; one busy process beside the worker ~50%
+# benchmarks/other_load.py on the 2-vCPU dev machine: 0.0-0.6% idle, 34-51% with one busy process beside.
+OTHER_CPU_SHARE = 0.15
 """Idle 2-CPU runner: ~18/s per pool thread; one busy process beside it: ~100/s."""
 OVERHEAD_SHARE = 0.01
 OUTLIER_SHARE = 0.05

@@ -89,5 +89,5 @@ def test_legs_plus_merge_leave_one_comment_across_pushes(tmp_path: Path, standin
     assert comments[0].body.startswith("<!-- int8gate:self-test -->")
     assert "across 4 runners" in comments[0].body
     out, err = capsys.readouterr()
-    assert "comment: ok: updated" in err or "updated" in err
+    assert "int8gate: comment: ok: created: " in err and "int8gate: comment: ok: updated: " in err
     assert ACTIONS not in err and f"::add-mask::{ACTIONS}" in out

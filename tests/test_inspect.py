@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
-import onnx
-import onnxruntime as ort
 import pytest
+from ortwritten import FLOAT_COMPUTE, INTEGER_KERNELS, written_by_ort
 
 from examples.modelzoo import Zoo
 from int8gate.census import QuantFormat
@@ -82,26 +80,6 @@ def test_missing_preprocessing_is_flagged_only_where_it_is_missing(inspected: di
     assert "qdq-unfused" in _codes(noprep)
 
 
-def _written_by_ort(path: Path, target: Path) -> Counter[str]:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.optimized_model_filepath = str(target)
-    options.log_severity_level = 3
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return Counter(node.op_type for node in onnx.load(str(target)).graph.node)
-
-
-INTEGER_KERNELS = (
-    "QLinearConv",
-    "QLinearMatMul",
-    "QGemm",
-    "ConvInteger",
-    "MatMulInteger",
-    "MatMulIntegerToFloat",
-    "DynamicQuantizeMatMul",
-    "QAttention",
-)
-FLOAT_COMPUTE = ("Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm", "FusedGemm")
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
@@ -110,7 +88,7 @@ def test_runtime_counts_match_what_ort_wrote(
 ) -> None:
     after = inspected[name].after_optimization
     assert after is not None and after.opt_level is OptLevel.ALL
-    written = _written_by_ort(getattr(zoo, name), tmp_path / "written.onnx")
+    written = written_by_ort(getattr(zoo, name), tmp_path / "written.onnx")
     assert after.nodes == sum(written.values())
     assert after.integer_kernels == sum(written[op] for op in INTEGER_KERNELS)
     assert after.float_compute == sum(written[op] for op in FLOAT_COMPUTE)

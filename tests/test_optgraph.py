@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto
 from onnxbuild import GraphBuilder, conv_pair, floats, weights
+from ortwritten import FLOAT_COMPUTE, INTEGER_KERNELS, written_by_ort
 
 from int8gate.errors import ModelFileError
 from int8gate.optgraph import analyze_optimized
 from int8gate.ortgraph import optimized_model
 from int8gate.pitfalls import runtime_findings
 from int8gate.policy import OptLevel
-
-INTEGER_KERNELS = (
-    "QLinearConv",
-    "QLinearMatMul",
-    "QGemm",
-    "ConvInteger",
-    "MatMulInteger",
-    "MatMulIntegerToFloat",
-    "DynamicQuantizeMatMul",
-)
-FLOAT_COMPUTE = ("Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm", "FusedGemm")
-ORT_LEVELS = {
-    OptLevel.BASIC: ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-    OptLevel.ALL: ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-}
 
 
 def _hand_optimized() -> onnx.ModelProto:
@@ -66,22 +50,12 @@ def test_counts_on_a_hand_built_optimized_graph() -> None:
     assert found == {"float-compute-fed-by-dq", "qdq-unfused"}
 
 
-def _written_by_ort(path: Path, level: OptLevel, target: Path) -> Counter[str]:
-    """Op-type counts of the optimized model ONNX Runtime writes with default session settings."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ORT_LEVELS[level]
-    options.optimized_model_filepath = str(target)
-    options.log_severity_level = 3
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return Counter(node.op_type for node in onnx.load(str(target)).graph.node)
-
-
 @pytest.mark.parametrize("level", [OptLevel.BASIC, OptLevel.ALL])
 def test_counts_match_the_file_ort_wrote(tmp_path: Path, level: OptLevel) -> None:
     path = tmp_path / "qdq.onnx"
     onnx.save(conv_pair(quantize_big=True, quantize_small=True), str(path))
     after = analyze_optimized(optimized_model(path, level), level)
-    written = _written_by_ort(path, level, tmp_path / "written.onnx")
+    written = written_by_ort(path, tmp_path / "written.onnx", level)
     assert after.nodes == sum(written.values())
     assert after.quantize_linear == written["QuantizeLinear"]
     assert after.dequantize_linear == written["DequantizeLinear"]
