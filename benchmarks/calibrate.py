@@ -33,11 +33,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from examples.modelzoo import ConvNetConfig, build_convnet, preprocess, quantize_calibrated  # noqa: E402
-from int8gate import bench  # noqa: E402
-from int8gate.bench import WorkerLauncher, measure_pair  # noqa: E402
-from int8gate.child import child_env as worker_env  # noqa: E402
-from int8gate.policy import BenchmarkSettings  # noqa: E402
-from int8gate.worker import WorkerRequest, WorkerResult  # noqa: E402
+from int8gate.policy.spec import BenchmarkSettings  # noqa: E402
+from int8gate.runtime import bench  # noqa: E402
+from int8gate.runtime.bench import WorkerLauncher, measure_pair  # noqa: E402
+from int8gate.runtime.child import child_env as worker_env  # noqa: E402
+from int8gate.runtime.worker import WorkerRequest, WorkerResult  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the zoo lives in examples/, not the package
 
 from examples.modelzoo import build_zoo
-from int8gate.bench import check_fidelity
-from int8gate.feeds import FeedSpec
-from int8gate.policy import BenchmarkSettings, FidelityRequirement
+from int8gate.inputs.feeds import FeedSpec
+from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
+from int8gate.runtime.bench import check_fidelity
 
 VARIANTS = ("qdq", "qoperator", "dynamic", "qdq_noprep", "half_fake", "broken_scale")
 

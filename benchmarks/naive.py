@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from int8gate.feeds import FeedSpec, random_feeds  # noqa: E402
-from int8gate.worker import WorkerRequest, WorkerResult  # noqa: E402
+from int8gate.inputs.feeds import FeedSpec, random_feeds  # noqa: E402
+from int8gate.runtime.worker import WorkerRequest, WorkerResult  # noqa: E402
 
 
 def naive(request: WorkerRequest) -> WorkerResult:

@@ -4,7 +4,7 @@
 
 Runs the bundled FP32 example for 4 s at ``--threads`` and reports the CPU time the rest of the
 machine used meanwhile (``/proc/stat`` busy time minus this process's own), as a share of the
-usable CPUs, the way ``int8gate.worker`` does; ``--busy`` starts one spinning Python process beside it.
+usable CPUs, the way ``int8gate.runtime.worker`` does; ``--busy`` starts one spinning Python process beside it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from int8gate.worker import machine_busy_seconds
+from int8gate.runtime.worker import machine_busy_seconds
 
 MODEL = Path(__file__).resolve().parents[1] / "examples" / "models" / "convnet_fp32.onnx"
 

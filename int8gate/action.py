@@ -24,13 +24,9 @@ from pathlib import Path
 from typing import TextIO
 
 from int8gate.errors import EXIT_BAD_INPUT, Int8gateError, UsageError
-from int8gate.event import Activity, EventFacts, check_artifact_claim, find_activity
-from int8gate.github import DEFAULT_API_URL, GitHubClient, GitHubError, Repo
-from int8gate.markdown import RenderOptions, render_report, render_stopped
-from int8gate.mdsyntax import COMMENT_LIMIT, SUMMARY_LIMIT
-from int8gate.mdsyntax import marker as marker_for
-from int8gate.policy import CommentMode
-from int8gate.publish import (
+from int8gate.github.client import DEFAULT_API_URL, GitHubClient, GitHubError, Repo
+from int8gate.github.event import Activity, EventFacts, check_artifact_claim, find_activity
+from int8gate.github.publish import (
     FORK_COMMENT_FILE,
     ForkComment,
     StepOutcome,
@@ -49,9 +45,13 @@ from int8gate.publish import (
     write_fork_comment,
     write_report_json,
 )
-from int8gate.report import Report, Verdict
-from int8gate.sticky import StickyAction, StickyResult, post_sticky
-from int8gate.verdict import FailOn
+from int8gate.github.sticky import StickyAction, StickyResult, post_sticky
+from int8gate.judge.verdict import FailOn
+from int8gate.policy.spec import CommentMode
+from int8gate.report.data import Report, Verdict
+from int8gate.report.markdown import RenderOptions, render_report, render_stopped
+from int8gate.report.syntax import COMMENT_LIMIT, SUMMARY_LIMIT
+from int8gate.report.syntax import marker as marker_for
 from int8gate.workspace import Workspace, output_path
 
 Gate = Callable[[Path, Path, Mapping[str, str], FailOn], Report]

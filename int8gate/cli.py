@@ -25,9 +25,9 @@ from typing import TextIO
 
 from int8gate import __version__
 from int8gate.errors import EXIT_BAD_INPUT, Int8gateError, UsageError
-from int8gate.policy import AUTO, BenchmarkSettings, CommentMode, OptLevel
-from int8gate.report import Verdict
-from int8gate.verdict import FailOn
+from int8gate.judge.verdict import FailOn
+from int8gate.policy.spec import AUTO, BenchmarkSettings, CommentMode, OptLevel
+from int8gate.report.data import Verdict
 
 INTERNAL_ERROR_HINT = "set INT8GATE_DEBUG=1 for the traceback, and please report it"
 
@@ -152,16 +152,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def _cmd_schema(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.policy_load import policy_schema
+    from int8gate.policy.load import policy_schema
 
     out.write(json.dumps(policy_schema(), indent=2) + "\n")
     return 0
 
 
 def _cmd_env(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.probe import probe_runner
-    from int8gate.report import to_jsonable
-    from int8gate.terminal import render_runner_text
+    from int8gate.machine.probe import probe_runner
+    from int8gate.report.data import to_jsonable
+    from int8gate.report.terminal import render_runner_text
 
     profile = probe_runner()
     if args.json:
@@ -198,10 +198,10 @@ def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
 
 
 def _cmd_merge(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.fleet import merge, parse_runner
-    from int8gate.markdown import RenderOptions, render_fleet
-    from int8gate.mdsyntax import marker
-    from int8gate.verdict import exit_code
+    from int8gate.judge.verdict import exit_code
+    from int8gate.report.fleet import merge, parse_runner
+    from int8gate.report.markdown import RenderOptions, render_fleet
+    from int8gate.report.syntax import marker
     from int8gate.workspace import atomic_write_text
 
     runners = []

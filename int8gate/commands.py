@@ -21,23 +21,23 @@ from typing import Any, TextIO
 import numpy as np
 
 from int8gate import __version__
-from int8gate.bench import check_fidelity, measure_pair
 from int8gate.errors import UsageError
-from int8gate.feeds import FeedSpec
-from int8gate.inputs import DeclaredInput, declared_inputs, parse_input_option, plan_inputs
-from int8gate.inspect import ModelInspection, inspect_model
-from int8gate.markdown import RenderOptions, render_report
-from int8gate.modelfile import load_model_proto
-from int8gate.opprofile import ProfileComparison
-from int8gate.pipeline import Edges, has_vnni, resolve_threads, resolve_threshold, run_gate
-from int8gate.policy import AUTO, BenchmarkSettings, FidelityRequirement, OptLevel
-from int8gate.policy_load import parse_policy
-from int8gate.probe import probe_runner
-from int8gate.profiling import profile_in_child
-from int8gate.report import BenchmarkSection, Report, ResolvedInput, ToolInfo, to_jsonable
-from int8gate.runner import expected_range
-from int8gate.terminal import render_bench_text, render_inspection_text
-from int8gate.verdict import FailOn
+from int8gate.gate.pipeline import Edges, has_vnni, resolve_threads, resolve_threshold, run_gate
+from int8gate.inputs.feeds import FeedSpec
+from int8gate.inputs.plan import DeclaredInput, declared_inputs, parse_input_option, plan_inputs
+from int8gate.judge.verdict import FailOn
+from int8gate.machine.probe import probe_runner
+from int8gate.machine.runner import expected_range
+from int8gate.measure.opprofile import ProfileComparison
+from int8gate.model.file import load_model_proto
+from int8gate.model.inspection import ModelInspection, inspect_model
+from int8gate.policy.load import parse_policy
+from int8gate.policy.spec import AUTO, BenchmarkSettings, FidelityRequirement, OptLevel
+from int8gate.report.data import BenchmarkSection, Report, ResolvedInput, ToolInfo, to_jsonable
+from int8gate.report.markdown import RenderOptions, render_report
+from int8gate.report.terminal import render_bench_text, render_inspection_text
+from int8gate.runtime.bench import check_fidelity, measure_pair
+from int8gate.runtime.profiler import profile_in_child
 from int8gate.workspace import (
     PairPaths,
     Workspace,

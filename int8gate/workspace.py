@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from int8gate.errors import PolicyError, UsageError, WorkspaceError
-from int8gate.policy import ModelPair, Policy
+from int8gate.policy.spec import ModelPair, Policy
 
 MAX_POLICY_BYTES = 1 << 20
 

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 from ghcontract import ERROR_EXAMPLES_FILE, EVENTS_DIR, Contract, Operation
 from ghfaults import FakeClock, Faults
 
-from int8gate.github import GitHubClient, RetryPolicy, make_session
+from int8gate.github.client import GitHubClient, RetryPolicy, make_session
 
 CONTRACT = Contract()
 ERROR_EXAMPLES = json.loads(ERROR_EXAMPLES_FILE.read_text(encoding="utf-8"))["examples"]

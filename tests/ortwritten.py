@@ -8,7 +8,7 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 
-from int8gate.policy import OptLevel
+from int8gate.policy.spec import OptLevel
 
 # Written out here rather than imported from int8gate.optgraph, so the tests check its list too.
 INTEGER_KERNELS = (

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from int8gate.bench import BenchRun
-from int8gate.census import ComputeOps, ComputeOpStats, FormatCount, OpCount, QuantFormat
-from int8gate.fidelity import FidelityResult, OutputFidelity
 from int8gate.findings import Finding, Severity
-from int8gate.inspect import ModelInspection, PairCheck, TensorSpec
-from int8gate.opprofile import OpTypeRow, ProfileComparison
-from int8gate.optgraph import AfterOptimization
-from int8gate.policy import OptLevel
-from int8gate.quantfacts import ScaleGranularity, WeightBytes
-from int8gate.report import BenchmarkSection, ModelResult, Report, ResolvedInput, ToolInfo, Verdict
-from int8gate.runner import (
+from int8gate.machine.runner import (
     Arch,
     CpuCounts,
     CpuFlags,
@@ -22,7 +13,16 @@ from int8gate.runner import (
     RunnerClass,
     RunnerProfile,
 )
-from int8gate.stats import Call, LatencySummary, Speedup, StopReason
+from int8gate.measure.fidelity import FidelityResult, OutputFidelity
+from int8gate.measure.opprofile import OpTypeRow, ProfileComparison
+from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
+from int8gate.model.census import ComputeOps, ComputeOpStats, FormatCount, OpCount, QuantFormat
+from int8gate.model.inspection import ModelInspection, PairCheck, TensorSpec
+from int8gate.model.optimized import AfterOptimization
+from int8gate.model.quantfacts import ScaleGranularity, WeightBytes
+from int8gate.policy.spec import OptLevel
+from int8gate.report.data import BenchmarkSection, ModelResult, Report, ResolvedInput, ToolInfo, Verdict
+from int8gate.runtime.bench import BenchRun
 
 SETUP = "one worker process per session pair; shared intra-op pool"
 

@@ -16,11 +16,11 @@ from test_publish import parse_outputs
 
 from int8gate.action import ActionSettings, run
 from int8gate.errors import PolicyError, UsageError
-from int8gate.github import GitHubClient, RetryPolicy, make_session
-from int8gate.policy import CommentMode
-from int8gate.probe import probe_runner
-from int8gate.report import ModelResult, Report, ToolInfo, Verdict
-from int8gate.verdict import FailOn
+from int8gate.github.client import GitHubClient, RetryPolicy, make_session
+from int8gate.judge.verdict import FailOn
+from int8gate.machine.probe import probe_runner
+from int8gate.policy.spec import CommentMode
+from int8gate.report.data import ModelResult, Report, ToolInfo, Verdict
 
 RUNNER = probe_runner()
 
@@ -200,7 +200,7 @@ def test_action_yml_and_the_code_agree() -> None:
     import yaml
 
     from int8gate import action
-    from int8gate.publish import step_outputs
+    from int8gate.github.publish import step_outputs
 
     root = Path(__file__).resolve().parents[1]
     spec = yaml.safe_load((root / "action.yml").read_text(encoding="utf-8"))

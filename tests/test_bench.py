@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from int8gate import bench
-from int8gate.bench import WorkerLauncher, interpret, measure_pair
-from int8gate.child import child_env as worker_env
-from int8gate.feeds import FeedSpec
-from int8gate.policy import BenchmarkSettings
-from int8gate.stats import Call, StopReason
-from int8gate.worker import WorkerRequest, WorkerResult
+from int8gate.inputs.feeds import FeedSpec
+from int8gate.measure.stats import Call, StopReason
+from int8gate.policy.spec import BenchmarkSettings
+from int8gate.runtime import bench
+from int8gate.runtime.bench import WorkerLauncher, interpret, measure_pair
+from int8gate.runtime.child import child_env as worker_env
+from int8gate.runtime.worker import WorkerRequest, WorkerResult
 
 FAST = BenchmarkSettings(warmup_runs=1, budget_seconds=1.0, sessions=2, timeout_seconds=60, confirm=False)
 
@@ -142,7 +142,7 @@ def test_worker_env_keeps_thread_knobs_and_drops_secrets() -> None:
     env = worker_env(parent)
     assert set(env) == {"PATH", "HOME", "LANG", "OMP_NUM_THREADS", "ORT_LOGGING", "PYTHONPATH"}
     assert env["PYTHONPATH"].endswith(":/extra")
-    assert Path(env["PYTHONPATH"].split(":")[0], "int8gate", "bench.py").is_file()
+    assert Path(env["PYTHONPATH"].split(":")[0], "int8gate", "runtime", "bench.py").is_file()
     assert "ghp_secret" not in json.dumps(env)
 
 

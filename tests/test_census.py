@@ -8,10 +8,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnxbuild import BIG_CONV_MACS, SMALL_CONV_MACS, GraphBuilder, conv_pair, floats, weights
 
-from int8gate.census import Census, QuantFormat, take_census
 from int8gate.findings import Severity
-from int8gate.pitfalls import census_findings, is_quantized
-from int8gate.policy import QuantizedRequirement
+from int8gate.model.census import Census, QuantFormat, take_census
+from int8gate.model.pitfalls import census_findings, is_quantized
+from int8gate.policy.spec import QuantizedRequirement
 
 DEFAULT = QuantizedRequirement()
 

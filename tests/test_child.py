@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from int8gate.child import ChildError, describe_failure, run_module
+from int8gate.runtime.child import ChildError, describe_failure, run_module
 
 
 @pytest.mark.parametrize(

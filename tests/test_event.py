@@ -11,14 +11,14 @@ import pytest
 from ghcontract import EVENTS_DIR
 from ghstandin import StandIn, make_client, running_standin
 
-from int8gate.event import (
+from int8gate.github.client import Repo
+from int8gate.github.event import (
     Activity,
     EventPayloadError,
     PullRequestFacts,
     check_artifact_claim,
     find_activity,
 )
-from int8gate.github import Repo
 
 
 def payload(name: str) -> dict[str, Any]:

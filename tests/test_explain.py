@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from examples.modelzoo import Zoo
-from int8gate.explain import Evidence, explain
 from int8gate.findings import Finding, Severity
-from int8gate.inspect import ModelInspection, inspect_model
-from int8gate.profiling import profile_pair
-from int8gate.runner import CpuInfo, effective_cpus, parse_cpuinfo, quota_from_cfs
+from int8gate.judge.explain import Evidence, explain
+from int8gate.machine.runner import CpuInfo, effective_cpus, parse_cpuinfo, quota_from_cfs
+from int8gate.model.inspection import ModelInspection, inspect_model
+from int8gate.runtime.profiler import profile_pair
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runner"
 

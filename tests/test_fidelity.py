@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from int8gate import fidelity
-from int8gate.bench import check_fidelity
-from int8gate.policy import BenchmarkSettings, FidelityRequirement
+from int8gate.measure import fidelity
+from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
+from int8gate.runtime.bench import check_fidelity
 
 STRICT = FidelityRequirement(min_cosine=0.99, max_abs_error=0.1, min_snr_db=20.0, min_top1_agreement=0.9)
 

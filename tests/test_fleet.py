@@ -14,8 +14,8 @@ from ghstandin import ACTIONS, StandIn, running_standin
 from test_markdown import check_golden
 
 from int8gate.cli import main
-from int8gate.report import to_jsonable
-from int8gate.runner import Arch, CpuFlags, RunnerClass
+from int8gate.machine.runner import Arch, CpuFlags, RunnerClass
+from int8gate.report.data import to_jsonable
 
 LEGS = {
     "x64-vnni": (RunnerClass("x86-vnni"), Arch.X86_64, CpuFlags(avx2=True, avx512f=True, avx512_vnni=True)),

@@ -20,7 +20,7 @@ from ghstandin import (
 )
 from requests.structures import CaseInsensitiveDict
 
-from int8gate.github import (
+from int8gate.github.client import (
     AuthenticationError,
     Comment,
     CommentTooLongError,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from int8gate.errors import UsageError
-from int8gate.inputs import DEFAULT_DIM, DeclaredInput, parse_input_option, plan_inputs
-from int8gate.policy import InputSpec
-from int8gate.report import DefaultedDim, ResolvedInput
+from int8gate.inputs.plan import DEFAULT_DIM, DeclaredInput, parse_input_option, plan_inputs
+from int8gate.policy.spec import InputSpec
+from int8gate.report.data import DefaultedDim, ResolvedInput
 
 IMAGE = DeclaredInput("input", ("batch", 3, None, 224), "float32")
 IDS = DeclaredInput("ids", ("batch", "seq"), "int64")

@@ -8,12 +8,12 @@ import pytest
 from ortwritten import FLOAT_COMPUTE, INTEGER_KERNELS, written_by_ort
 
 from examples.modelzoo import Zoo
-from int8gate.census import QuantFormat
 from int8gate.errors import ModelFileError, UsageError
 from int8gate.findings import Severity
-from int8gate.inspect import ModelInspection, inspect_model, pair_models
-from int8gate.policy import OptLevel
-from int8gate.report import to_jsonable
+from int8gate.model.census import QuantFormat
+from int8gate.model.inspection import ModelInspection, inspect_model, pair_models
+from int8gate.policy.spec import OptLevel
+from int8gate.report.data import to_jsonable
 
 FORMATS = {
     "conv_fp32": QuantFormat.FLOAT,

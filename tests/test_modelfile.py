@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 from onnxbuild import GraphBuilder, conv_pair, floats
 
 from int8gate.errors import EXIT_BAD_INPUT, ModelFileError
-from int8gate.modelfile import MAX_DIM, load_model_proto, read_model
+from int8gate.model.file import MAX_DIM, load_model_proto, read_model
 
 WEIGHT = floats(4, 4)
 

@@ -13,10 +13,10 @@ from onnxbuild import GraphBuilder, conv_pair, floats, weights
 from ortwritten import FLOAT_COMPUTE, INTEGER_KERNELS, written_by_ort
 
 from int8gate.errors import ModelFileError
-from int8gate.optgraph import analyze_optimized
-from int8gate.ortgraph import optimized_model
-from int8gate.pitfalls import runtime_findings
-from int8gate.policy import OptLevel
+from int8gate.model.optimized import analyze_optimized
+from int8gate.model.pitfalls import runtime_findings
+from int8gate.policy.spec import OptLevel
+from int8gate.runtime.optimizer import optimized_model
 
 
 def _hand_optimized() -> onnx.ModelProto:

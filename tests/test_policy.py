@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 
 from int8gate.errors import PolicyError
-from int8gate.policy import AUTO, OptLevel, Policy
-from int8gate.policy_load import parse_policy, policy_schema
+from int8gate.policy.load import parse_policy, policy_schema
+from int8gate.policy.spec import AUTO, OptLevel, Policy
 
 TWO_LINES = "models:\n  - {fp32: m/a.onnx, int8: m/a_int8.onnx}\n"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import onnxruntime
 
-from int8gate.probe import probe_runner
-from int8gate.runner import Arch, CpuInfo, RunnerClass
+from int8gate.machine.probe import probe_runner
+from int8gate.machine.runner import Arch, CpuInfo, RunnerClass
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runner"
 

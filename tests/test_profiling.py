@@ -10,10 +10,10 @@ import onnx
 import pytest
 
 from examples.modelzoo import Zoo
-from int8gate.child import child_env
-from int8gate.feeds import FeedSpec
-from int8gate.opprofile import ProfileComparison, ProfileFormatError, compare_profiles, parse_profile
-from int8gate.profiling import nodes_fed_by_dq, profile_in_child, profile_model, profile_pair
+from int8gate.inputs.feeds import FeedSpec
+from int8gate.measure.opprofile import ProfileComparison, ProfileFormatError, compare_profiles, parse_profile
+from int8gate.runtime.child import child_env
+from int8gate.runtime.profiler import nodes_fed_by_dq, profile_in_child, profile_model, profile_pair
 
 RUNS = 5
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from int8gate.errors import PolicyError
-from int8gate.github import GitHubUnavailableError
-from int8gate.publish import (
+from int8gate.github.client import GitHubUnavailableError
+from int8gate.github.publish import (
     FORK_COMMENT_FILE,
     SUMMARY_LIMIT_BYTES,
     Annotation,

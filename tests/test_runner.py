@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from int8gate.runner import (
+from int8gate.machine.runner import (
     Arch,
     CpuFlags,
     RunnerClass,

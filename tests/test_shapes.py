@@ -11,9 +11,9 @@ from onnx import TensorProto, helper
 from onnxbuild import GraphBuilder, floats, weights
 
 from int8gate.errors import UsageError
-from int8gate.graphwalk import Shape, index_graph
-from int8gate.inference import NOT_LOADED, infer, prepare_for_inference
-from int8gate.shapes import COMPUTE_OPS, MAC_OPS, compute_spec, node_macs
+from int8gate.model.graph import Shape, index_graph
+from int8gate.model.ops import COMPUTE_OPS, MAC_OPS, compute_spec, node_macs
+from int8gate.model.shapeinfer import NOT_LOADED, infer, prepare_for_inference
 
 
 def macs(

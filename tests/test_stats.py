@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from int8gate import stats
 from int8gate.findings import Severity
-from int8gate.stats import Call, MachineLoad, SessionSamples, Speedup, StopReason
+from int8gate.measure import stats
+from int8gate.measure.stats import Call, MachineLoad, SessionSamples, Speedup, StopReason
 
 
 def session(fp32: list[int], int8: list[int]) -> SessionSamples:

@@ -10,10 +10,8 @@ from ghfaults import FakeClock
 from ghstandin import ACTIONS, ACTIONS_BOT, PAT, READ_ONLY, StandIn, make_client, running_standin
 
 from int8gate.errors import UsageError
-from int8gate.github import MAX_COMMENT_CHARS, GitHubUnavailableError, Repo
-from int8gate.mdsyntax import marker as marker_for
-from int8gate.policy import CommentMode
-from int8gate.sticky import (
+from int8gate.github.client import MAX_COMMENT_CHARS, GitHubUnavailableError, Repo
+from int8gate.github.sticky import (
     GITHUB_ACTIONS_IDENTITY,
     Identity,
     StickyAction,
@@ -22,6 +20,8 @@ from int8gate.sticky import (
     post_sticky,
     resolve_identity,
 )
+from int8gate.policy.spec import CommentMode
+from int8gate.report.syntax import marker as marker_for
 
 REPO = Repo("octo-org", "octo-repo")
 PR = 7

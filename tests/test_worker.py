@@ -14,13 +14,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from int8gate.feeds import FeedError, FeedSpec, load_samples, random_feed
-from int8gate.worker import EXIT_MODEL_ERROR, WorkerRequest, WorkerResult, block_size, round_orders
+from int8gate.inputs.feeds import FeedError, FeedSpec, load_samples, random_feed
+from int8gate.runtime.worker import EXIT_MODEL_ERROR, WorkerRequest, WorkerResult, block_size, round_orders
 
 
 def run_worker(request: WorkerRequest) -> tuple[int, dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-m", "int8gate.worker"],
+        [sys.executable, "-m", "int8gate.runtime.worker"],
         input=request.to_json(),
         capture_output=True,
         text=True,
@@ -160,7 +160,7 @@ def test_an_unknown_custom_op_is_a_load_error(tmp_path: Path) -> None:
 
 
 def test_machine_busy_seconds_reads_proc_stat(tmp_path: Path) -> None:
-    from int8gate.worker import machine_busy_seconds
+    from int8gate.runtime.worker import machine_busy_seconds
 
     stat = tmp_path / "stat"
     tick = os.sysconf("SC_CLK_TCK")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from int8gate.errors import PolicyError, UsageError, WorkspaceError
-from int8gate.policy_load import parse_policy
+from int8gate.policy.load import parse_policy
 from int8gate.workspace import Workspace, atomic_write_text, output_path, read_policy_text, resolve_pair_paths
 
 

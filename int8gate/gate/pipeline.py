@@ -1,0 +1,357 @@
+"""Run the gate for a policy: verify → benchmark → fidelity → explain → verdict, into one ``Report``.
+
+The collaborators that touch the machine (census with ONNX Runtime, worker processes, profiling,
+the clock) come in as ``Edges``, so this module only sequences them and turns their results into
+facts for the pure verdict and explanation. A model that crashes or hangs becomes a failed row; the
+other models are still measured and the report is still written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from int8gate.errors import ModelFileError
+from int8gate.findings import Finding
+from int8gate.inputs.plan import InputPlan, plan_inputs
+from int8gate.judge import explain as explain_mod
+from int8gate.judge.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
+from int8gate.machine.runner import Arch, ExpectedRange, RunnerProfile, expected_range
+from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.opprofile import ProfileComparison
+from int8gate.model.inspection import ModelInspection, PairCheck, pair_models
+from int8gate.policy.spec import (
+    AUTO,
+    BenchmarkSettings,
+    FidelityRequirement,
+    OptLevel,
+    Policy,
+    QuantizedRequirement,
+    Requirements,
+)
+from int8gate.report.data import BenchmarkSection, ModelResult, Report, ResolvedInput, ToolInfo
+from int8gate.runtime.bench import BenchRun
+from int8gate.workspace import PairPaths
+
+
+class Inspect(Protocol):
+    """Census of one model file (``int8gate.model.inspection.inspect_model``)."""
+
+    def __call__(
+        self,
+        path: Path,
+        *,
+        input_shapes: Mapping[str, tuple[int, ...]],
+        opt_level: OptLevel,
+        requirement: QuantizedRequirement,
+        max_bytes: int | None,
+        runtime_layer: bool,
+        vnni: bool | None,
+    ) -> ModelInspection: ...
+
+
+class Measure(Protocol):
+    """One (pair, threads) benchmark row (``int8gate.runtime.bench.measure_pair``)."""
+
+    def __call__(
+        self,
+        fp32: Path,
+        int8: Path,
+        *,
+        inputs: Sequence[ResolvedInput],
+        samples: Path | None,
+        threads: int,
+        settings: BenchmarkSettings,
+        threshold: float,
+    ) -> BenchRun: ...
+
+
+class Fidelity(Protocol):
+    """Output agreement of a pair (``int8gate.runtime.bench.check_fidelity``)."""
+
+    def __call__(
+        self,
+        fp32: Path,
+        int8: Path,
+        *,
+        inputs: Sequence[ResolvedInput],
+        samples: Path | None,
+        requirement: FidelityRequirement,
+        settings: BenchmarkSettings,
+    ) -> FidelityResult: ...
+
+
+@dataclass(frozen=True)
+class Edges:
+    """Everything the pipeline needs from the outside world."""
+
+    inspect: Inspect
+    measure: Measure
+    fidelity: Fidelity
+    load_declared_inputs: Callable[[Path], tuple[object, ...]]
+    sample_shapes: Callable[[Path], Mapping[str, tuple[tuple[int, ...], str]]]
+    clock: Callable[[], float]
+    progress: Callable[[str], None]
+    profile: Callable[[PairPaths, Sequence[ResolvedInput]], ProfileComparison | str] | None = None
+
+
+def has_vnni(runner: RunnerProfile) -> bool | None:
+    """Whether the x86 CPU has VNNI (either form); ``None`` off x86, where the u8s8 caveat does not apply."""
+    flags = runner.cpu.flags
+    if runner.cpu.arch is not Arch.X86_64:
+        return None
+    return flags.avx512_vnni or flags.avx_vnni
+
+
+def resolve_threads(threads: Sequence[int | str], usable: int) -> tuple[int, ...]:
+    """Policy thread settings as numbers: ``auto`` is the CPUs this job may use; repeats dropped."""
+    out = [usable if item == AUTO else int(item) for item in threads]
+    return tuple(dict.fromkeys(out))
+
+
+def resolve_threshold(requirement: float | str, rng: ExpectedRange) -> tuple[float, str]:
+    """The speedup the policy requires, and where the number came from."""
+    if requirement == AUTO:
+        return rng.low, f"auto: lower edge of the expected range for {rng.label}"
+    return float(requirement), "set by the policy"
+
+
+def run_gate(
+    policy: Policy,
+    pairs: Sequence[PairPaths],
+    runner: RunnerProfile,
+    edges: Edges,
+    *,
+    tool: Callable[[float], ToolInfo],
+    fail_on: FailOn = FailOn.FAIL,
+) -> Report:
+    """Check every pair and assemble the report (the overall verdict follows the models')."""
+    started = edges.clock()
+    results = tuple(_check_pair(paths, policy, runner, edges) for paths in pairs)
+    verdict = overall(result.verdict for result in results)
+    return Report(
+        tool=tool(edges.clock() - started),
+        verdict=verdict,
+        exit_code=exit_code(verdict, fail_on),
+        runner=runner,
+        models=results,
+        title=policy.report.title,
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the edges established for one pair, before any judgement."""
+
+    int8: ModelInspection
+    fp32: ModelInspection
+    pairing: PairCheck
+    plan: InputPlan
+    runs: tuple[BenchRun, ...]
+    fidelity: FidelityResult | None
+    expected: ExpectedRange
+    threshold: float
+    threshold_source: str
+    profile: ProfileComparison | None
+    profile_error: str | None
+
+    @property
+    def qdq_time_share(self) -> float | None:
+        """Share of INT8 kernel time in Quantize/DequantizeLinear, when the pair was profiled."""
+        return self.profile.qdq_share if self.profile is not None else None
+
+
+def _check_pair(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges) -> ModelResult:
+    pair = paths.pair
+    require = policy.requirements_for(pair)
+    try:
+        measured = _measure(paths, policy, runner, edges)
+    except ModelFileError as exc:  # ONNX Runtime refused or crashed on a file that parsed: a failed model
+        verdict, reasons = decide(GateFacts(error=str(exc)))
+        return ModelResult(pair.name, pair.fp32, pair.int8, verdict, reasons, error=str(exc))
+    findings = _findings(measured, runner, require)
+    verdict, reasons = decide(_facts(measured, require, findings))
+    return ModelResult(
+        name=pair.name,
+        fp32=pair.fp32,
+        int8=pair.int8,
+        verdict=verdict,
+        reasons=reasons,
+        quantization=measured.int8,
+        fp32_model=measured.fp32,
+        pairing=measured.pairing,
+        benchmark=BenchmarkSection(
+            measured.runs, measured.plan.inputs, measured.plan.defaulted, measured.threshold, measured.threshold_source
+        ),
+        fidelity=measured.fidelity,
+        expected=measured.expected,
+        findings=findings,
+        profile=measured.profile,
+        profile_error=measured.profile_error,
+    )
+
+
+def _measure(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges) -> Measured:
+    pair = paths.pair
+    require = policy.requirements_for(pair)
+    settings = policy.benchmark
+    vnni = has_vnni(runner)
+    edges.progress(f"{pair.name}: inspecting {paths.int8.name} and {paths.fp32.name}")
+    plan = _plan(paths, edges)
+    shapes = {item.name: item.shape for item in plan.inputs}
+    int8 = edges.inspect(
+        paths.int8, input_shapes=shapes, opt_level=settings.optimization_level,
+        requirement=require.quantized, max_bytes=policy.limits.max_model_bytes, runtime_layer=True, vnni=vnni,
+    )
+    fp32 = edges.inspect(
+        paths.fp32, input_shapes=shapes, opt_level=settings.optimization_level,
+        requirement=require.quantized, max_bytes=policy.limits.max_model_bytes, runtime_layer=False, vnni=vnni,
+    )
+    pairing = pair_models(fp32, int8)
+    rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=None)
+    threshold, threshold_source = resolve_threshold(require.min_speedup, rng)
+    runs: list[BenchRun] = []
+    fidelity: FidelityResult | None = None
+    if pairing.io_match:
+        for threads in resolve_threads(settings.threads, runner.cpus.effective):
+            edges.progress(f"{pair.name}: measuring at {threads} thread(s), budget {settings.budget_seconds:g} s")
+            runs.append(edges.measure(
+                paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
+                threads=threads, settings=settings, threshold=threshold,
+            ))
+        edges.progress(f"{pair.name}: comparing outputs")
+        fidelity = edges.fidelity(
+            paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
+            requirement=require.fidelity, settings=settings,
+        )
+    ok = [run for run in runs if run.error is None and run.fp32 is not None]
+    if ok and ok[0].fp32 is not None:  # the small-model class also looks at the measured FP32 latency
+        rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=ok[0].fp32.median_ms)
+    profile: ProfileComparison | str | None = None
+    if edges.profile is not None and ok and policy.report.profile:
+        edges.progress(f"{pair.name}: profiling where the time goes")
+        profile = edges.profile(paths, plan.inputs)
+    return Measured(
+        int8, fp32, pairing, plan, tuple(runs), fidelity, rng, threshold, threshold_source,
+        profile if isinstance(profile, ProfileComparison) else None, profile if isinstance(profile, str) else None,
+    )
+
+
+def _plan(paths: PairPaths, edges: Edges) -> InputPlan:
+    declared = edges.load_declared_inputs(paths.fp32)
+    samples = edges.sample_shapes(paths.samples) if paths.samples else None
+    return plan_inputs(declared, paths.pair.inputs, samples=samples, where=f"{paths.pair.name}: inputs")  # type: ignore[arg-type]
+
+
+def _findings(m: Measured, runner: RunnerProfile, require: Requirements) -> tuple[Finding, ...]:
+    """Explanation first (it names the cause), then census, pairing, measurement and fidelity findings."""
+    ordered: list[Finding] = []
+    rows: list[BenchRun | None] = [run for run in m.runs if run.error is None] or [None]
+    for run in rows:
+        ordered.extend(explain_mod.explain(_evidence(m.int8, run, m.fidelity, runner, m.qdq_time_share)))
+    ordered.extend(m.int8.findings)
+    ordered.extend(m.pairing.findings)
+    for run in m.runs:
+        ordered.extend(run.findings)
+    if m.fidelity is not None:
+        ordered.extend(m.fidelity.findings)
+    unique: dict[str, Finding] = {}
+    for finding in ordered:  # one per code; the expected-range verdict only from the first row
+        key = "expected-range" if finding.code.startswith("expected-range") else finding.code
+        unique.setdefault(key, finding)
+    return apply_rules(unique.values(), require.findings)
+
+
+def _evidence(
+    int8: ModelInspection,
+    run: BenchRun | None,
+    fidelity: FidelityResult | None,
+    runner: RunnerProfile,
+    qdq_share: float | None,
+) -> explain_mod.Evidence:
+    after = int8.after_optimization
+    speed = run.speedup if run is not None else None
+    return explain_mod.Evidence(
+        runner_class=runner.cpu.cpu_class,
+        flags=runner.cpu.flags,
+        hypervisor=runner.cpu.hypervisor,
+        logical_cpus=runner.cpus.logical,
+        effective_cpus=runner.cpus.effective,
+        cpu_quota=runner.cpus.quota,
+        intra_op_threads=run.intra_op_threads if run is not None else None,
+        format=int8.format.value,
+        is_quantized=int8.is_quantized,
+        mac_share_quantized=int8.mac_share_quantized,
+        macs_total=int8.macs_total,
+        activation_type=int8.activation_type,
+        weight_type=int8.weight_type,
+        dynamic_conv_ops=int8.dynamic_conv_ops,
+        integer_kernels=after.integer_kernels if after else None,
+        float_compute=after.float_compute if after else None,
+        float_compute_fed_by_dq=after.float_compute_fed_by_dq if after else None,
+        quantize_linear=after.quantize_linear if after else None,
+        dequantize_linear=after.dequantize_linear if after else None,
+        unfused_op_types=tuple(item.op for item in after.float_compute_fed_by_dq_by_op) if after else (),
+        unfused_qdq=after.unfused_qdq if after else 0,
+        qdq_neighbor_op_types=tuple(item.op for item in after.qdq_neighbors) if after else (),
+        default_thread_pool=False,  # every row sets intra_op_num_threads explicitly
+        speedup=speed.estimate if speed else None,
+        ci_low=speed.ci_low if speed else None,
+        ci_high=speed.ci_high if speed else None,
+        fp32_median_ms=run.fp32.median_ms if run is not None and run.fp32 else None,
+        int8_median_ms=run.int8.median_ms if run is not None and run.int8 else None,
+        qdq_time_share=qdq_share,
+        fidelity_ok=fidelity.passed if fidelity is not None and fidelity.error is None else None,
+        fidelity_metric=_fidelity_text(fidelity),
+    )
+
+
+def _fidelity_text(fidelity: FidelityResult | None) -> str:
+    if fidelity is None:
+        return ""
+    if fidelity.error:
+        return fidelity.error
+    if not fidelity.outputs:
+        return "no outputs compared"
+    worst = min(fidelity.outputs, key=lambda o: o.cosine if math.isfinite(o.cosine) else -2.0)
+    return f"worst cosine {worst.cosine:.4f} on {worst.name}, max abs error {worst.max_abs_error:.3g}"
+
+
+def _facts(m: Measured, require: Requirements, findings: tuple[Finding, ...]) -> GateFacts:
+    int8, fidelity = m.int8, m.fidelity
+    share = int8.mac_share_quantized
+    share_text = f"{share:.0%} of compute MACs run in integer" if share is not None else "MACs unknown"
+    evidence = (
+        f"format {int8.format.value}, {share_text}, "
+        f"{int8.compute_ops.quantized} of {int8.compute_ops.total} compute ops quantized "
+        f"(policy: ≥ {require.quantized.min_mac_share:.0%} of MACs, ≥ {require.quantized.min_count_share:.0%} of ops)"
+    )
+    return GateFacts(
+        is_quantized=int8.is_quantized,
+        quantized_evidence=evidence,
+        format=int8.format.value,
+        allowed_formats=require.quantized.formats,
+        io_mismatches=m.pairing.mismatches,
+        fidelity_passed=None if fidelity is None else fidelity.passed,
+        fidelity_evidence=_fidelity_text(fidelity),
+        threshold=m.threshold,
+        threshold_source=m.threshold_source,
+        speed=tuple(_speed_row(run) for run in m.runs),
+        findings=findings,
+    )
+
+
+def _speed_row(run: BenchRun) -> SpeedRow:
+    speed = run.speedup
+    return SpeedRow(
+        threads=run.intra_op_threads,
+        call=run.call,
+        estimate=speed.estimate if speed else None,
+        ci_low=speed.ci_low if speed else None,
+        ci_high=speed.ci_high if speed else None,
+        error=run.error,
+    )
+

@@ -1,0 +1,247 @@
+"""Publishing a finished run: job summary, step outputs, annotations, JSON report, PR comment.
+
+Each step is independent. ``run_steps`` runs them all and turns a step's own I/O or GitHub failure
+into a ``FAILED`` outcome with the reason, so a full disk for the summary still lets the comment
+through and GitHub being down never hides the verdict. Workflow commands (``::error``,
+``::add-mask::``) are built here with GitHub's escaping rules.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TextIO
+
+from int8gate.errors import Int8gateError, PolicyError
+from int8gate.github.sticky import StickyAction, StickyResult
+from int8gate.report.data import Report, Verdict, to_jsonable
+from int8gate.workspace import atomic_write_text
+
+SUMMARY_LIMIT_BYTES = 1 << 20
+"""GitHub refuses a job summary over 1 MiB for one step."""
+SUMMARY_CUT_NOTE = "\n\n> **Cut to fit.** The job summary limit is 1 MiB; the JSON report has everything.\n"
+
+
+class StepStatus(str, Enum):
+    """How one publishing step went."""
+
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """One step's result and a one-line reason for the log."""
+
+    step: str
+    status: StepStatus
+    detail: str
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One ``::error``/``::warning``/``::notice`` line, pinned to a file (and line) when known."""
+
+    level: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    title: str | None = None
+
+
+# -- workflow commands ----------------------------------------------------------------------------
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message: ``%``, CR and LF escaped."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value: as data, plus ``:`` and ``,``."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(name: str, message: str, properties: Mapping[str, str] | None = None) -> str:
+    """``::name key=value,...::message`` with every part escaped."""
+    props = ",".join(f"{key}={escape_property(value)}" for key, value in (properties or {}).items())
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def add_mask(secret: str) -> str:
+    """The command that makes the runner mask ``secret`` in every later log line."""
+    return f"::add-mask::{escape_data(secret)}"
+
+
+def annotation_command(note: Annotation) -> str:
+    """The workflow command for one annotation."""
+    props: dict[str, str] = {}
+    if note.title:
+        props["title"] = note.title
+    if note.file:
+        props["file"] = note.file
+    if note.file and note.line:
+        props["line"] = str(note.line)
+    return workflow_command(note.level, note.message, props)
+
+
+def report_annotations(report: Report) -> tuple[Annotation, ...]:
+    """An error on each failing INT8 model file and a warning on each inconclusive one."""
+    notes = []
+    for model in report.models:
+        if model.verdict is Verdict.PASS:
+            continue
+        level = "error" if model.verdict is Verdict.FAIL else "warning"
+        reasons = "; ".join(model.reasons) or model.error or model.verdict.value
+        notes.append(Annotation(level, reasons, model.int8, None, f"int8gate: {model.name} {model.verdict.value}"))
+    return tuple(notes)
+
+
+def error_annotation(error: Int8gateError) -> Annotation:
+    """An error that stopped the gate, pinned to the policy line when it is a ``PolicyError``."""
+    if isinstance(error, PolicyError):
+        return Annotation("error", str(error), error.file, error.line, "int8gate: policy")
+    return Annotation("error", str(error), None, None, "int8gate")
+
+
+def step_outputs(report: Report | None, report_path: str, comment: StickyResult | None) -> dict[str, str]:
+    """The Action's outputs: verdict, the first model's speedup, the report path, the comment id."""
+    speedup = ""
+    if report is not None and report.models and report.models[0].benchmark is not None:
+        estimates = [run.speedup.estimate for run in report.models[0].benchmark.runs if run.speedup]
+        speedup = f"{estimates[0]:.3f}" if estimates else ""
+    return {
+        "verdict": report.verdict.value if report is not None else "error",
+        "speedup": speedup,
+        "report-path": report_path if report is not None else "",
+        "comment-id": str(comment.comment_id) if comment and comment.comment_id is not None else "",
+        "comment-action": comment.action.value if comment else StickyAction.SKIPPED.value,
+    }
+
+
+# -- the steps ------------------------------------------------------------------------------------
+
+
+def append_summary(path: Path | None, markdown: str) -> StepOutcome:
+    """Append to ``GITHUB_STEP_SUMMARY``, cut by bytes (at a line end) to stay under 1 MiB."""
+    if path is None:
+        return StepOutcome("summary", StepStatus.SKIPPED, "GITHUB_STEP_SUMMARY is not set")
+    used = path.stat().st_size if path.exists() else 0
+    room = SUMMARY_LIMIT_BYTES - used
+    data = markdown.encode("utf-8")
+    cut = len(data) > room
+    if cut:
+        keep = data[: max(0, room - len(SUMMARY_CUT_NOTE.encode("utf-8")) - 16)]
+        text = keep.decode("utf-8", errors="ignore")
+        text = text[: text.rfind("\n") + 1] + SUMMARY_CUT_NOTE
+    else:
+        text = markdown
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")
+    return StepOutcome("summary", StepStatus.OK, f"{len(text.encode('utf-8')):,} bytes{' (cut)' if cut else ''}")
+
+
+def append_outputs(path: Path | None, outputs: Mapping[str, str]) -> StepOutcome:
+    """Append to ``GITHUB_OUTPUT`` as ``name<<DELIM`` blocks with a random delimiter (multiline-safe)."""
+    if path is None:
+        return StepOutcome("outputs", StepStatus.SKIPPED, "GITHUB_OUTPUT is not set")
+    blocks = []
+    for name, value in outputs.items():
+        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        while delimiter in value:  # pragma: no cover - a UUID in the value is practically impossible
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        blocks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("".join(blocks))
+    return StepOutcome("outputs", StepStatus.OK, ", ".join(f"{k}={v!r}" for k, v in outputs.items()))
+
+
+def emit_annotations(notes: Iterable[Annotation], out: TextIO) -> StepOutcome:
+    """Print the annotations' workflow commands."""
+    lines = [annotation_command(note) for note in notes]
+    for line in lines:
+        print(line, file=out, flush=True)
+    return StepOutcome("annotations", StepStatus.OK, f"{len(lines)} annotation(s)")
+
+
+def write_report_json(path: Path, report: Report) -> StepOutcome:
+    """The versioned JSON report, written atomically."""
+    atomic_write_text(path, json.dumps(to_jsonable(report), indent=2) + "\n")
+    return StepOutcome("report", StepStatus.OK, f"wrote {path}")
+
+
+def comment_outcome(result: StickyResult) -> StepOutcome:
+    """The comment step's outcome from the sticky result (read-only is expected on forks, not a failure)."""
+    if result.action in (StickyAction.CREATED, StickyAction.UPDATED):
+        return StepOutcome("comment", StepStatus.OK, f"{result.action.value}: {result.url}")
+    return StepOutcome("comment", StepStatus.SKIPPED, result.reason)
+
+
+def run_steps(steps: Sequence[tuple[str, Callable[[], StepOutcome]]]) -> tuple[StepOutcome, ...]:
+    """Run every step; a step's I/O or GitHub failure becomes its ``FAILED`` outcome, not an exception."""
+    outcomes = []
+    for name, step in steps:
+        try:
+            outcomes.append(step())
+        except (OSError, UnicodeError, Int8gateError) as exc:
+            outcomes.append(StepOutcome(name, StepStatus.FAILED, f"{type(exc).__name__}: {exc}"))
+    return tuple(outcomes)
+
+
+# -- the fork comment artifact --------------------------------------------------------------------
+
+FORK_COMMENT_FILE = "int8gate-comment.json"
+FORK_COMMENT_VERSION = 1
+_FORK_FILE_CAP = 4 << 20
+
+
+class ForkArtifactError(Int8gateError):
+    """The fork comment artifact is missing, too large or not what a fork run writes."""
+
+
+@dataclass(frozen=True)
+class ForkComment:
+    """What a fork PR's run leaves for the trusted ``workflow_run`` poster (untrusted when read back)."""
+
+    pr_number: int
+    repository: str
+    head_repo: str
+    head_sha: str
+    scope: str
+    failed: bool
+    verdict: str
+    markdown: str
+    version: int = FORK_COMMENT_VERSION
+
+
+def write_fork_comment(folder: Path, comment: ForkComment) -> StepOutcome:
+    """Write the comment file into ``folder`` for ``actions/upload-artifact``."""
+    path = folder / FORK_COMMENT_FILE
+    atomic_write_text(path, json.dumps(to_jsonable(comment), indent=2) + "\n")
+    return StepOutcome("fork-artifact", StepStatus.OK, f"wrote {path} for the workflow_run poster")
+
+
+def read_fork_comment(path: Path) -> ForkComment:
+    """Read a fork comment file back, checking every field's type (a fork could have written anything)."""
+    try:
+        if path.stat().st_size > _FORK_FILE_CAP:
+            raise ForkArtifactError(f"{path}: larger than {_FORK_FILE_CAP:,} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ForkArtifactError(f"{path}: no fork comment file (did the PR run upload one?)") from None
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise ForkArtifactError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or data.get("version") != FORK_COMMENT_VERSION:
+        raise ForkArtifactError(f"{path}: not an int8gate fork comment (version {FORK_COMMENT_VERSION})")
+    kinds = {"pr_number": int, "repository": str, "head_repo": str, "head_sha": str, "scope": str,
+             "failed": bool, "verdict": str, "markdown": str}  # fmt: skip
+    for key, kind in kinds.items():
+        value = data.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ForkArtifactError(f"{path}: {key} is missing or not a {kind.__name__}")
+    return ForkComment(**{key: data[key] for key in kinds})

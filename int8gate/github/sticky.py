@@ -1,0 +1,235 @@
+"""The sticky PR comment: find ours by a hidden marker and our own identity, then update or create it.
+
+A comment is ours when it carries the scope's marker (``<!-- int8gate:{scope} -->``) *and* its author
+is the token's own identity, so a comment by anyone else that quotes the marker is never touched.
+
+The identity: ``GET /user`` names the owner of a personal access token. The Actions ``GITHUB_TOKEN``
+(an installation token) gets 403 there; its comments are authored by ``github-actions[bot]``
+(``user.type == "Bot"``), so that is the identity we assume after a 403. A GitHub App token of
+another app also gets 403; pass its ``<slug>[bot]`` login as ``identity`` explicitly.
+
+Concurrent runs with the same scope may both create a comment; after creating, each run lists the
+comments again, keeps the oldest of ours and deletes only the one it just made, so they converge on
+one. The fleet view avoids the race altogether: matrix legs write reports and one merge job posts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from int8gate.github.client import (
+    MAX_COMMENT_CHARS,
+    Comment,
+    CommentTooLongError,
+    ForbiddenError,
+    GitHubClient,
+    GitHubError,
+    ReadOnlyTokenError,
+    Repo,
+)
+from int8gate.policy.spec import CommentMode
+from int8gate.report.syntax import marker
+
+TRUNCATION_NOTE = (
+    "\n\n> **Cut to fit.** This comment was shortened to GitHub's 65,536-character limit; "
+    "the full report is in the job summary and the JSON artifact.\n"
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who our comments are authored by, and how we know."""
+
+    login: str
+    is_bot: bool
+    source: str
+
+
+GITHUB_ACTIONS_IDENTITY = Identity(
+    "github-actions[bot]", is_bot=True, source="GitHub Actions token (GET /user answers 403)"
+)
+
+
+class StickyAction(str, Enum):
+    """What happened to the comment."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    SKIPPED = "skipped"
+    READ_ONLY = "read-only"
+
+
+@dataclass(frozen=True)
+class StickyResult:
+    """The outcome, with a one-line reason for the log."""
+
+    action: StickyAction
+    comment_id: int | None
+    url: str | None
+    reason: str
+    truncated: bool = False
+
+
+class _Plan(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    SKIP = "skip"
+
+
+def resolve_identity(client: GitHubClient) -> Identity:
+    """The login our comments carry: ``GET /user`` for a PAT, ``github-actions[bot]`` after a 403."""
+    try:
+        user = client.get_authenticated_user()
+    except ForbiddenError:
+        return GITHUB_ACTIONS_IDENTITY
+    return Identity(user.login, user.is_bot, "GET /user")
+
+
+def is_own(comment: Comment, identity: Identity, marker: str) -> bool:
+    """True when the comment carries the marker and was written by ``identity``."""
+    user = comment.user
+    if user is None or marker not in comment.body:
+        return False
+    if user.login.lower() != identity.login.lower():
+        return False
+    return user.is_bot or not identity.is_bot
+
+
+def find_own(comments: Iterable[Comment], identity: Identity, marker: str) -> Comment | None:
+    """The oldest of our comments for this marker, if any."""
+    own = [c for c in comments if is_own(c, identity, marker)]
+    return min(own, key=lambda c: c.id) if own else None
+
+
+def decide(mode: CommentMode, failed: bool, existing: bool) -> _Plan:
+    """Pure mode logic. ``on-failure`` still updates an earlier comment, so a fixed PR says so."""
+    if mode is CommentMode.OFF:
+        return _Plan.SKIP
+    if mode is CommentMode.NEW:
+        return _Plan.CREATE
+    if mode is CommentMode.ON_FAILURE and not failed and not existing:
+        return _Plan.SKIP
+    return _Plan.UPDATE if existing else _Plan.CREATE
+
+
+def fit_body(
+    body: str, marker: str, limit: int = MAX_COMMENT_CHARS, measure: Callable[[str], int] = len
+) -> tuple[str, bool]:
+    """The body with the marker first, cut (as a last resort) to ``limit``; True if it was cut.
+
+    The renderer owns folding to stay under the limit; this only keeps a too-long body postable:
+    it cuts at a line end, closes an open code fence and open ``<details>``, and says so.
+    """
+    text = body if body.startswith(marker) else f"{marker}\n{body.replace(marker, '')}"
+    if measure(text) <= limit:
+        return text, False
+    keep = limit - measure(TRUNCATION_NOTE) - 64
+    while keep > len(marker):
+        cut = text[:keep]
+        line_end = cut.rfind("\n")
+        if line_end > len(marker):
+            cut = cut[:line_end]
+        closers = "\n```" if cut.count("```") % 2 else ""
+        closers += "\n</details>" * max(0, cut.count("<details") - cut.count("</details>"))
+        candidate = cut + closers + TRUNCATION_NOTE
+        if measure(candidate) <= limit:
+            return candidate, True
+        keep -= max(measure(candidate) - limit, 64)
+    return marker + TRUNCATION_NOTE, True
+
+
+def post_sticky(
+    client: GitHubClient,
+    repo: Repo,
+    issue_number: int,
+    body: str,
+    *,
+    scope: str,
+    mode: CommentMode,
+    failed: bool,
+    identity: Identity | None = None,
+) -> StickyResult:
+    """Create or update our comment per ``mode``. A read-only token is a result, not an error.
+
+    Other ``GitHubError``s propagate: the caller logs why no comment was posted and carries on.
+    """
+    marker_text = marker(scope)  # validates the scope too
+    if mode is CommentMode.OFF:
+        return StickyResult(StickyAction.SKIPPED, None, None, "comment mode is off")
+    text, truncated = fit_body(body, marker_text)
+
+    def attempt(text: str, truncated: bool) -> StickyResult:
+        try:
+            return _post(client, repo, issue_number, text, marker=marker_text, mode=mode, failed=failed,
+                         identity=identity, truncated=truncated)  # fmt: skip
+        except ReadOnlyTokenError as exc:
+            return StickyResult(StickyAction.READ_ONLY, None, None, str(exc), truncated)
+
+    try:
+        return attempt(text, truncated)
+    except CommentTooLongError:
+        # GitHub counted differently (e.g. in bytes): cut by UTF-8 bytes and try once more.
+        text, _ = fit_body(body, marker_text, measure=lambda s: len(s.encode("utf-8")))
+        return attempt(text, True)
+
+
+def _post(
+    client: GitHubClient,
+    repo: Repo,
+    number: int,
+    text: str,
+    *,
+    marker: str,
+    mode: CommentMode,
+    failed: bool,
+    identity: Identity | None,
+    truncated: bool,
+) -> StickyResult:
+    me = identity if identity is not None else resolve_identity(client)
+    comments = client.list_issue_comments(repo, number)
+    existing = find_own(comments, me, marker)
+    plan = decide(mode, failed, existing is not None)
+    if plan is _Plan.SKIP:
+        return StickyResult(StickyAction.SKIPPED, None, None, "gate passed and comment mode is on-failure")
+    if plan is _Plan.UPDATE and existing is not None:
+        updated = client.update_comment(repo, existing.id, text)
+        return StickyResult(
+            StickyAction.UPDATED, updated.id, updated.html_url, f"updated comment {updated.id} by {me.login}", truncated
+        )
+    seen = {c.id for c in comments}
+
+    def confirm() -> Comment | None:
+        fresh = client.list_issue_comments(repo, number)
+        return find_own((c for c in fresh if c.id not in seen), me, marker)
+
+    created = client.create_comment(repo, number, text, confirm=confirm)
+    if mode is not CommentMode.NEW:
+        try:
+            kept = _converge(client, repo, number, me=me, marker=marker, mine=created, text=text)
+        except GitHubError as exc:  # the comment is there; only the duplicate check could not run
+            return StickyResult(StickyAction.CREATED, created.id, created.html_url,
+                                f"created comment {created.id}; duplicate check failed: {exc}", truncated)  # fmt: skip
+        if kept.id != created.id:
+            return StickyResult(
+                StickyAction.UPDATED,
+                kept.id,
+                kept.html_url,
+                f"a concurrent run had created comment {kept.id}; updated it",
+                truncated,
+            )
+    return StickyResult(
+        StickyAction.CREATED, created.id, created.html_url, f"created comment {created.id} as {me.login}", truncated
+    )
+
+
+def _converge(
+    client: GitHubClient, repo: Repo, number: int, *, me: Identity, marker: str, mine: Comment, text: str
+) -> Comment:
+    """Keep the oldest of our comments; if that is not the one just made, delete ours, update it."""
+    keeper = find_own(client.list_issue_comments(repo, number), me, marker)
+    if keeper is None or keeper.id >= mine.id:
+        return mine
+    client.delete_comment(repo, mine.id)
+    return client.update_comment(repo, keeper.id, text)

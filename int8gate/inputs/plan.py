@@ -1,0 +1,169 @@
+"""Which inputs a model pair is measured on: names, concrete shapes and dtypes, and stated defaults.
+
+Pure over the graph's declared inputs: a policy ``inputs:`` entry (or ``--input``) fixes a shape;
+a dynamic dimension left open gets a stated default (1 on the batch axis, ``DEFAULT_DIM``
+elsewhere) and the report says which, so a surprising figure can be traced to its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import onnx
+
+from int8gate.errors import UsageError
+from int8gate.policy.spec import InputSpec
+from int8gate.report.data import DefaultedDim, ResolvedInput
+
+DEFAULT_BATCH = 1
+DEFAULT_DIM = 128
+MAX_ELEMENTS = 1 << 28  # 256 Mi elements: larger generated inputs are refused, not allocated
+
+_DTYPES = {
+    onnx.TensorProto.FLOAT: "float32",
+    onnx.TensorProto.FLOAT16: "float16",
+    onnx.TensorProto.DOUBLE: "float64",
+    onnx.TensorProto.INT64: "int64",
+    onnx.TensorProto.INT32: "int32",
+    onnx.TensorProto.INT8: "int8",
+    onnx.TensorProto.UINT8: "uint8",
+    onnx.TensorProto.BOOL: "bool",
+}
+
+
+@dataclass(frozen=True)
+class DeclaredInput:
+    """A graph input as the model declares it: a dim is an int, a symbol, or ``None`` (unnamed)."""
+
+    name: str
+    dims: tuple[int | str | None, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """The resolved inputs and every default the gate had to choose."""
+
+    inputs: tuple[ResolvedInput, ...]
+    defaulted: tuple[DefaultedDim, ...]
+
+
+def declared_inputs(model: onnx.ModelProto) -> tuple[DeclaredInput, ...]:
+    """The graph inputs that are not initializers (older exporters list weights as inputs too)."""
+    weights = {init.name for init in model.graph.initializer}
+    out = []
+    for value in model.graph.input:
+        if value.name in weights:
+            continue
+        tensor = value.type.tensor_type
+        dims: list[int | str | None] = []
+        for dim in tensor.shape.dim:
+            if dim.HasField("dim_value"):
+                dims.append(int(dim.dim_value))
+            elif dim.HasField("dim_param"):
+                dims.append(dim.dim_param)
+            else:
+                dims.append(None)
+        dtype = _DTYPES.get(tensor.elem_type, onnx.TensorProto.DataType.Name(tensor.elem_type).lower())
+        out.append(DeclaredInput(value.name, tuple(dims), dtype))
+    return tuple(out)
+
+
+def parse_input_option(text: str) -> InputSpec:
+    """``--input x=1x3x224x224[:float32]`` → ``InputSpec``; a one-line ``UsageError`` otherwise."""
+    name, sep, rest = text.partition("=")
+    if not sep or not name:
+        raise UsageError(f"--input {text!r}: expected NAME=DIMS[:DTYPE], e.g. input=1x3x224x224")
+    dims_text, _, dtype = rest.partition(":")
+    try:
+        shape = tuple(int(part) for part in dims_text.lower().split("x")) if dims_text else ()
+    except ValueError:
+        raise UsageError(f"--input {text!r}: dims must be whole numbers joined by x") from None
+    if any(dim < 1 for dim in shape):
+        raise UsageError(f"--input {text!r}: dims must be at least 1")
+    if dtype and dtype not in _DTYPES.values():
+        raise UsageError(f"--input {text!r}: dtype must be one of {', '.join(sorted(_DTYPES.values()))}")
+    return InputSpec(name=name, shape=shape, dtype=dtype or None)
+
+
+def plan_inputs(
+    declared: Sequence[DeclaredInput],
+    specs: Sequence[InputSpec],
+    *,
+    samples: Mapping[str, tuple[tuple[int, ...], str]] | None = None,
+    where: str = "inputs",
+) -> InputPlan:
+    """Concrete shapes for every declared input from samples, specs, fixed dims, then defaults."""
+    by_name = {spec.name: spec for spec in specs}
+    known = {d.name for d in declared}
+    for name in by_name:
+        if name not in known:
+            raise UsageError(f"{where}: the model has no input named {name!r} (it has {', '.join(sorted(known))})")
+    resolved: list[ResolvedInput] = []
+    defaulted: list[DefaultedDim] = []
+    for decl in declared:
+        spec = by_name.get(decl.name)
+        sample = _sample_for(decl, declared, samples)
+        if sample is not None:
+            resolved.append(ResolvedInput(decl.name, sample[0], sample[1], "samples"))
+            continue
+        if spec is not None and spec.shape is not None:
+            _check_rank(decl, spec.shape, where)
+            shape = spec.shape
+            source = "policy"
+        else:
+            shape, chosen = _default_shape(decl)
+            defaulted.extend(chosen)
+            source = "model" if not chosen else "default"
+        dtype = spec.dtype if spec is not None and spec.dtype else decl.dtype
+        _check_size(decl.name, shape, where)
+        resolved.append(ResolvedInput(decl.name, shape, dtype, source))
+    return InputPlan(tuple(resolved), tuple(defaulted))
+
+
+def _sample_for(
+    decl: DeclaredInput,
+    declared: Sequence[DeclaredInput],
+    samples: Mapping[str, tuple[tuple[int, ...], str]] | None,
+) -> tuple[tuple[int, ...], str] | None:
+    """One sample's shape and dtype for ``decl``: by name (.npz), or the lone array of a .npy for a
+    single-input model; a leading axis beyond the model's rank counts samples and is dropped."""
+    if samples is None:
+        return None
+    found = samples.get(decl.name) or (samples.get("") if len(declared) == 1 else None)
+    if found is None:
+        return None
+    shape, dtype = found
+    if decl.dims and len(shape) == len(decl.dims) + 1:
+        shape = shape[1:]
+    return shape, dtype
+
+
+def _check_rank(decl: DeclaredInput, shape: tuple[int, ...], where: str) -> None:
+    if decl.dims and len(shape) != len(decl.dims):
+        raise UsageError(f"{where}: input {decl.name!r} has rank {len(decl.dims)}, the shape given has {len(shape)}")
+    for axis, (want, got) in enumerate(zip(decl.dims, shape, strict=True)):
+        if isinstance(want, int) and want > 0 and want != got:
+            raise UsageError(f"{where}: input {decl.name!r} axis {axis} is fixed at {want} by the model, not {got}")
+
+
+def _default_shape(decl: DeclaredInput) -> tuple[tuple[int, ...], list[DefaultedDim]]:
+    shape: list[int] = []
+    chosen: list[DefaultedDim] = []
+    for axis, dim in enumerate(decl.dims):
+        if isinstance(dim, int) and dim > 0:
+            shape.append(dim)
+            continue
+        value = DEFAULT_BATCH if axis == 0 else DEFAULT_DIM
+        shape.append(value)
+        chosen.append(DefaultedDim(decl.name, axis, dim if isinstance(dim, str) else "?", value))
+    return tuple(shape), chosen
+
+
+def _check_size(name: str, shape: tuple[int, ...], where: str) -> None:
+    elements = 1
+    for dim in shape:
+        elements *= dim
+    if elements > MAX_ELEMENTS:
+        raise UsageError(f"{where}: input {name!r} of shape {shape} has {elements:,} elements; that is too large")

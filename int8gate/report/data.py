@@ -1,0 +1,147 @@
+"""The one report object and its versioned JSON form.
+
+Everything the gate found for one run — runner, per-model census, measurements, fidelity,
+findings and verdicts — is one frozen ``Report``. The Markdown renderer reads it; ``to_jsonable``
+writes it as the JSON artifact. Dataclass field names are the JSON names (a field may rename
+itself with ``metadata={"json": "name"}``), so renaming a field is a contract change: bump
+``SCHEMA_VERSION`` and add a line to the history below.
+
+Schema history:
+    1 — first release: ``schema_version``, ``tool``, ``verdict``, ``exit_code``, ``runner``,
+        ``models[]`` (``name``, ``verdict``, ``reasons``, ``quantization``, ``fp32_model``,
+        ``pairing``, ``benchmark``, ``fidelity``, ``expected``, ``findings``, ``error``, ``profile``
+        (time per op type, FP32 and INT8), ``profile_error``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from int8gate.findings import Finding
+
+if TYPE_CHECKING:
+    from int8gate.machine.runner import ExpectedRange, RunnerProfile
+    from int8gate.measure.fidelity import FidelityResult
+    from int8gate.measure.opprofile import ProfileComparison
+    from int8gate.model.inspection import ModelInspection, PairCheck
+    from int8gate.runtime.bench import BenchRun
+
+SCHEMA_VERSION = 1
+
+
+class Verdict(str, Enum):
+    """The gate's answer for one model and for the whole run."""
+
+    PASS = "pass"  # noqa: S105 (a verdict, not a password)
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class DefaultedDim:
+    """A dynamic input dimension the gate had to choose a value for (the report says which)."""
+
+    input: str
+    axis: int
+    symbol: str
+    value: int
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    """One model input as measured: concrete shape and dtype, and where the data came from."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    source: str
+
+
+@dataclass(frozen=True)
+class BenchmarkSection:
+    """The measurements of one model pair: one row per thread setting."""
+
+    runs: tuple[BenchRun, ...]
+    inputs: tuple[ResolvedInput, ...] = ()
+    defaulted_dims: tuple[DefaultedDim, ...] = ()
+    threshold: float | None = None
+    threshold_source: str = ""
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """Everything known about one FP32/INT8 pair, and the verdict with its reasons."""
+
+    name: str
+    fp32: str
+    int8: str
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    quantization: ModelInspection | None = None
+    fp32_model: ModelInspection | None = None
+    pairing: PairCheck | None = None
+    benchmark: BenchmarkSection | None = None
+    fidelity: FidelityResult | None = None
+    expected: ExpectedRange | None = None
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    profile: ProfileComparison | None = None
+    profile_error: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    """What produced the report."""
+
+    name: str
+    version: str
+    policy: str
+    started_at: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """One gate run: the runner it ran on, every model's result, and the overall verdict."""
+
+    tool: ToolInfo
+    verdict: Verdict
+    exit_code: int
+    runner: RunnerProfile
+    models: tuple[ModelResult, ...]
+    title: str = "int8gate"
+    schema_version: int = SCHEMA_VERSION
+
+
+def to_jsonable(value: Any) -> Any:
+    """A dataclass tree as JSON-ready data: enums by value, tuples as lists, paths as POSIX text.
+
+    Non-finite floats become ``None`` (JSON has no NaN); mappings keep their keys as text.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for field in dataclasses.fields(value):
+            name = field.metadata.get("json", field.name)
+            out[name] = to_jsonable(getattr(value, field.name))
+        return out
+    if isinstance(value, Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, PurePath):
+        return value.as_posix()
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(item) for item in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return to_jsonable(value.item())
+    raise TypeError(f"cannot put {type(value).__name__} into the JSON report")

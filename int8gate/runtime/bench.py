@@ -1,0 +1,365 @@
+"""Drive worker processes to measure one (model pair, threads) row within a budget, and check fidelity.
+
+A row runs one worker process per session pair, one at a time, each timing paired FP32/INT8
+rounds for a slice of the budget. After ``settings.sessions`` sessions it stops as soon as the
+speedup interval is as narrow as ``target_halfwidth``, or when the next worker would overrun the
+budget; the row says which. A call of "slower" is confirmed before it stands: the row is measured
+again with twice the budget and decided on the pooled sessions. A worker that crashes, is killed by
+a signal, runs out of memory or hangs past ``timeout_seconds`` turns its row into a failed row with
+the cause; it never raises. Time is read from an injected ``clock`` (seconds), so tests are exact.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from int8gate.findings import Finding
+from int8gate.inputs.feeds import FeedSpec
+from int8gate.measure import fidelity as fid
+from int8gate.measure import stats
+from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
+from int8gate.runtime.child import child_env, signal_name
+from int8gate.runtime.worker import WorkerRequest, WorkerResult, setup_description
+
+Clock = Callable[[], float]
+
+
+class InputLike(Protocol):
+    """Any resolved input: a name, a concrete shape and a numpy dtype name (e.g. ``ResolvedInput``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def dtype(self) -> str: ...
+
+
+def feed_specs(inputs: Sequence[InputLike]) -> tuple[FeedSpec, ...]:
+    """The worker's feed specs for resolved inputs."""
+    return tuple(FeedSpec(i.name, tuple(int(d) for d in i.shape), str(i.dtype)) for i in inputs)
+
+
+SLICES_PER_SESSION = 3
+"""A worker gets ``budget / (3 · sessions)`` seconds of rounds, so about 3× the minimum sessions run."""
+MIN_SLICE_SECONDS = 0.2
+MIN_ROUNDS = 5
+MAX_SESSIONS = 200
+CONFIRM_BUDGET_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One (model pair, threads) row of the benchmark. Field names are the JSON contract.
+
+    fp32, int8, speedup, call and stopped_by are ``None`` only when the row failed (``error`` set).
+    rounds: paired rounds over all sessions; a round holds one or more timed runs of each model
+    (``fp32.n`` counts the runs).
+    session_speedups: each session's own speedup, in the order they ran.
+    seconds: the time the row took by the injected clock.
+    """
+
+    intra_op_threads: int
+    threshold: float
+    fp32: stats.LatencySummary | None
+    int8: stats.LatencySummary | None
+    speedup: stats.Speedup | None
+    call: stats.Call | None
+    stopped_by: stats.StopReason | None
+    confirmed: bool
+    sessions: int
+    rounds: int
+    seconds: float
+    setup: str
+    harness_overhead_ms: float
+    session_speedups: tuple[float, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+
+
+def default_worker_command() -> tuple[str, ...]:
+    """How a worker is started: this Python, ``-m int8gate.runtime.worker``."""
+    return (sys.executable, "-m", "int8gate.runtime.worker")
+
+
+@dataclass(frozen=True)
+class WorkerLauncher:
+    """Starts worker processes: the command, the allow-listed environment, and the time limit."""
+
+    env: Mapping[str, str]
+    timeout_seconds: float
+    command: tuple[str, ...] = field(default_factory=default_worker_command)
+
+    def run(self, request: WorkerRequest) -> WorkerResult | str:
+        """The worker's result, or a one-line cause when it failed."""
+        try:
+            done = subprocess.run(
+                self.command,
+                input=request.to_json(),
+                capture_output=True,
+                text=True,
+                env=dict(self.env),
+                timeout=self.timeout_seconds,
+                check=False,
+                start_new_session=True,
+            )
+        except subprocess.TimeoutExpired:
+            return f"hang: no result within the {self.timeout_seconds:g} s timeout; worker killed"
+        return interpret(done.returncode, done.stdout, done.stderr)
+
+
+def _request(
+    mode: str,
+    fp32: Path,
+    int8: Path,
+    *,
+    threads: int,
+    settings: BenchmarkSettings,
+    inputs: Sequence[InputLike],
+    samples: Path | None,
+    **extra: Any,
+) -> WorkerRequest:
+    """A worker request with the fields every mode shares, plus the mode's own."""
+    return WorkerRequest(
+        mode=mode,
+        fp32=str(fp32),
+        int8=str(int8),
+        threads=threads,
+        optimization_level=settings.optimization_level.value,
+        inputs=feed_specs(inputs),
+        samples=None if samples is None else str(samples),
+        seed=settings.seed,
+        fidelity_samples=settings.fidelity_samples,
+        **extra,
+    )
+
+
+def _launcher(
+    env: Mapping[str, str] | None, settings: BenchmarkSettings, worker_command: Sequence[str] | None
+) -> WorkerLauncher:
+    return WorkerLauncher(
+        child_env(env or {}),
+        settings.timeout_seconds,
+        tuple(worker_command) if worker_command else default_worker_command(),
+    )
+
+
+def interpret(returncode: int, stdout: str, stderr: str) -> WorkerResult | str:
+    """Turn a finished worker's exit status and output into a result or a failure cause."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if returncode < 0:
+        name = signal_name(-returncode)
+        hint = " (likely out of memory)" if -returncode == signal.SIGKILL else ""
+        return f"crash: worker killed by {name}{hint}"
+    if returncode == 0 and lines:
+        try:
+            return WorkerResult.from_json(lines[-1])
+        except (ValueError, TypeError, KeyError) as err:
+            return f"crash: worker wrote an unreadable result ({err})"
+    if lines and lines[-1].startswith('{"error"'):
+        import json  # noqa: PLC0415 - only needed on this failure path
+
+        return str(json.loads(lines[-1])["error"])
+    last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "no output")
+    if "MemoryError" in stderr or "bad_alloc" in stderr:
+        return f"out of memory: {last[:200]}"
+    return f"crash: worker exited with code {returncode}: {last[:200]}"
+
+
+@dataclass
+class _Row:
+    """The sessions gathered so far for one row (mutable while measuring, never returned)."""
+
+    results: list[WorkerResult] = field(default_factory=list)
+
+    def samples(self) -> list[stats.SessionSamples]:
+        return [stats.SessionSamples(r.fp32_ns, r.int8_ns) for r in self.results]
+
+
+def measure_pair(
+    fp32: Path,
+    int8: Path,
+    *,
+    inputs: Sequence[InputLike] = (),
+    samples: Path | None = None,
+    threads: int,
+    settings: BenchmarkSettings,
+    threshold: float,
+    clock: Clock = time.monotonic,
+    env: Mapping[str, str] | None = None,
+    worker_command: Sequence[str] | None = None,
+) -> BenchRun:
+    """Measure the speedup of ``int8`` over ``fp32`` at ``threads`` intra-op threads.
+
+    ``inputs`` are resolved input specs (empty: read from the FP32 model, free dims = 1);
+    ``env`` is the parent environment the worker's allow-listed one is built from.
+    """
+    launcher = _launcher(env, settings, worker_command)
+    base = _request("measure", fp32, int8, threads=threads, settings=settings, inputs=inputs, samples=samples,
+                    warmup_runs=settings.warmup_runs, min_rounds=MIN_ROUNDS, overhead_runs=0)  # fmt: skip
+    start = clock()
+    row = _Row()
+    stop, error = _phase(row, base, launcher=launcher, settings=settings, budget=settings.budget_seconds, clock=clock)
+    confirmed = False
+    if error is None and settings.confirm:
+        first = stats.estimate_speedup(row.samples(), seed=settings.seed)
+        if stats.call(first, threshold) is stats.Call.SLOWER:
+            budget = CONFIRM_BUDGET_FACTOR * settings.budget_seconds
+            stop, error = _phase(row, base, launcher=launcher, settings=settings, budget=budget, clock=clock)
+            confirmed = True
+    shell = BenchRun(
+        intra_op_threads=threads,
+        threshold=threshold,
+        fp32=None,
+        int8=None,
+        speedup=None,
+        call=None,
+        stopped_by=None,
+        confirmed=confirmed,
+        sessions=len(row.results),
+        rounds=sum(r.rounds for r in row.results),
+        seconds=clock() - start,
+        setup=row.results[0].setup if row.results else setup_description(threads),
+        harness_overhead_ms=row.results[0].overhead_ns / 1e6 if row.results else 0.0,
+    )
+    if error is not None or not row.results:
+        return replace(shell, error=error or "no session finished")
+    return _finish(shell, row, settings, stop)
+
+
+def _phase(
+    row: _Row,
+    base: WorkerRequest,
+    *,
+    launcher: WorkerLauncher,
+    settings: BenchmarkSettings,
+    budget: float,
+    clock: Clock,
+) -> tuple[stats.StopReason, str | None]:
+    """Add sessions to ``row`` until the target is met or ``budget`` seconds are spent."""
+    minimum = max(settings.sessions, 1)
+    slice_seconds = max(budget / (SLICES_PER_SESSION * minimum), MIN_SLICE_SECONDS)
+    began = clock()
+    costs: list[float] = []
+    while len(costs) < MAX_SESSIONS:
+        if len(costs) >= minimum:
+            speedup = stats.estimate_speedup(row.samples(), seed=settings.seed)
+            if speedup.halfwidth <= settings.target_halfwidth:
+                return stats.StopReason.TARGET, None
+            expected = float(np.mean(costs))
+            if clock() - began + expected > budget:
+                return stats.StopReason.BUDGET, None
+        index = len(row.results)
+        request = _for_session(base, index, slice_seconds)
+        t0 = clock()
+        result = launcher.run(request)
+        costs.append(clock() - t0)
+        if isinstance(result, str):
+            return stats.StopReason.BUDGET, result
+        row.results.append(result)
+    return stats.StopReason.BUDGET, None
+
+
+def _for_session(base: WorkerRequest, index: int, slice_seconds: float) -> WorkerRequest:
+    """The ``index``-th session's request: alternate creation order, its own round order.
+
+    Only the first session also measures the harness overhead (it costs a profiled run of each).
+    """
+    return replace(
+        base,
+        fp32_first=index % 2 == 0,
+        order_seed=base.seed * 1_000_003 + index,
+        overhead_runs=5 if index == 0 else 0,
+        max_seconds=slice_seconds,
+    )
+
+
+def _finish(shell: BenchRun, row: _Row, settings: BenchmarkSettings, stop: stats.StopReason) -> BenchRun:
+    """Fill ``shell`` with the summaries, estimate, call and quality findings of the sessions."""
+    threads = shell.intra_op_threads
+    sessions = row.samples()
+    fp32 = stats.summarize([ns for s in sessions for ns in s.fp32_ns])
+    int8 = stats.summarize([ns for s in sessions for ns in s.int8_ns])
+    speedup = stats.estimate_speedup(sessions, seed=settings.seed)
+    seconds_run = sum(r.rounds_seconds for r in row.results)
+    load = stats.MachineLoad(
+        involuntary_switches_per_s=sum(r.involuntary_switches for r in row.results) / max(seconds_run, 1e-9),
+        load_average=max(r.load_average for r in row.results),
+        usable_cpus=row.results[0].usable_cpus,
+        threads=threads,
+        other_cpu_share=_other_cpu_share(row.results, seconds_run),
+    )
+    findings = stats.quality_findings(
+        sessions,
+        fp32=fp32,
+        int8=int8,
+        speedup=speedup,
+        stopped_by=stop,
+        target_halfwidth=settings.target_halfwidth,
+        clock_tick_ns=max(r.clock_tick_ns for r in row.results),
+        harness_overhead_ms=shell.harness_overhead_ms,
+        load=load,
+    )
+    return replace(
+        shell,
+        fp32=fp32,
+        int8=int8,
+        speedup=speedup,
+        call=stats.call(speedup, shell.threshold),
+        stopped_by=stop,
+        session_speedups=stats.session_speedups(sessions),
+        findings=findings,
+    )
+
+
+def _other_cpu_share(results: Sequence[WorkerResult], seconds_run: float) -> float | None:
+    """Other processes' CPU time over the rounds, as a share of the usable CPUs' time."""
+    other = [r.other_cpu_seconds for r in results]
+    if not results or any(value is None for value in other) or seconds_run <= 0:
+        return None
+    return sum(v for v in other if v is not None) / (seconds_run * max(results[0].usable_cpus, 1))
+
+
+def check_fidelity(
+    fp32: Path,
+    int8: Path,
+    *,
+    inputs: Sequence[InputLike] = (),
+    samples: Path | None = None,
+    requirement: FidelityRequirement,
+    settings: BenchmarkSettings,
+    threads: int = 1,
+    env: Mapping[str, str] | None = None,
+    worker_command: Sequence[str] | None = None,
+) -> fid.FidelityResult:
+    """Run both models on the same inputs in a worker and judge their outputs' agreement.
+
+    Inputs are the sample file's (up to ``settings.fidelity_samples``) or seeded random data.
+    """
+    launcher = _launcher(env, settings, worker_command)
+    source = "random" if samples is None else "samples"
+    with tempfile.TemporaryDirectory(prefix="int8gate-fidelity-") as tmp:
+        request = _request("fidelity", fp32, int8, threads=threads, settings=settings, inputs=inputs,
+                           samples=samples, outputs_dir=tmp)  # fmt: skip
+        result = launcher.run(request)
+        if isinstance(result, str):
+            return fid.failed(result, source=source)
+        reference = _load_outputs(Path(tmp) / "fp32.npz", result.outputs)
+        candidate = _load_outputs(Path(tmp) / "int8.npz", result.outputs)
+    return fid.compare(reference, candidate, requirement, source=result.source)
+
+
+def _load_outputs(path: Path, names: Sequence[str]) -> dict[str, list[np.ndarray]]:
+    """Per output name, the list of per-sample arrays a fidelity worker saved."""
+    with np.load(path, allow_pickle=False) as data:
+        return {name: list(data[f"o{k}"]) for k, name in enumerate(names) if f"o{k}" in data.files}
