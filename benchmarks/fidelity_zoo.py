@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the zoo lives in examples/, not the package
 
 from examples.modelzoo import build_zoo
-from int8gate.inputs.feeds import FeedSpec
+from int8gate.inputs.plan import ResolvedInput
 from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
 from int8gate.runtime.bench import check_fidelity
 
@@ -26,7 +26,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="int8gate-fidelity-zoo-") as folder:
         zoo = build_zoo(Path(folder))
         for family, spec in (("conv", zoo.conv_input), ("tfm", zoo.tfm_input)):
-            feeds = [FeedSpec(spec.name, spec.shape, "float32")]
+            feeds = [ResolvedInput(spec.name, spec.shape, "float32")]
             for variant in VARIANTS:
                 path = getattr(zoo, f"{family}_{variant}", None)
                 if path is None:

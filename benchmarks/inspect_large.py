@@ -6,7 +6,7 @@ Usage:
 Builds an FP32 stack of MatMul+Relu layers whose weights total about ``--mb`` MiB, saved with its weights
 as external data (or inside the .onnx with ``--embedded``), in a temporary folder. Each measurement runs
 in a fresh child process so peak RSS (``ru_maxrss``) belongs to that measurement alone:
-    baseline   import int8gate.model.inspection (onnx, onnxruntime, numpy) and nothing else
+    baseline   import int8gate.gate.examine (onnx, onnxruntime, numpy) and nothing else
     file       inspect_model(runtime_layer=False): safe read + census
     runtime    inspect_model(): also ONNX Runtime's optimized graph (one session, nothing run)
 """
@@ -58,7 +58,7 @@ def build(folder: Path, *, mib: int, layers: int, embedded: bool) -> Path:
 def measure(path: Path, mode: str) -> dict[str, float | int | str | None]:
     """One measurement in this process: seconds and peak RSS (MiB)."""
     start = time.perf_counter()
-    from int8gate.model.inspection import inspect_model  # noqa: PLC0415  (the import is part of the baseline)
+    from int8gate.gate.examine import inspect_model  # noqa: PLC0415  (the import is part of the baseline)
 
     imported = time.perf_counter()
     result: dict[str, float | int | str | None] = {"mode": mode, "import_s": round(imported - start, 2)}

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from int8gate.inputs.feeds import FeedSpec, random_feeds  # noqa: E402
-from int8gate.runtime.worker import WorkerRequest, WorkerResult  # noqa: E402
+from int8gate.inputs.feeds import random_feeds  # noqa: E402
+from int8gate.runtime.worker import WorkerRequest, WorkerResult, inputs_of  # noqa: E402
 
 
 def naive(request: WorkerRequest) -> WorkerResult:
@@ -27,9 +27,7 @@ def naive(request: WorkerRequest) -> WorkerResult:
     options.intra_op_num_threads = request.threads
     fp32 = ort.InferenceSession(request.fp32, options, providers=["CPUExecutionProvider"])
     int8 = ort.InferenceSession(request.int8, options, providers=["CPUExecutionProvider"])
-    specs = request.inputs or tuple(
-        FeedSpec(i.name, tuple(d if isinstance(d, int) else 1 for d in i.shape), "float32") for i in fp32.get_inputs()
-    )
+    specs = request.inputs or inputs_of(request.fp32)
     feed = random_feeds(specs, 1, request.seed)[0]
     timings: list[list[int]] = []
     for session in (fp32, int8):

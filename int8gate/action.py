@@ -46,9 +46,9 @@ from int8gate.github.publish import (
     write_report_json,
 )
 from int8gate.github.sticky import StickyAction, StickyResult, post_sticky
-from int8gate.judge.verdict import FailOn
+from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.policy.spec import CommentMode
-from int8gate.report.data import Report, Verdict
+from int8gate.report.data import Report
 from int8gate.report.markdown import RenderOptions, render_report, render_stopped
 from int8gate.report.syntax import COMMENT_LIMIT, SUMMARY_LIMIT
 from int8gate.report.syntax import marker as marker_for

@@ -25,9 +25,8 @@ from typing import TextIO
 
 from int8gate import __version__
 from int8gate.errors import EXIT_BAD_INPUT, Int8gateError, UsageError
-from int8gate.judge.verdict import FailOn
+from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.policy.spec import AUTO, BenchmarkSettings, CommentMode, OptLevel
-from int8gate.report.data import Verdict
 
 INTERNAL_ERROR_HINT = "set INT8GATE_DEBUG=1 for the traceback, and please report it"
 
@@ -162,8 +161,9 @@ def _cmd_env(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
     from int8gate.machine.probe import probe_runner
     from int8gate.report.data import to_jsonable
     from int8gate.report.terminal import render_runner_text
+    from int8gate.runtime.ortinfo import ort_info
 
-    profile = probe_runner()
+    profile = probe_runner(ort_info())
     if args.json:
         out.write(json.dumps(to_jsonable(profile), indent=2) + "\n")
     else:

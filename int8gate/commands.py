@@ -18,25 +18,27 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
 from int8gate import __version__
 from int8gate.errors import UsageError
-from int8gate.gate.pipeline import Edges, has_vnni, resolve_threads, resolve_threshold, run_gate
-from int8gate.inputs.feeds import FeedSpec
-from int8gate.inputs.plan import DeclaredInput, declared_inputs, parse_input_option, plan_inputs
+from int8gate.gate.examine import inspect_model
+from int8gate.gate.pipeline import Edges, resolve_threads, resolve_threshold, run_gate
+from int8gate.inputs.plan import ResolvedInput, parse_input_option, plan_inputs
+from int8gate.inputs.samples import sample_shapes
 from int8gate.judge.verdict import FailOn
+from int8gate.machine.expected import expected_range
+from int8gate.machine.facts import has_vnni
 from int8gate.machine.probe import probe_runner
-from int8gate.machine.runner import expected_range
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.model.file import load_model_proto
-from int8gate.model.inspection import ModelInspection, inspect_model
+from int8gate.model.graph import TensorSpec, graph_io
+from int8gate.model.inspection import ModelInspection
 from int8gate.policy.load import parse_policy
 from int8gate.policy.spec import AUTO, BenchmarkSettings, FidelityRequirement, OptLevel
-from int8gate.report.data import BenchmarkSection, Report, ResolvedInput, ToolInfo, to_jsonable
+from int8gate.report.data import BenchmarkSection, Report, ToolInfo, to_jsonable
 from int8gate.report.markdown import RenderOptions, render_report
 from int8gate.report.terminal import render_bench_text, render_inspection_text
 from int8gate.runtime.bench import check_fidelity, measure_pair
+from int8gate.runtime.ortinfo import ort_info
 from int8gate.runtime.profiler import profile_in_child
 from int8gate.workspace import (
     PairPaths,
@@ -54,42 +56,26 @@ def _progress(message: str) -> None:
     print(f"int8gate: {message}", file=sys.stderr, flush=True)
 
 
-def _feeds(inputs: Sequence[ResolvedInput]) -> tuple[FeedSpec, ...]:
-    return tuple(FeedSpec(item.name, item.shape, item.dtype) for item in inputs)
-
-
-def _sample_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Shapes and dtypes of the arrays in a .npy/.npz sample file (``allow_pickle`` stays off)."""
-    try:
-        if path.suffix == ".npy":  # one array, keyed "" (mapped to a single-input model); header only
-            array = np.load(path, allow_pickle=False, mmap_mode="r")
-            return {"": (tuple(array.shape), str(array.dtype))}
-        with np.load(path, allow_pickle=False) as loaded:
-            return {name: (tuple(loaded[name].shape), str(loaded[name].dtype)) for name in loaded.files}
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a readable .npy/.npz file ({exc})") from None
-
-
 def real_edges(
-    env: Mapping[str, str], declared: Mapping[Path, tuple[DeclaredInput, ...]], progress: Any = _progress
+    env: Mapping[str, str], declared: Mapping[Path, tuple[TensorSpec, ...]], progress: Any = _progress
 ) -> Edges:
     """The collaborators that touch this machine; ``declared`` holds each model's inputs, read once."""
 
     def measure(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
-        return measure_pair(fp32, int8, inputs=_feeds(inputs), env=env, **kw)
+        return measure_pair(fp32, int8, inputs=inputs, env=env, **kw)
 
     def fidelity(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
-        return check_fidelity(fp32, int8, inputs=_feeds(inputs), env=env, **kw)
+        return check_fidelity(fp32, int8, inputs=inputs, env=env, **kw)
 
     def profile(paths: PairPaths, inputs: Sequence[ResolvedInput]) -> ProfileComparison | str:
-        return profile_in_child(paths.fp32, paths.int8, _feeds(inputs), samples=paths.samples, env=env)
+        return profile_in_child(paths.fp32, paths.int8, inputs, samples=paths.samples, env=env)
 
     return Edges(
         inspect=inspect_model,
         measure=measure,
         fidelity=fidelity,
         load_declared_inputs=declared.__getitem__,
-        sample_shapes=_sample_shapes,
+        sample_shapes=sample_shapes,
         clock=time.monotonic,
         progress=progress,
         profile=profile,
@@ -116,11 +102,11 @@ def gate(
         policy = replace(policy, benchmark=replace(policy.benchmark, budget_seconds=budget))
     pairs = resolve_pair_paths(policy, policy_path.parent, workspace)
     cap = policy.limits.max_model_bytes
-    declared: dict[Path, tuple[DeclaredInput, ...]] = {}
+    declared: dict[Path, tuple[TensorSpec, ...]] = {}
     for path in dict.fromkeys(p for paths in pairs for p in (paths.fp32, paths.int8)):
         # Unsafe, unreadable or oversized models are bad input: refused before anything is measured.
-        declared[path] = declared_inputs(load_model_proto(path, max_bytes=cap))
-    runner = probe_runner()
+        declared[path] = graph_io(load_model_proto(path, max_bytes=cap))[0]
+    runner = probe_runner(ort_info())
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return run_gate(
         policy, pairs, runner, real_edges(env, declared),
@@ -173,10 +159,10 @@ def run_inspect(args: argparse.Namespace, out: TextIO) -> int:
     """``int8gate inspect MODEL``."""
     path = Path(args.model)
     specs = _specs(args.input)  # bad options are reported before any file is read
-    plan = plan_inputs(declared_inputs(load_model_proto(path)), specs, where="--input")
+    plan = plan_inputs(graph_io(load_model_proto(path))[0], specs, where="--input")
     shapes = {item.name: item.shape for item in plan.inputs}
     inspection: ModelInspection = inspect_model(
-        path, input_shapes=shapes, opt_level=OptLevel(args.optimization_level), vnni=has_vnni(probe_runner()),
+        path, input_shapes=shapes, opt_level=OptLevel(args.optimization_level), vnni=has_vnni(probe_runner(ort_info())),
     )
     if args.json:
         out.write(json.dumps(to_jsonable(inspection), indent=2) + "\n")
@@ -191,8 +177,8 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
     specs = _specs(args.input)  # bad options are reported before any file is read
     fp32_model = load_model_proto(fp32)
     load_model_proto(int8)
-    plan = plan_inputs(declared_inputs(fp32_model), specs, where="--input")
-    runner = probe_runner()
+    plan = plan_inputs(graph_io(fp32_model)[0], specs, where="--input")
+    runner = probe_runner(ort_info())
     wanted: float | str = args.min_speedup
     if wanted != AUTO:
         try:
@@ -204,9 +190,9 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
     runs = []
     for threads in resolve_threads(settings.threads, runner.cpus.effective):
         _progress(f"measuring at {threads} thread(s), budget {settings.budget_seconds:g} s")
-        runs.append(measure_pair(fp32, int8, inputs=_feeds(plan.inputs), threads=threads,
+        runs.append(measure_pair(fp32, int8, inputs=plan.inputs, threads=threads,
                                  settings=settings, threshold=threshold, env=env))
-    fidelity = check_fidelity(fp32, int8, inputs=_feeds(plan.inputs), requirement=FidelityRequirement(),
+    fidelity = check_fidelity(fp32, int8, inputs=plan.inputs, requirement=FidelityRequirement(),
                               settings=settings, env=env)
     section = BenchmarkSection(tuple(runs), plan.inputs, plan.defaulted, threshold, threshold_source)
     if args.json:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from int8gate.findings import Finding, Severity
-from int8gate.machine.runner import (
+from int8gate.inputs.plan import ResolvedInput
+from int8gate.judge.verdict import Verdict
+from int8gate.machine.facts import (
     Arch,
     CpuCounts,
     CpuFlags,
@@ -13,16 +15,17 @@ from int8gate.machine.runner import (
     RunnerClass,
     RunnerProfile,
 )
+from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult, OutputFidelity
 from int8gate.measure.opprofile import OpTypeRow, ProfileComparison
 from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
 from int8gate.model.census import ComputeOps, ComputeOpStats, FormatCount, OpCount, QuantFormat
-from int8gate.model.inspection import ModelInspection, PairCheck, TensorSpec
+from int8gate.model.graph import TensorSpec
+from int8gate.model.inspection import ModelInspection, PairCheck
 from int8gate.model.optimized import AfterOptimization
 from int8gate.model.quantfacts import ScaleGranularity, WeightBytes
 from int8gate.policy.spec import OptLevel
-from int8gate.report.data import BenchmarkSection, ModelResult, Report, ResolvedInput, ToolInfo, Verdict
-from int8gate.runtime.bench import BenchRun
+from int8gate.report.data import BenchmarkSection, ModelResult, Report, ToolInfo
 
 SETUP = "one worker process per session pair; shared intra-op pool"
 

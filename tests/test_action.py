@@ -17,12 +17,13 @@ from test_publish import parse_outputs
 from int8gate.action import ActionSettings, run
 from int8gate.errors import PolicyError, UsageError
 from int8gate.github.client import GitHubClient, RetryPolicy, make_session
-from int8gate.judge.verdict import FailOn
+from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.machine.probe import probe_runner
 from int8gate.policy.spec import CommentMode
-from int8gate.report.data import ModelResult, Report, ToolInfo, Verdict
+from int8gate.report.data import ModelResult, Report, ToolInfo
+from int8gate.runtime.ortinfo import ort_info
 
-RUNNER = probe_runner()
+RUNNER = probe_runner(ort_info())
 
 
 def canned_report(verdict: Verdict = Verdict.FAIL) -> Report:

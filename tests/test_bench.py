@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from int8gate.inputs.feeds import FeedSpec
+from int8gate.inputs.plan import ResolvedInput
 from int8gate.measure.stats import Call, StopReason
 from int8gate.policy.spec import BenchmarkSettings
 from int8gate.runtime import bench
@@ -34,8 +34,8 @@ class StepClock:
         return value
 
 
-def inputs(zoo: Any) -> tuple[FeedSpec, ...]:
-    return (FeedSpec(zoo.conv_input.name, tuple(zoo.conv_input.shape), "float32"),)
+def inputs(zoo: Any) -> tuple[ResolvedInput, ...]:
+    return (ResolvedInput(zoo.conv_input.name, tuple(zoo.conv_input.shape), "float32"),)
 
 
 def test_row_has_every_field_coherent(zoo: Any) -> None:

@@ -15,9 +15,12 @@ import pytest
 
 from examples.modelzoo import Zoo
 from int8gate.findings import Finding, Severity
+from int8gate.gate.examine import inspect_model
 from int8gate.judge.explain import Evidence, explain
-from int8gate.machine.runner import CpuInfo, effective_cpus, parse_cpuinfo, quota_from_cfs
-from int8gate.model.inspection import ModelInspection, inspect_model
+from int8gate.machine.cgroup import effective_cpus, quota_from_cfs
+from int8gate.machine.cpu import parse_cpuinfo
+from int8gate.machine.facts import CpuInfo
+from int8gate.model.inspection import ModelInspection
 from int8gate.runtime.profiler import profile_pair
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runner"

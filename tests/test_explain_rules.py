@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from int8gate.findings import Severity
 from int8gate.judge.explain import Evidence, Position, explain, locate
-from int8gate.machine.runner import CpuFlags, ExpectedRange, RunnerClass
+from int8gate.machine.facts import CpuFlags, ExpectedRange, RunnerClass
 
 VNNI = CpuFlags(avx2=True, avx512f=True, avx512bw=True, avx512_vnni=True)
 AVX2 = CpuFlags(avx2=True)

@@ -14,7 +14,7 @@ from ghstandin import ACTIONS, StandIn, running_standin
 from test_markdown import check_golden
 
 from int8gate.cli import main
-from int8gate.machine.runner import Arch, CpuFlags, RunnerClass
+from int8gate.machine.facts import Arch, CpuFlags, RunnerClass
 from int8gate.report.data import to_jsonable
 
 LEGS = {

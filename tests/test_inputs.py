@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from int8gate.errors import UsageError
-from int8gate.inputs.plan import DEFAULT_DIM, DeclaredInput, parse_input_option, plan_inputs
+from int8gate.inputs.plan import DEFAULT_DIM, ResolvedInput, parse_input_option, plan_inputs
+from int8gate.model.graph import TensorSpec
+from int8gate.model.shapeinfer import AssumedDim
 from int8gate.policy.spec import InputSpec
-from int8gate.report.data import DefaultedDim, ResolvedInput
 
-IMAGE = DeclaredInput("input", ("batch", 3, None, 224), "float32")
-IDS = DeclaredInput("ids", ("batch", "seq"), "int64")
+IMAGE = TensorSpec("input", "float32", ("batch", 3, None, 224))
+IDS = TensorSpec("ids", "int64", ("batch", "seq"))
 
 
 def test_dynamic_dims_get_stated_defaults() -> None:
@@ -20,8 +21,8 @@ def test_dynamic_dims_get_stated_defaults() -> None:
         ResolvedInput("ids", (1, DEFAULT_DIM), "int64", "default"),
     )
     assert plan.defaulted == (
-        DefaultedDim("input", 0, "batch", 1), DefaultedDim("input", 2, "?", DEFAULT_DIM),
-        DefaultedDim("ids", 0, "batch", 1), DefaultedDim("ids", 1, "seq", DEFAULT_DIM),
+        AssumedDim("input", 0, "batch", 1), AssumedDim("input", 2, "?", DEFAULT_DIM),
+        AssumedDim("ids", 0, "batch", 1), AssumedDim("ids", 1, "seq", DEFAULT_DIM),
     )
 
 
@@ -30,7 +31,7 @@ def test_policy_shapes_and_dtypes_win_and_fixed_models_need_nothing() -> None:
     assert [(i.shape, i.dtype, i.source) for i in plan.inputs] == [
         ((2, 3, 96, 224), "float32", "policy"), ((1, 16), "int32", "policy")]
     assert plan.defaulted == ()
-    fixed = plan_inputs([DeclaredInput("x", (1, 8), "float32")], [])
+    fixed = plan_inputs([TensorSpec("x", "float32", (1, 8))], [])
     assert fixed.inputs[0].source == "model" and fixed.defaulted == ()
 
 

@@ -10,8 +10,9 @@ from ortwritten import FLOAT_COMPUTE, INTEGER_KERNELS, written_by_ort
 from examples.modelzoo import Zoo
 from int8gate.errors import ModelFileError, UsageError
 from int8gate.findings import Severity
+from int8gate.gate.examine import inspect_model
 from int8gate.model.census import QuantFormat
-from int8gate.model.inspection import ModelInspection, inspect_model, pair_models
+from int8gate.model.inspection import ModelInspection, pair_models
 from int8gate.policy.spec import OptLevel
 from int8gate.report.data import to_jsonable
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import onnxruntime
 
+from int8gate.machine.facts import Arch, CpuInfo, RunnerClass
 from int8gate.machine.probe import probe_runner
-from int8gate.machine.runner import Arch, CpuInfo, RunnerClass
+from int8gate.runtime.ortinfo import ort_info
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runner"
 
@@ -21,7 +22,7 @@ def put(root: Path, absolute: str, text: str) -> None:
 
 
 def test_this_machine() -> None:
-    profile = probe_runner()
+    profile = probe_runner(ort_info())
     assert profile.cpu.arch is Arch.X86_64 or profile.cpu.arch is Arch.AARCH64
     assert profile.cpus.usable == len(os.sched_getaffinity(0))
     assert 1 <= profile.cpus.effective <= profile.cpus.usable <= profile.cpus.logical
@@ -44,7 +45,7 @@ def test_cgroup_v2_quota_caps_effective_cpus(tmp_path: Path) -> None:
     put(tmp_path, "/proc/self/status", "Cpus_allowed_list:\t0-7\n")
     put(tmp_path, "/sys/devices/system/cpu/online", "0-7\n")
     put(tmp_path, "/proc/1/cgroup", "0::/kubepods/burstable/pod42/c0ffee\n")
-    profile = probe_runner(root=tmp_path)
+    profile = probe_runner(ort_info(), root=tmp_path)
     assert profile.cpu.core == "Neoverse-V1"
     assert profile.cpu.cpu_class is RunnerClass.ARM_I8MM
     c = profile.cpus
@@ -60,7 +61,7 @@ def test_cgroup_v2_parent_limit_applies_to_child(tmp_path: Path) -> None:
     put(tmp_path, "/sys/fs/cgroup/ci.slice/job.scope/cpu.max", "max 100000\n")
     put(tmp_path, "/sys/fs/cgroup/ci.slice/cpu.max", "150000 100000\n")
     put(tmp_path, "/sys/devices/system/cpu/online", "0-3\n")
-    c = probe_runner(root=tmp_path).cpus
+    c = probe_runner(ort_info(), root=tmp_path).cpus
     assert (c.quota, c.effective, c.usable) == (1.5, 2, 4)
 
 
@@ -78,7 +79,7 @@ def test_cgroup_v1_quota_in_nested_cpu_cpuacct_mount(tmp_path: Path) -> None:
     put(tmp_path, "/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", "9223372036854771712\n")
     put(tmp_path, "/proc/meminfo", (FIXTURES / "this_machine.meminfo").read_text())
     put(tmp_path, "/.dockerenv", "")
-    profile = probe_runner(root=tmp_path)
+    profile = probe_runner(ort_info(), root=tmp_path)
     assert profile.cpu.cpu_class is RunnerClass.X86_NO_VNNI
     c = profile.cpus
     assert (c.logical, c.usable, c.quota, c.effective) == (1, 1, 1.5, 1)
@@ -89,7 +90,7 @@ def test_cgroup_v1_quota_in_nested_cpu_cpuacct_mount(tmp_path: Path) -> None:
 
 
 def test_empty_tree_gives_a_profile_that_says_unknown(tmp_path: Path) -> None:
-    profile = probe_runner(root=tmp_path)
+    profile = probe_runner(ort_info(), root=tmp_path)
     assert profile.cpu.cpu_class is RunnerClass.UNKNOWN
     assert (profile.cpus.logical, profile.cpus.usable, profile.cpus.effective) == (1, 1, 1)
     assert profile.cpus.quota is None and profile.memory_bytes is None

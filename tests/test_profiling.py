@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from examples.modelzoo import Zoo
-from int8gate.inputs.feeds import FeedSpec
+from int8gate.inputs.plan import ResolvedInput
 from int8gate.measure.opprofile import ProfileComparison, ProfileFormatError, compare_profiles, parse_profile
 from int8gate.runtime.child import child_env
 from int8gate.runtime.profiler import nodes_fed_by_dq, profile_in_child, profile_model, profile_pair
@@ -85,7 +85,7 @@ def test_bad_profile_text_is_a_format_error() -> None:
 
 
 def test_profile_in_child_returns_the_table_and_a_crash_returns_its_cause(zoo: Zoo) -> None:
-    spec = FeedSpec(zoo.conv_input.name, zoo.conv_input.shape, "float32")
+    spec = ResolvedInput(zoo.conv_input.name, zoo.conv_input.shape, "float32")
     table = profile_in_child(zoo.conv_fp32, zoo.conv_qoperator, [spec], runs=3)
     assert isinstance(table, ProfileComparison)
     ops = {row.op_type: row for row in table.rows}

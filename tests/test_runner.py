@@ -6,27 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from int8gate.machine.runner import (
-    Arch,
-    CpuFlags,
-    RunnerClass,
+from int8gate.machine.cgroup import (
     affinity_from_status,
-    classify,
-    cpu_from_pycpuinfo,
     effective_cpus,
-    expected_range,
-    flags_from_tokens,
-    logical_cpus,
     looks_like_container,
     memory_limit_bytes,
     memory_total_bytes,
     parse_cpu_list,
-    parse_cpuinfo,
     parse_proc_cgroup,
     quota_from_cfs,
     quota_from_cpu_max,
+)
+from int8gate.machine.cpu import (
+    classify,
+    cpu_from_pycpuinfo,
+    flags_from_tokens,
+    logical_cpus,
+    parse_cpuinfo,
     smt_from_cpuinfo,
 )
+from int8gate.machine.expected import expected_range
+from int8gate.machine.facts import Arch, CpuFlags, RunnerClass
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runner"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from int8gate.findings import Finding, Severity
-from int8gate.judge.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
+from int8gate.judge.verdict import FailOn, GateFacts, SpeedRow, Verdict, apply_rules, decide, exit_code, overall
 from int8gate.measure.stats import Call
 from int8gate.policy.spec import FindingRules
-from int8gate.report.data import Verdict
 
 FAST = SpeedRow(threads=1, call=Call.FASTER, estimate=1.6, ci_low=1.55, ci_high=1.65)
 NOISY = SpeedRow(threads=2, call=Call.WITHIN_NOISE, estimate=1.21, ci_low=1.15, ci_high=1.27)

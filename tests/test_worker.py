@@ -14,7 +14,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from int8gate.inputs.feeds import FeedError, FeedSpec, load_samples, random_feed
+from int8gate.inputs.feeds import random_feed
+from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.samples import FeedError, load_samples
 from int8gate.runtime.worker import EXIT_MODEL_ERROR, WorkerRequest, WorkerResult, block_size, round_orders
 
 
@@ -32,21 +34,21 @@ def run_worker(request: WorkerRequest) -> tuple[int, dict[str, Any]]:
 
 def test_random_feeds_suit_each_dtype() -> None:
     rng = np.random.default_rng(0)
-    floats = random_feed(FeedSpec("pixel_values", (2, 3), "float32"), rng)
+    floats = random_feed(ResolvedInput("pixel_values", (2, 3), "float32"), rng)
     assert floats.dtype == np.float32 and floats.shape == (2, 3) and floats.std() > 0
-    assert (random_feed(FeedSpec("attention_mask", (1, 8), "int64"), rng) == 1).all()
-    assert (random_feed(FeedSpec("token_type_ids", (1, 8), "int64"), rng) == 0).all()
-    ids = random_feed(FeedSpec("input_ids", (1, 500), "int64"), rng)
+    assert (random_feed(ResolvedInput("attention_mask", (1, 8), "int64"), rng) == 1).all()
+    assert (random_feed(ResolvedInput("token_type_ids", (1, 8), "int64"), rng) == 0).all()
+    ids = random_feed(ResolvedInput("input_ids", (1, 500), "int64"), rng)
     assert ids.dtype == np.int64 and ids.min() >= 0 and ids.max() < 100
-    image = random_feed(FeedSpec("image", (4096,), "uint8"), rng)
+    image = random_feed(ResolvedInput("image", (4096,), "uint8"), rng)
     assert image.min() == 0 and image.max() == 255
-    signed = random_feed(FeedSpec("q", (4096,), "int8"), rng)
+    signed = random_feed(ResolvedInput("q", (4096,), "int8"), rng)
     assert signed.min() >= 0 and signed.max() == 127
-    assert random_feed(FeedSpec("flag", (3,), "bool"), rng).dtype == np.bool_
+    assert random_feed(ResolvedInput("flag", (3,), "bool"), rng).dtype == np.bool_
 
 
 def test_random_feeds_repeat_for_a_seed() -> None:
-    spec = FeedSpec("x", (4,), "float32")
+    spec = ResolvedInput("x", (4,), "float32")
     a = random_feed(spec, np.random.default_rng(3))
     assert np.array_equal(a, random_feed(spec, np.random.default_rng(3)))
 
@@ -67,7 +69,7 @@ def test_round_orders_balance_every_pair() -> None:
 
 
 def test_samples_from_npz_with_a_sample_axis(tmp_path: Path) -> None:
-    specs = (FeedSpec("x", (1, 3), "float32"), FeedSpec("ids", (1, 2), "int64"))
+    specs = (ResolvedInput("x", (1, 3), "float32"), ResolvedInput("ids", (1, 2), "int64"))
     path = tmp_path / "samples.npz"
     np.savez(path, x=np.arange(12).reshape(4, 1, 3), ids=np.zeros((1, 2)))
     feeds = load_samples(path, specs)
@@ -78,7 +80,7 @@ def test_samples_from_npz_with_a_sample_axis(tmp_path: Path) -> None:
 
 
 def test_samples_errors_name_the_problem(tmp_path: Path) -> None:
-    spec = FeedSpec("x", (1, 3), "float32")
+    spec = ResolvedInput("x", (1, 3), "float32")
     npz = tmp_path / "s.npz"
     np.savez(npz, y=np.zeros((1, 3)))
     with pytest.raises(FeedError, match="no array for input"):
@@ -90,11 +92,11 @@ def test_samples_errors_name_the_problem(tmp_path: Path) -> None:
     np.save(npy, np.zeros((1, 3)))
     assert len(load_samples(npy, (spec,))) == 1
     with pytest.raises(FeedError, match="one input"):
-        load_samples(npy, (spec, FeedSpec("z", (1,), "float32")))
+        load_samples(npy, (spec, ResolvedInput("z", (1,), "float32")))
 
 
 def test_request_and_result_round_trip_as_json() -> None:
-    request = WorkerRequest("measure", "a.onnx", "b.onnx", 2, inputs=(FeedSpec("x", (1, 3), "float32"),))
+    request = WorkerRequest("measure", "a.onnx", "b.onnx", 2, inputs=(ResolvedInput("x", (1, 3), "float32"),))
     assert WorkerRequest.from_json(request.to_json()) == request
     result = WorkerResult(fp32_ns=(1, 2), int8_ns=(3, 4), outputs=("y",), setup="s")
     assert WorkerResult.from_json(result.to_json()) == result
@@ -106,7 +108,7 @@ def test_measure_pairs_rounds_and_reports_setup(zoo: Any) -> None:
         str(zoo.conv_fp32),
         str(zoo.conv_qdq),
         1,
-        inputs=(FeedSpec(zoo.conv_input.name, tuple(zoo.conv_input.shape), "float32"),),
+        inputs=(ResolvedInput(zoo.conv_input.name, tuple(zoo.conv_input.shape), "float32"),),
         warmup_runs=2,
         min_rounds=7,
         max_seconds=0.0,

@@ -16,10 +16,12 @@ from typing import Protocol
 
 from int8gate.errors import ModelFileError
 from int8gate.findings import Finding
-from int8gate.inputs.plan import InputPlan, plan_inputs
+from int8gate.inputs.plan import InputPlan, ResolvedInput, plan_inputs
 from int8gate.judge import explain as explain_mod
 from int8gate.judge.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
-from int8gate.machine.runner import Arch, ExpectedRange, RunnerProfile, expected_range
+from int8gate.machine.expected import expected_range
+from int8gate.machine.facts import ExpectedRange, RunnerProfile, has_vnni
+from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.model.inspection import ModelInspection, PairCheck, pair_models
@@ -32,8 +34,7 @@ from int8gate.policy.spec import (
     QuantizedRequirement,
     Requirements,
 )
-from int8gate.report.data import BenchmarkSection, ModelResult, Report, ResolvedInput, ToolInfo
-from int8gate.runtime.bench import BenchRun
+from int8gate.report.data import BenchmarkSection, ModelResult, Report, ToolInfo
 from int8gate.workspace import PairPaths
 
 
@@ -96,14 +97,6 @@ class Edges:
     clock: Callable[[], float]
     progress: Callable[[str], None]
     profile: Callable[[PairPaths, Sequence[ResolvedInput]], ProfileComparison | str] | None = None
-
-
-def has_vnni(runner: RunnerProfile) -> bool | None:
-    """Whether the x86 CPU has VNNI (either form); ``None`` off x86, where the u8s8 caveat does not apply."""
-    flags = runner.cpu.flags
-    if runner.cpu.arch is not Arch.X86_64:
-        return None
-    return flags.avx512_vnni or flags.avx_vnni
 
 
 def resolve_threads(threads: Sequence[int | str], usable: int) -> tuple[int, ...]:

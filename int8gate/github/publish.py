@@ -18,7 +18,8 @@ from typing import TextIO
 
 from int8gate.errors import Int8gateError, PolicyError
 from int8gate.github.sticky import StickyAction, StickyResult
-from int8gate.report.data import Report, Verdict, to_jsonable
+from int8gate.judge.verdict import Verdict
+from int8gate.report.data import Report, to_jsonable
 from int8gate.workspace import atomic_write_text
 
 SUMMARY_LIMIT_BYTES = 1 << 20

@@ -10,35 +10,32 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import onnx
-
 from int8gate.errors import UsageError
+from int8gate.model.graph import TensorSpec
+from int8gate.model.shapeinfer import AssumedDim
 from int8gate.policy.spec import InputSpec
-from int8gate.report.data import DefaultedDim, ResolvedInput
 
 DEFAULT_BATCH = 1
 DEFAULT_DIM = 128
 MAX_ELEMENTS = 1 << 28  # 256 Mi elements: larger generated inputs are refused, not allocated
-
-_DTYPES = {
-    onnx.TensorProto.FLOAT: "float32",
-    onnx.TensorProto.FLOAT16: "float16",
-    onnx.TensorProto.DOUBLE: "float64",
-    onnx.TensorProto.INT64: "int64",
-    onnx.TensorProto.INT32: "int32",
-    onnx.TensorProto.INT8: "int8",
-    onnx.TensorProto.UINT8: "uint8",
-    onnx.TensorProto.BOOL: "bool",
-}
+FEEDABLE_DTYPES = ("bool", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
+"""The dtypes ``--input NAME=DIMS:DTYPE`` accepts."""
+SampleShapes = Mapping[str, tuple[tuple[int, ...], str]]
+"""A sample file's arrays by input name (``""`` for a lone .npy array): shape and dtype."""
 
 
 @dataclass(frozen=True)
-class DeclaredInput:
-    """A graph input as the model declares it: a dim is an int, a symbol, or ``None`` (unnamed)."""
+class ResolvedInput:
+    """One model input as fed and measured: a concrete shape, a numpy dtype name, and where it came from.
+
+    ``source``: ``samples``, ``policy`` (or ``--input``), ``model`` (fixed dims), ``default`` (a dynamic
+    dim was given a stated default), or ``given`` (built by hand, e.g. by a test).
+    """
 
     name: str
-    dims: tuple[int | str | None, ...]
+    shape: tuple[int, ...]
     dtype: str
+    source: str = "given"
 
 
 @dataclass(frozen=True)
@@ -46,28 +43,7 @@ class InputPlan:
     """The resolved inputs and every default the gate had to choose."""
 
     inputs: tuple[ResolvedInput, ...]
-    defaulted: tuple[DefaultedDim, ...]
-
-
-def declared_inputs(model: onnx.ModelProto) -> tuple[DeclaredInput, ...]:
-    """The graph inputs that are not initializers (older exporters list weights as inputs too)."""
-    weights = {init.name for init in model.graph.initializer}
-    out = []
-    for value in model.graph.input:
-        if value.name in weights:
-            continue
-        tensor = value.type.tensor_type
-        dims: list[int | str | None] = []
-        for dim in tensor.shape.dim:
-            if dim.HasField("dim_value"):
-                dims.append(int(dim.dim_value))
-            elif dim.HasField("dim_param"):
-                dims.append(dim.dim_param)
-            else:
-                dims.append(None)
-        dtype = _DTYPES.get(tensor.elem_type, onnx.TensorProto.DataType.Name(tensor.elem_type).lower())
-        out.append(DeclaredInput(value.name, tuple(dims), dtype))
-    return tuple(out)
+    defaulted: tuple[AssumedDim, ...]
 
 
 def parse_input_option(text: str) -> InputSpec:
@@ -82,26 +58,26 @@ def parse_input_option(text: str) -> InputSpec:
         raise UsageError(f"--input {text!r}: dims must be whole numbers joined by x") from None
     if any(dim < 1 for dim in shape):
         raise UsageError(f"--input {text!r}: dims must be at least 1")
-    if dtype and dtype not in _DTYPES.values():
-        raise UsageError(f"--input {text!r}: dtype must be one of {', '.join(sorted(_DTYPES.values()))}")
+    if dtype and dtype not in FEEDABLE_DTYPES:
+        raise UsageError(f"--input {text!r}: dtype must be one of {', '.join(FEEDABLE_DTYPES)}")
     return InputSpec(name=name, shape=shape, dtype=dtype or None)
 
 
 def plan_inputs(
-    declared: Sequence[DeclaredInput],
+    declared: Sequence[TensorSpec],
     specs: Sequence[InputSpec],
     *,
-    samples: Mapping[str, tuple[tuple[int, ...], str]] | None = None,
+    samples: SampleShapes | None = None,
     where: str = "inputs",
 ) -> InputPlan:
-    """Concrete shapes for every declared input from samples, specs, fixed dims, then defaults."""
+    """Concrete shapes for every declared input (see ``graph_io``) from samples, specs, fixed dims, defaults."""
     by_name = {spec.name: spec for spec in specs}
     known = {d.name for d in declared}
     for name in by_name:
         if name not in known:
             raise UsageError(f"{where}: the model has no input named {name!r} (it has {', '.join(sorted(known))})")
     resolved: list[ResolvedInput] = []
-    defaulted: list[DefaultedDim] = []
+    defaulted: list[AssumedDim] = []
     for decl in declared:
         spec = by_name.get(decl.name)
         sample = _sample_for(decl, declared, samples)
@@ -123,9 +99,9 @@ def plan_inputs(
 
 
 def _sample_for(
-    decl: DeclaredInput,
-    declared: Sequence[DeclaredInput],
-    samples: Mapping[str, tuple[tuple[int, ...], str]] | None,
+    decl: TensorSpec,
+    declared: Sequence[TensorSpec],
+    samples: SampleShapes | None,
 ) -> tuple[tuple[int, ...], str] | None:
     """One sample's shape and dtype for ``decl``: by name (.npz), or the lone array of a .npy for a
     single-input model; a leading axis beyond the model's rank counts samples and is dropped."""
@@ -135,29 +111,30 @@ def _sample_for(
     if found is None:
         return None
     shape, dtype = found
-    if decl.dims and len(shape) == len(decl.dims) + 1:
+    if decl.shape and len(shape) == len(decl.shape) + 1:
         shape = shape[1:]
     return shape, dtype
 
 
-def _check_rank(decl: DeclaredInput, shape: tuple[int, ...], where: str) -> None:
-    if decl.dims and len(shape) != len(decl.dims):
-        raise UsageError(f"{where}: input {decl.name!r} has rank {len(decl.dims)}, the shape given has {len(shape)}")
-    for axis, (want, got) in enumerate(zip(decl.dims, shape, strict=True)):
+def _check_rank(decl: TensorSpec, shape: tuple[int, ...], where: str) -> None:
+    dims = decl.shape or ()
+    if dims and len(shape) != len(dims):
+        raise UsageError(f"{where}: input {decl.name!r} has rank {len(dims)}, the shape given has {len(shape)}")
+    for axis, (want, got) in enumerate(zip(dims, shape, strict=True)):
         if isinstance(want, int) and want > 0 and want != got:
             raise UsageError(f"{where}: input {decl.name!r} axis {axis} is fixed at {want} by the model, not {got}")
 
 
-def _default_shape(decl: DeclaredInput) -> tuple[tuple[int, ...], list[DefaultedDim]]:
+def _default_shape(decl: TensorSpec) -> tuple[tuple[int, ...], list[AssumedDim]]:
     shape: list[int] = []
-    chosen: list[DefaultedDim] = []
-    for axis, dim in enumerate(decl.dims):
+    chosen: list[AssumedDim] = []
+    for axis, dim in enumerate(decl.shape or ()):
         if isinstance(dim, int) and dim > 0:
             shape.append(dim)
             continue
         value = DEFAULT_BATCH if axis == 0 else DEFAULT_DIM
         shape.append(value)
-        chosen.append(DefaultedDim(decl.name, axis, dim if isinstance(dim, str) else "?", value))
+        chosen.append(AssumedDim(decl.name, axis, dim if isinstance(dim, str) else "?", value))
     return tuple(shape), chosen
 
 

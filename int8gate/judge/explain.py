@@ -20,15 +20,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from int8gate.findings import Finding, Severity
-from int8gate.machine.runner import (
-    SMALL_MODEL_FP32_MS,
-    SMALL_MODEL_MACS,
-    CpuFlags,
-    ExpectedRange,
-    RunnerClass,
-    expected_range,
-    is_small_model,
-)
+from int8gate.machine.expected import SMALL_MODEL_FP32_MS, SMALL_MODEL_MACS, expected_range, is_small_model
+from int8gate.machine.facts import CpuFlags, ExpectedRange, RunnerClass
 
 PARTIAL_MAC_SHARE = 0.8
 """Below this share of MACs running quantized, the float remainder explains a missing speedup."""

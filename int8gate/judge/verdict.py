@@ -17,7 +17,14 @@ from int8gate.errors import EXIT_FAIL, EXIT_PASS
 from int8gate.findings import Finding, Severity, with_severity
 from int8gate.measure.stats import Call
 from int8gate.policy.spec import FindingRules
-from int8gate.report.data import Verdict
+
+
+class Verdict(str, Enum):
+    """The gate's answer for one model and for the whole run."""
+
+    PASS = "pass"  # noqa: S105 (a verdict, not a password)
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
 
 
 class FailOn(str, Enum):

@@ -1,9 +1,11 @@
-"""Read the real machine (/proc, /sys, affinity, ONNX Runtime) into a ``RunnerProfile``.
+"""Read the real machine (/proc, /sys, affinity) into a ``RunnerProfile``.
 
 Every file is read under ``root`` so tests can point the probe at a fake tree; only when ``root`` is
 ``/`` does the probe also ask the live process (``os.sched_getaffinity``, ``os.cpu_count``,
 ``platform.machine``) and fall back to py-cpuinfo when /proc/cpuinfo is unreadable.
-Parsing is ``runner``'s job; this module only finds the text.
+Parsing is ``cpu``'s and ``cgroup``'s job; this module only finds the text. ONNX Runtime's version
+and providers come from ``int8gate.runtime.ortinfo``, handed in by the composition root, so reading
+the machine never imports ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -12,28 +14,20 @@ import os
 import platform
 from pathlib import Path, PurePosixPath
 
-import onnxruntime
-
-from int8gate.machine.runner import (
+from int8gate.machine.cgroup import (
     CgroupMembership,
-    CpuCounts,
-    CpuInfo,
-    OrtInfo,
-    RunnerProfile,
     affinity_from_status,
-    cpu_from_pycpuinfo,
     effective_cpus,
-    logical_cpus,
     looks_like_container,
     memory_limit_bytes,
     memory_total_bytes,
     parse_cpu_list,
-    parse_cpuinfo,
     parse_proc_cgroup,
     quota_from_cfs,
     quota_from_cpu_max,
-    smt_from_cpuinfo,
 )
+from int8gate.machine.cpu import cpu_from_pycpuinfo, logical_cpus, parse_cpuinfo, smt_from_cpuinfo
+from int8gate.machine.facts import CpuCounts, CpuInfo, OrtInfo, RunnerProfile
 
 _LIVE = Path("/")
 
@@ -141,19 +135,8 @@ def _cpu(root: Path, cpuinfo_text: str | None) -> CpuInfo:
     return parse_cpuinfo("", machine=machine)
 
 
-def ort_info() -> OrtInfo:
-    """ONNX Runtime's version, available providers and build string."""
-    build_fn = getattr(onnxruntime, "get_build_info", None)
-    build = str(build_fn()) if callable(build_fn) else None
-    return OrtInfo(
-        version=str(onnxruntime.__version__),
-        providers=tuple(str(p) for p in onnxruntime.get_available_providers()),
-        build=build,
-    )
-
-
-def probe_runner(*, root: Path = _LIVE) -> RunnerProfile:
-    """Everything int8gate reports about this runner, read from files under ``root``."""
+def probe_runner(ort: OrtInfo, *, root: Path = _LIVE) -> RunnerProfile:
+    """Everything int8gate reports about this runner, read from files under ``root``; ``ort`` as given."""
     cpuinfo_text = _read(_under(root, "/proc/cpuinfo"))
     cgroup_text = _read(_under(root, "/proc/self/cgroup"))
     membership = parse_proc_cgroup(cgroup_text) if cgroup_text is not None else None
@@ -178,5 +161,5 @@ def probe_runner(*, root: Path = _LIVE) -> RunnerProfile:
         ),
         memory_bytes=memory,
         container=looks_like_container(marker_files=markers, pid1_cgroup=pid1),
-        onnxruntime=ort_info(),
+        onnxruntime=ort,
     )

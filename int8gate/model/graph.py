@@ -167,6 +167,36 @@ class GraphIndex:
         return name in self.constants
 
 
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output: name, dtype, and dims (a number, a symbol, or ``None`` when unnamed)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | str | None, ...] | None
+
+
+def graph_io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The graph's inputs (initializers left out: older exporters list weights as inputs) and outputs."""
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    inputs = tuple(_tensor_spec(value) for value in model.graph.input if value.name not in initializers)
+    return inputs, tuple(_tensor_spec(value) for value in model.graph.output)
+
+
+def _tensor_spec(value: onnx.ValueInfoProto) -> TensorSpec:
+    tensor_type = value.type.tensor_type
+    dtype = dtype_name(tensor_type.elem_type) if value.type.HasField("tensor_type") else "non-tensor"
+    if not value.type.HasField("tensor_type") or not tensor_type.HasField("shape"):
+        return TensorSpec(value.name, dtype, None)
+    dims: list[int | str | None] = []
+    for dim in tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(dim.dim_value)
+        else:
+            dims.append(dim.dim_param or None)
+    return TensorSpec(value.name, dtype, tuple(dims))
+
+
 _SHAPE_PRESERVING = frozenset({"DequantizeLinear", "QuantizeLinear", "Identity", "Cast"})
 
 

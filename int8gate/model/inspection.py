@@ -1,43 +1,27 @@
-"""Inspect one model end to end (safe read → census → ONNX Runtime's optimized graph → findings) and pair two.
+"""The inspection of one model file as data, and the pairing check of an FP32 model with its INT8 version.
 
-Orchestration at the edge: ``modelfile`` reads the untrusted file, ``census`` and ``pitfalls`` judge it,
-``ortgraph`` + ``optgraph`` add the runtime layer. ``ModelInspection`` is the ``inspect`` JSON contract
-(field names are JSON names) and the ``quantization`` section of every report.
+Pure: ``gate.examine`` reads the file (``file``), takes the census (``census``), has ONNX Runtime write
+the optimized graph (``runtime.optimizer``, counted by ``optimized``) and calls ``assemble``.
+``ModelInspection`` is the ``inspect`` JSON contract (field names are JSON names) and the
+``quantization`` section of every report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
-from types import MappingProxyType
-
-import onnx
 
 from int8gate.findings import Finding
-from int8gate.model.census import Census, take_census
-from int8gate.model.file import DEFAULT_MAX_BYTES, read_model
-from int8gate.model.graph import dtype_name
-from int8gate.model.optimized import AfterOptimization, analyze_optimized
+from int8gate.model.census import Census
+from int8gate.model.file import ModelFileInfo
+from int8gate.model.graph import TensorSpec
+from int8gate.model.optimized import AfterOptimization
 from int8gate.model.pitfalls import census_findings, is_quantized, pair_findings, runtime_findings
-from int8gate.policy.spec import OptLevel, QuantizedRequirement
-from int8gate.runtime.optimizer import optimized_model
-
-_NO_SHAPES: Mapping[str, tuple[int, ...]] = MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """A model input or output: name, dtype, and dims (a number, a symbol, or ``None`` when unnamed)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int | str | None, ...] | None
+from int8gate.policy.spec import QuantizedRequirement
 
 
 @dataclass(frozen=True)
 class ModelInspection(Census):
-    """The quantization census of one model file (see ``census``, ``optgraph`` and ``pitfalls``).
+    """The quantization census of one model file (see ``census``, ``optimized`` and ``pitfalls``).
 
     Every ``Census`` field, plus the file's facts, the ``is_quantized`` decision, the graph's
     inputs and outputs, what ONNX Runtime makes of it, and the findings. ``size_bytes`` includes
@@ -70,27 +54,19 @@ class PairCheck:
     findings: tuple[Finding, ...]
 
 
-def inspect_model(
-    path: Path,
+def assemble(
+    info: ModelFileInfo,
+    census: Census,
+    io: tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]],
+    after: AfterOptimization | None,
     *,
-    input_shapes: Mapping[str, tuple[int, ...]] = _NO_SHAPES,
-    opt_level: OptLevel = OptLevel.ALL,
-    requirement: QuantizedRequirement = QuantizedRequirement(),  # noqa: B008 (frozen, shared safely)
-    max_bytes: int | None = DEFAULT_MAX_BYTES,
-    runtime_layer: bool = True,
-    vnni: bool | None = None,
+    requirement: QuantizedRequirement,
+    vnni: bool | None,
 ) -> ModelInspection:
-    """Census of ``path``; with ``runtime_layer`` also what ONNX Runtime makes of it at ``opt_level``.
+    """One model's inspection from its file facts, census, inputs/outputs and (optionally) optimized graph.
 
     ``vnni=False`` says the CPU lacks VNNI (enables ``u8s8-no-vnni``); ``None`` means unknown.
-    Raises ``ModelFileError`` for an unusable or unsafe file, ``UsageError`` for shapes of unknown inputs.
     """
-    loaded = read_model(path, max_bytes=max_bytes)
-    info = loaded.info
-    census = take_census(loaded.model, input_shapes=input_shapes, source=str(path))
-    inputs, outputs = _io(loaded.model)
-    del loaded  # the session below loads the model itself; do not hold two copies
-    after = analyze_optimized(optimized_model(path, opt_level), opt_level) if runtime_layer else None
     findings = census_findings(census, requirement, vnni=vnni) + (runtime_findings(after) if after else ())
     return ModelInspection(
         **{field.name: getattr(census, field.name) for field in fields(Census)},
@@ -99,8 +75,8 @@ def inspect_model(
         sha256=info.sha256,
         external_data_bytes=info.external_data_bytes,
         is_quantized=is_quantized(census, requirement),
-        inputs=inputs,
-        outputs=outputs,
+        inputs=io[0],
+        outputs=io[1],
         after_optimization=after,
         findings=findings,
     )
@@ -149,21 +125,3 @@ def _compare(kind: str, fp32: tuple[TensorSpec, ...], int8: tuple[TensorSpec, ..
     return tuple(found)
 
 
-def _io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
-    initializers = {tensor.name for tensor in model.graph.initializer}
-    inputs = tuple(_spec(value) for value in model.graph.input if value.name not in initializers)
-    return inputs, tuple(_spec(value) for value in model.graph.output)
-
-
-def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
-    tensor_type = value.type.tensor_type
-    dtype = dtype_name(tensor_type.elem_type) if value.type.HasField("tensor_type") else "non-tensor"
-    if not value.type.HasField("tensor_type") or not tensor_type.HasField("shape"):
-        return TensorSpec(value.name, dtype, None)
-    dims: list[int | str | None] = []
-    for dim in tensor_type.shape.dim:
-        if dim.HasField("dim_value"):
-            dims.append(dim.dim_value)
-        else:
-            dims.append(dim.dim_param or None)
-    return TensorSpec(value.name, dtype, tuple(dims))

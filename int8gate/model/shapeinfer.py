@@ -33,7 +33,7 @@ NOT_LOADED = "int8gate:not-loaded"
 
 @dataclass(frozen=True)
 class AssumedDim:
-    """A dynamic input dimension the census set to a value so MACs could be counted."""
+    """A dynamic input dimension given a value: by the census to count MACs (1), by the input plan to run."""
 
     input: str
     axis: int

@@ -21,46 +21,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from int8gate.findings import Finding
-
-if TYPE_CHECKING:
-    from int8gate.machine.runner import ExpectedRange, RunnerProfile
-    from int8gate.measure.fidelity import FidelityResult
-    from int8gate.measure.opprofile import ProfileComparison
-    from int8gate.model.inspection import ModelInspection, PairCheck
-    from int8gate.runtime.bench import BenchRun
+from int8gate.inputs.plan import ResolvedInput
+from int8gate.judge.verdict import Verdict
+from int8gate.machine.facts import ExpectedRange, RunnerProfile
+from int8gate.measure.benchrun import BenchRun
+from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.opprofile import ProfileComparison
+from int8gate.model.inspection import ModelInspection, PairCheck
+from int8gate.model.shapeinfer import AssumedDim
 
 SCHEMA_VERSION = 1
-
-
-class Verdict(str, Enum):
-    """The gate's answer for one model and for the whole run."""
-
-    PASS = "pass"  # noqa: S105 (a verdict, not a password)
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-
-
-@dataclass(frozen=True)
-class DefaultedDim:
-    """A dynamic input dimension the gate had to choose a value for (the report says which)."""
-
-    input: str
-    axis: int
-    symbol: str
-    value: int
-
-
-@dataclass(frozen=True)
-class ResolvedInput:
-    """One model input as measured: concrete shape and dtype, and where the data came from."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    source: str
 
 
 @dataclass(frozen=True)
@@ -69,7 +42,7 @@ class BenchmarkSection:
 
     runs: tuple[BenchRun, ...]
     inputs: tuple[ResolvedInput, ...] = ()
-    defaulted_dims: tuple[DefaultedDim, ...] = ()
+    defaulted_dims: tuple[AssumedDim, ...] = ()
     threshold: float | None = None
     threshold_source: str = ""
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from int8gate.errors import UsageError
-from int8gate.judge.verdict import overall
-from int8gate.report.data import SCHEMA_VERSION, Verdict
+from int8gate.judge.verdict import Verdict, overall
+from int8gate.report.data import SCHEMA_VERSION
 
 # The flags worth a column, in the order people read them (x86 first, then Arm).
 FEATURES = (

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from int8gate.findings import Finding, Severity
-from int8gate.machine.runner import Arch, RunnerProfile
+from int8gate.judge.verdict import Verdict
+from int8gate.machine.facts import Arch, RunnerProfile
 from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
-from int8gate.report.data import BenchmarkSection, ModelResult, Report, Verdict
+from int8gate.report.data import BenchmarkSection, ModelResult, Report
 from int8gate.report.fleet import Fleet, FleetModel
 from int8gate.report.syntax import COMMENT_LIMIT, code, details, escape, table
 
 if TYPE_CHECKING:
-    from int8gate.runtime.bench import BenchRun
+    from int8gate.measure.benchrun import BenchRun
 
 _ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⚠️"}
 _SEVERITY_ICON = {Severity.FAIL: "❌", Severity.WARN: "⚠️", Severity.INFO: "ℹ️"}

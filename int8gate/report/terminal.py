@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from int8gate.machine.runner import RunnerProfile
+from int8gate.machine.facts import RunnerProfile
 from int8gate.report.data import BenchmarkSection
 from int8gate.report.markdown import inputs_text, runner_facts
 

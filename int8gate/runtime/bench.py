@@ -19,35 +19,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from int8gate.findings import Finding
-from int8gate.inputs.feeds import FeedSpec
+from int8gate.inputs.plan import ResolvedInput
 from int8gate.measure import fidelity as fid
 from int8gate.measure import stats
+from int8gate.measure.benchrun import BenchRun
 from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
 from int8gate.runtime.child import child_env, signal_name
 from int8gate.runtime.worker import WorkerRequest, WorkerResult, setup_description
 
 Clock = Callable[[], float]
-
-
-class InputLike(Protocol):
-    """Any resolved input: a name, a concrete shape and a numpy dtype name (e.g. ``ResolvedInput``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def shape(self) -> tuple[int, ...]: ...
-    @property
-    def dtype(self) -> str: ...
-
-
-def feed_specs(inputs: Sequence[InputLike]) -> tuple[FeedSpec, ...]:
-    """The worker's feed specs for resolved inputs."""
-    return tuple(FeedSpec(i.name, tuple(int(d) for d in i.shape), str(i.dtype)) for i in inputs)
 
 
 SLICES_PER_SESSION = 3
@@ -56,35 +40,6 @@ MIN_SLICE_SECONDS = 0.2
 MIN_ROUNDS = 5
 MAX_SESSIONS = 200
 CONFIRM_BUDGET_FACTOR = 2.0
-
-
-@dataclass(frozen=True)
-class BenchRun:
-    """One (model pair, threads) row of the benchmark. Field names are the JSON contract.
-
-    fp32, int8, speedup, call and stopped_by are ``None`` only when the row failed (``error`` set).
-    rounds: paired rounds over all sessions; a round holds one or more timed runs of each model
-    (``fp32.n`` counts the runs).
-    session_speedups: each session's own speedup, in the order they ran.
-    seconds: the time the row took by the injected clock.
-    """
-
-    intra_op_threads: int
-    threshold: float
-    fp32: stats.LatencySummary | None
-    int8: stats.LatencySummary | None
-    speedup: stats.Speedup | None
-    call: stats.Call | None
-    stopped_by: stats.StopReason | None
-    confirmed: bool
-    sessions: int
-    rounds: int
-    seconds: float
-    setup: str
-    harness_overhead_ms: float
-    session_speedups: tuple[float, ...] = ()
-    findings: tuple[Finding, ...] = ()
-    error: str | None = None
 
 
 def default_worker_command() -> tuple[str, ...]:
@@ -125,7 +80,7 @@ def _request(
     *,
     threads: int,
     settings: BenchmarkSettings,
-    inputs: Sequence[InputLike],
+    inputs: Sequence[ResolvedInput],
     samples: Path | None,
     **extra: Any,
 ) -> WorkerRequest:
@@ -136,7 +91,7 @@ def _request(
         int8=str(int8),
         threads=threads,
         optimization_level=settings.optimization_level.value,
-        inputs=feed_specs(inputs),
+        inputs=tuple(inputs),
         samples=None if samples is None else str(samples),
         seed=settings.seed,
         fidelity_samples=settings.fidelity_samples,
@@ -190,7 +145,7 @@ def measure_pair(
     fp32: Path,
     int8: Path,
     *,
-    inputs: Sequence[InputLike] = (),
+    inputs: Sequence[ResolvedInput] = (),
     samples: Path | None = None,
     threads: int,
     settings: BenchmarkSettings,
@@ -334,7 +289,7 @@ def check_fidelity(
     fp32: Path,
     int8: Path,
     *,
-    inputs: Sequence[InputLike] = (),
+    inputs: Sequence[ResolvedInput] = (),
     samples: Path | None = None,
     requirement: FidelityRequirement,
     settings: BenchmarkSettings,

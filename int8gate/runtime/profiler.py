@@ -21,7 +21,9 @@ import numpy.typing as npt
 import onnx
 import onnxruntime
 
-from int8gate.inputs.feeds import FeedSpec, load_samples, random_feeds
+from int8gate.inputs.feeds import random_feeds
+from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.samples import load_samples
 from int8gate.measure.opprofile import (
     QDQ_OPS,
     OpProfile,
@@ -103,7 +105,7 @@ class ProfileRequest:
 
     fp32: str
     int8: str
-    inputs: tuple[FeedSpec, ...]
+    inputs: tuple[ResolvedInput, ...]
     samples: str | None
     threads: int
     runs: int
@@ -113,14 +115,14 @@ class ProfileRequest:
     def from_json(text: str) -> ProfileRequest:
         """Parse a request written with ``dataclasses.asdict``."""
         raw = json.loads(text)
-        specs = tuple(FeedSpec(i["name"], tuple(i["shape"]), i["dtype"]) for i in raw.pop("inputs"))
+        specs = tuple(ResolvedInput(**{**i, "shape": tuple(i["shape"])}) for i in raw.pop("inputs"))
         return ProfileRequest(inputs=specs, **raw)
 
 
 def profile_in_child(
     fp32: Path,
     int8: Path,
-    inputs: Sequence[FeedSpec],
+    inputs: Sequence[ResolvedInput],
     *,
     samples: Path | None = None,
     threads: int = 1,

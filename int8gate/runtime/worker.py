@@ -32,19 +32,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import onnx
 
-from int8gate.inputs.feeds import FeedError, Feeds, FeedSpec, load_samples, random_feeds
+from int8gate.inputs.feeds import Feeds, random_feeds
+from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.samples import FeedError, load_samples
+from int8gate.model.graph import graph_io
 
 EXIT_MODEL_ERROR = 3
 MAX_BLOCK = 32
 OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
               "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}  # fmt: skip
-_ORT_DTYPES = {
-    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
-    "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int16)": "int16",
-    "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(uint16)": "uint16",
-    "tensor(bool)": "bool",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class WorkerRequest:
     int8: str
     threads: int
     optimization_level: str = "all"
-    inputs: tuple[FeedSpec, ...] = ()
+    inputs: tuple[ResolvedInput, ...] = ()
     samples: str | None = None
     seed: int = 0
     order_seed: int = 0
@@ -89,7 +87,7 @@ class WorkerRequest:
     def from_json(text: str) -> WorkerRequest:
         """Parse a request written by ``to_json``."""
         raw = json.loads(text)
-        raw["inputs"] = tuple(FeedSpec(i["name"], tuple(i["shape"]), i["dtype"]) for i in raw.get("inputs", ()))
+        raw["inputs"] = tuple(ResolvedInput(**{**i, "shape": tuple(i["shape"])}) for i in raw.get("inputs", ()))
         return WorkerRequest(**raw)
 
 
@@ -168,7 +166,7 @@ def setup_description(threads: int) -> str:
     )
 
 
-def build_feeds(request: WorkerRequest, specs: Sequence[FeedSpec], count: int) -> list[Feeds]:
+def build_feeds(request: WorkerRequest, specs: Sequence[ResolvedInput], count: int) -> list[Feeds]:
     """``count`` feeds (fewer if the sample file has fewer) from the samples or seeded at random."""
     if request.samples is not None:
         try:
@@ -251,12 +249,13 @@ def _one_line(err: BaseException) -> str:
     return f"out of memory: {text}" if oom else text
 
 
-def _specs_from_model(session: Any) -> tuple[FeedSpec, ...]:
-    specs = []
-    for inp in session.get_inputs():
-        shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in inp.shape)
-        specs.append(FeedSpec(inp.name, shape, _ORT_DTYPES.get(inp.type, "float32")))
-    return tuple(specs)
+def inputs_of(path: str) -> tuple[ResolvedInput, ...]:
+    """The model's declared inputs with every dynamic dim set to 1 (a request that names no inputs)."""
+    declared, _ = graph_io(onnx.load(path, load_external_data=False))
+    return tuple(
+        ResolvedInput(i.name, tuple(d if isinstance(d, int) and d > 0 else 1 for d in i.shape or ()), i.dtype, "model")
+        for i in declared
+    )
 
 
 def clock_tick_ns() -> float:
@@ -297,7 +296,7 @@ def measure(request: WorkerRequest) -> WorkerResult:
         order.reverse()
     created = {label: _open(path, options) for label, path in order}  # in this order
     fp32, int8 = created["fp32"], created["int8"]
-    specs = request.inputs or _specs_from_model(fp32)
+    specs = request.inputs or inputs_of(request.fp32)
     feeds = build_feeds(request, specs, 1 if request.samples is None else request.fidelity_samples)
     ordered = (fp32, int8) if request.fp32_first else (int8, fp32)
     clock = time.perf_counter_ns
@@ -387,7 +386,7 @@ def fidelity(request: WorkerRequest) -> WorkerResult:
     options = _session_options(request)
     fp32 = _open(request.fp32, options)
     int8 = _open(request.int8, options)
-    specs = request.inputs or _specs_from_model(fp32)
+    specs = request.inputs or inputs_of(request.fp32)
     feeds = build_feeds(request, specs, request.fidelity_samples)
     names = tuple(o.name for o in fp32.get_outputs())
     out_dir = Path(request.outputs_dir)

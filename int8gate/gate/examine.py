@@ -1,0 +1,46 @@
+"""Inspect one model end to end: safe read → census → ONNX Runtime's optimized graph → findings.
+
+The composition that touches the machine: ``model`` reads and judges the file, ``runtime.optimizer``
+has ONNX Runtime write the optimized graph in a child process, and ``model.inspection.assemble``
+puts it together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from int8gate.model.census import take_census
+from int8gate.model.file import DEFAULT_MAX_BYTES, read_model
+from int8gate.model.graph import graph_io
+from int8gate.model.inspection import ModelInspection, assemble
+from int8gate.model.optimized import analyze_optimized
+from int8gate.policy.spec import OptLevel, QuantizedRequirement
+from int8gate.runtime.optimizer import optimized_model
+
+_NO_SHAPES: Mapping[str, tuple[int, ...]] = MappingProxyType({})
+
+
+def inspect_model(
+    path: Path,
+    *,
+    input_shapes: Mapping[str, tuple[int, ...]] = _NO_SHAPES,
+    opt_level: OptLevel = OptLevel.ALL,
+    requirement: QuantizedRequirement = QuantizedRequirement(),  # noqa: B008 (frozen, shared safely)
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    runtime_layer: bool = True,
+    vnni: bool | None = None,
+) -> ModelInspection:
+    """Census of ``path``; with ``runtime_layer`` also what ONNX Runtime makes of it at ``opt_level``.
+
+    ``vnni=False`` says the CPU lacks VNNI (enables ``u8s8-no-vnni``); ``None`` means unknown.
+    Raises ``ModelFileError`` for an unusable or unsafe file, ``UsageError`` for shapes of unknown inputs.
+    """
+    loaded = read_model(path, max_bytes=max_bytes)
+    info = loaded.info
+    census = take_census(loaded.model, input_shapes=input_shapes, source=str(path))
+    io = graph_io(loaded.model)
+    del loaded  # the session below loads the model itself; do not hold two copies
+    after = analyze_optimized(optimized_model(path, opt_level), opt_level) if runtime_layer else None
+    return assemble(info, census, io, after, requirement=requirement, vnni=vnni)

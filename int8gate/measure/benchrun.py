@@ -1,0 +1,41 @@
+"""One benchmark row as pure data: what ``runtime.bench`` measured for a (model pair, threads) setting.
+
+Pure: the report, the verdict and the renderers read it without importing the driver that starts
+worker processes. Field names are the ``bench`` JSON contract (``runs[]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from int8gate.findings import Finding
+from int8gate.measure import stats
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One (model pair, threads) row of the benchmark. Field names are the JSON contract.
+
+    fp32, int8, speedup, call and stopped_by are ``None`` only when the row failed (``error`` set).
+    rounds: paired rounds over all sessions; a round holds one or more timed runs of each model
+    (``fp32.n`` counts the runs).
+    session_speedups: each session's own speedup, in the order they ran.
+    seconds: the time the row took by the injected clock.
+    """
+
+    intra_op_threads: int
+    threshold: float
+    fp32: stats.LatencySummary | None
+    int8: stats.LatencySummary | None
+    speedup: stats.Speedup | None
+    call: stats.Call | None
+    stopped_by: stats.StopReason | None
+    confirmed: bool
+    sessions: int
+    rounds: int
+    seconds: float
+    setup: str
+    harness_overhead_ms: float
+    session_speedups: tuple[float, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
