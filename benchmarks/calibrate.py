@@ -36,8 +36,7 @@ from examples.modelzoo import ConvNetConfig, build_convnet, preprocess, quantize
 from int8gate.policy.spec import BenchmarkSettings  # noqa: E402
 from int8gate.runtime import bench  # noqa: E402
 from int8gate.runtime.bench import WorkerLauncher, measure_pair  # noqa: E402
-from int8gate.runtime.child import child_env as worker_env  # noqa: E402
-from int8gate.runtime.worker import WorkerRequest, WorkerResult  # noqa: E402
+from int8gate.runtime.protocol import WorkerRequest, WorkerResult  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def ours(a: Path, b: Path, budget: float, threads: int, seed: int) -> Rep:
 
 def naive(a: Path, b: Path, budget: float, threads: int, seed: int) -> Rep:
     command = (sys.executable, str(Path(__file__).resolve().parent / "naive.py"))
-    launcher = WorkerLauncher(worker_env(os.environ), timeout_seconds=600, command=command)
+    launcher = WorkerLauncher(os.environ, timeout_seconds=600, command=command)
     t0 = time.monotonic()
     result = launcher.run(WorkerRequest("naive", str(a), str(b), threads, seed=seed, max_seconds=budget, min_rounds=5))
     if not isinstance(result, WorkerResult):

@@ -19,7 +19,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from int8gate.inputs.feeds import random_feeds  # noqa: E402
-from int8gate.runtime.worker import WorkerRequest, WorkerResult, inputs_of  # noqa: E402
+from int8gate.runtime.protocol import WorkerRequest, WorkerResult  # noqa: E402
+from int8gate.runtime.session import inputs_of  # noqa: E402
 
 
 def naive(request: WorkerRequest) -> WorkerResult:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from int8gate.runtime.worker import machine_busy_seconds
+from int8gate.runtime.rounds import machine_busy_seconds
 
 MODEL = Path(__file__).resolve().parents[1] / "examples" / "models" / "convnet_fp32.onnx"
 

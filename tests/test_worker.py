@@ -17,7 +17,9 @@ from onnx import TensorProto, helper
 from int8gate.inputs.feeds import random_feed
 from int8gate.inputs.plan import ResolvedInput
 from int8gate.inputs.samples import FeedError, load_samples
-from int8gate.runtime.worker import EXIT_MODEL_ERROR, WorkerRequest, WorkerResult, block_size, round_orders
+from int8gate.runtime.protocol import WorkerRequest, WorkerResult
+from int8gate.runtime.rounds import block_size, round_orders
+from int8gate.runtime.worker import EXIT_MODEL_ERROR
 
 
 def run_worker(request: WorkerRequest) -> tuple[int, dict[str, Any]]:
@@ -162,7 +164,7 @@ def test_an_unknown_custom_op_is_a_load_error(tmp_path: Path) -> None:
 
 
 def test_machine_busy_seconds_reads_proc_stat(tmp_path: Path) -> None:
-    from int8gate.runtime.worker import machine_busy_seconds
+    from int8gate.runtime.rounds import machine_busy_seconds
 
     stat = tmp_path / "stat"
     tick = os.sysconf("SC_CLK_TCK")

@@ -11,9 +11,6 @@ the cause; it never raises. Time is read from an injected ``clock`` (seconds), s
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,8 +25,8 @@ from int8gate.measure import fidelity as fid
 from int8gate.measure import stats
 from int8gate.measure.benchrun import BenchRun
 from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
-from int8gate.runtime.child import child_env, signal_name
-from int8gate.runtime.worker import WorkerRequest, WorkerResult, setup_description
+from int8gate.runtime.child import ChildError, module_command, run_child
+from int8gate.runtime.protocol import WorkerRequest, WorkerResult, setup_description
 
 Clock = Callable[[], float]
 
@@ -42,35 +39,29 @@ MAX_SESSIONS = 200
 CONFIRM_BUDGET_FACTOR = 2.0
 
 
-def default_worker_command() -> tuple[str, ...]:
-    """How a worker is started: this Python, ``-m int8gate.runtime.worker``."""
-    return (sys.executable, "-m", "int8gate.runtime.worker")
+WORKER_MODULE = "int8gate.runtime.worker"
 
 
 @dataclass(frozen=True)
 class WorkerLauncher:
-    """Starts worker processes: the command, the allow-listed environment, and the time limit."""
+    """Starts worker processes through ``child.run_child``: the command, the parent environment (the
+    worker gets its allow-listed part), and the time limit."""
 
     env: Mapping[str, str]
     timeout_seconds: float
-    command: tuple[str, ...] = field(default_factory=default_worker_command)
+    command: tuple[str, ...] = field(default_factory=lambda: module_command(WORKER_MODULE))
 
     def run(self, request: WorkerRequest) -> WorkerResult | str:
         """The worker's result, or a one-line cause when it failed."""
         try:
-            done = subprocess.run(
-                self.command,
-                input=request.to_json(),
-                capture_output=True,
-                text=True,
-                env=dict(self.env),
-                timeout=self.timeout_seconds,
-                check=False,
-                start_new_session=True,
-            )
-        except subprocess.TimeoutExpired:
-            return f"hang: no result within the {self.timeout_seconds:g} s timeout; worker killed"
-        return interpret(done.returncode, done.stdout, done.stderr)
+            text = run_child(self.command, request.to_json(), env=self.env, timeout=self.timeout_seconds)
+        except ChildError as exc:
+            return exc.cause("worker")
+        lines = [line for line in text.splitlines() if line.strip()]
+        try:
+            return WorkerResult.from_json(lines[-1])
+        except (IndexError, ValueError, TypeError, KeyError) as err:
+            return f"worker wrote an unreadable result ({err})"
 
 
 def _request(
@@ -102,33 +93,8 @@ def _request(
 def _launcher(
     env: Mapping[str, str] | None, settings: BenchmarkSettings, worker_command: Sequence[str] | None
 ) -> WorkerLauncher:
-    return WorkerLauncher(
-        child_env(env or {}),
-        settings.timeout_seconds,
-        tuple(worker_command) if worker_command else default_worker_command(),
-    )
-
-
-def interpret(returncode: int, stdout: str, stderr: str) -> WorkerResult | str:
-    """Turn a finished worker's exit status and output into a result or a failure cause."""
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    if returncode < 0:
-        name = signal_name(-returncode)
-        hint = " (likely out of memory)" if -returncode == signal.SIGKILL else ""
-        return f"crash: worker killed by {name}{hint}"
-    if returncode == 0 and lines:
-        try:
-            return WorkerResult.from_json(lines[-1])
-        except (ValueError, TypeError, KeyError) as err:
-            return f"crash: worker wrote an unreadable result ({err})"
-    if lines and lines[-1].startswith('{"error"'):
-        import json  # noqa: PLC0415 - only needed on this failure path
-
-        return str(json.loads(lines[-1])["error"])
-    last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "no output")
-    if "MemoryError" in stderr or "bad_alloc" in stderr:
-        return f"out of memory: {last[:200]}"
-    return f"crash: worker exited with code {returncode}: {last[:200]}"
+    command = tuple(worker_command) if worker_command else module_command(WORKER_MODULE)
+    return WorkerLauncher(env or {}, settings.timeout_seconds, command)
 
 
 @dataclass

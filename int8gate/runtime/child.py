@@ -1,17 +1,20 @@
-"""Run a step that touches a model in a child process: allow-listed environment, time limit, causes.
+"""The one launcher of child processes: allow-listed environment, time limit, one-line causes.
 
-Models arrive in pull requests, so anything that hands one to ONNX Runtime (a benchmark session,
-the optimized-graph writer, the profiler) runs here: a crash, a hang or an out-of-memory kills the
-child, not the gate, and comes back as a one-line cause. The child's environment is an allow-list
-(locale, paths, thread knobs), so a token in the parent's environment never reaches a model.
+Models arrive in pull requests, so anything that hands one to ONNX Runtime (a benchmark worker,
+the optimized-graph writer, the profiler) runs in a child: a crash, a hang or an out-of-memory
+kills the child, not the gate, and comes back as a one-line cause. The child's environment is an
+allow-list (locale, paths, thread knobs), so a token in the parent's environment never reaches a
+model. The protocol: one request on stdin, the answer on stdout; a child that knows why it failed
+prints ``error_line(message)`` and exits ``REPORTED_EXIT``, and that message is the cause as it is.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ENV_NAMES = frozenset(
@@ -20,10 +23,25 @@ ENV_NAMES = frozenset(
 )  # fmt: skip
 ENV_PREFIXES = ("OMP_", "ORT_", "MKL_", "KMP_", "OPENBLAS_", "GOMP_")
 ENV_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH")
+REPORTED_EXIT = 3
+"""The exit code of a child that printed ``error_line`` (it knows why it failed)."""
 
 
 class ChildError(Exception):
-    """The child crashed, hung or failed; ``str()`` is the one-line cause."""
+    """The child crashed, hung or failed; ``str()`` is the one-line cause.
+
+    ``reported`` is True when the cause is the child's own words (``error_line``); otherwise it
+    describes what happened to the child ("crashed with SIGSEGV") and reads after a subject
+    ("worker crashed with SIGSEGV").
+    """
+
+    def __init__(self, cause: str, *, reported: bool = False) -> None:
+        super().__init__(cause)
+        self.reported = reported
+
+    def cause(self, subject: str) -> str:
+        """The cause as a sentence about ``subject`` (the child's own words stand alone)."""
+        return str(self) if self.reported else f"{subject} {self}"
 
 
 def child_env(parent: Mapping[str, str]) -> dict[str, str]:
@@ -43,6 +61,16 @@ def child_env(parent: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def module_command(module: str) -> tuple[str, ...]:
+    """How a child module is started: this Python, ``-m module``."""
+    return (sys.executable, "-m", module)
+
+
+def error_line(message: str) -> str:
+    """The line a child prints on stdout (then exits ``REPORTED_EXIT``) to say why it failed."""
+    return json.dumps({"error": message})
+
+
 def signal_name(number: int) -> str:
     """``9`` → ``SIGKILL``."""
     try:
@@ -51,24 +79,42 @@ def signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def describe_failure(returncode: int, stderr: str) -> str:
-    """A failed child's exit as one line: the signal (with the OOM hint for SIGKILL) or its last words."""
+def describe_failure(returncode: int, stdout: str, stderr: str) -> ChildError:
+    """A failed child as one line: a signal (with the OOM hint for SIGKILL), its own error line,
+    running out of memory, or its last words on stderr."""
     if returncode < 0:
         name = signal_name(-returncode)
         hint = " (out of memory, or killed from outside)" if name == "SIGKILL" else ""
-        return f"crashed with {name}{hint}"
+        return ChildError(f"crashed with {name}{hint}")
+    reported = _reported(stdout)
+    if reported is not None:
+        return ChildError(reported, reported=True)
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     last = lines[-1] if lines else "no message"
-    if "MemoryError" in last or "bad_alloc" in last:
-        return f"out of memory: {last[:200]}"
-    return f"failed (exit {returncode}): {last[:300]}"
+    if "MemoryError" in stderr or "bad_alloc" in stderr:
+        return ChildError(f"ran out of memory: {last[:200]}")
+    return ChildError(f"failed (exit {returncode}): {last[:300]}")
 
 
-def run_module(module: str, request: str, *, env: Mapping[str, str], timeout: float) -> str:
-    """Run ``python -m module`` with ``request`` on stdin; return its stdout or raise ``ChildError``."""
+def _reported(stdout: str) -> str | None:
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if not lines or not lines[-1].startswith('{"error"'):
+        return None
+    try:
+        return str(json.loads(lines[-1])["error"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def run_child(command: Sequence[str], request: str, *, env: Mapping[str, str], timeout: float) -> str:
+    """Run ``command`` with ``request`` on stdin and the allow-listed part of ``env``; its stdout.
+
+    Raises ``ChildError`` when the child fails, is killed, or is still running after ``timeout`` s
+    (it is stopped, with its process group).
+    """
     try:
         done = subprocess.run(
-            [sys.executable, "-m", module],
+            list(command),
             input=request,
             capture_output=True,
             text=True,
@@ -78,7 +124,7 @@ def run_module(module: str, request: str, *, env: Mapping[str, str], timeout: fl
             start_new_session=True,
         )
     except subprocess.TimeoutExpired:
-        raise ChildError(f"hang: no result within the {timeout:g} s limit; stopped") from None
+        raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped") from None
     if done.returncode != 0:
-        raise ChildError(describe_failure(done.returncode, done.stderr))
+        raise describe_failure(done.returncode, done.stdout, done.stderr)
     return done.stdout

@@ -1,11 +1,10 @@
 """Have ONNX Runtime optimize a model and write the result, then load that graph back with onnx.
 
-Edge module (one of the few allowed to import ``onnxruntime``). The session is created in a child
-process (``child.run_module``), so a model that crashes ONNX Runtime while loading fails its own
-row instead of the gate. The optimized model goes to a private temporary folder that is removed
-afterwards; its initializers are written as external data and loaded back without it, so a large
-model costs one session's memory. Only a session is created (CPU provider, one thread, no weight
-pre-packing); nothing runs.
+The session is created in a child process (``child.run_child``), so a model that crashes ONNX
+Runtime while loading fails its own row instead of the gate. The optimized model goes to a private
+temporary folder that is removed afterwards; its initializers are written as external data and
+loaded back without it, so a large model costs one session's memory. Only a session is created
+(CPU provider, one thread, no weight pre-packing); nothing runs.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from int8gate.errors import ModelFileError
 from int8gate.policy.spec import OptLevel
-from int8gate.runtime.child import ChildError, run_module
+from int8gate.runtime.child import REPORTED_EXIT, ChildError, error_line, module_command, run_child
 
 _LEVELS = {
     OptLevel.DISABLE: ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -66,13 +65,9 @@ def optimized_model(
         target = Path(folder) / _OPTIMIZED_NAME
         request = json.dumps({"model": str(path.resolve()), "level": opt_level.value, "target": str(target)})
         try:
-            run_module("int8gate.runtime.optimizer", request, env=env or {}, timeout=timeout)
+            run_child(module_command("int8gate.runtime.optimizer"), request, env=env or {}, timeout=timeout)
         except ChildError as exc:
-            cause = str(exc)
-            if _REFUSED in cause:
-                cause = _REFUSED + cause.split(_REFUSED, 1)[1]
-            else:
-                cause = f"ONNX Runtime {cause} while loading it"
+            cause = str(exc) if exc.reported else f"ONNX Runtime {exc} while loading it"
             raise ModelFileError(str(path), cause) from None
         if not target.is_file():
             raise ModelFileError(str(path), "ONNX Runtime wrote no optimized model for it")
@@ -85,8 +80,8 @@ def _write_optimized(model: Path, opt_level: OptLevel, target: Path) -> None:
         ort.InferenceSession(str(model), sess_options=_session_options(opt_level, target),
                              providers=["CPUExecutionProvider"])  # fmt: skip
     except _ORT_ERRORS as exc:
-        print(_REFUSED + _first_line(exc), file=sys.stderr)
-        raise SystemExit(3) from None
+        print(error_line(_REFUSED + _first_line(exc)))
+        raise SystemExit(REPORTED_EXIT) from None
 
 
 def _session_options(opt_level: OptLevel, target: Path) -> ort.SessionOptions:

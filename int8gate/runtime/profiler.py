@@ -4,7 +4,7 @@ Edge: builds sessions with ``enable_profiling`` and an ``optimized_model_filepat
 the caller owns, runs the given feeds, and hands the profile text and the optimized graph to the pure
 ``opprofile`` functions. Profiling slows every kernel a little; its numbers explain, they never grade.
 The gate calls ``profile_in_child``: the models run in a child process (``python -m
-int8gate.runtime.profiler``) with an allow-listed environment, so a crash costs the table, not the report.
+int8gate.runtime.profiler``, started by ``child.run_child``), so a crash costs the table, not the report.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from int8gate.measure.opprofile import (
     comparison_from_json,
     parse_profile,
 )
-from int8gate.runtime.child import ChildError, run_module
+from int8gate.runtime.child import ChildError, module_command, run_child
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,11 @@ def profile_in_child(
     request = ProfileRequest(str(fp32), str(int8), tuple(inputs), None if samples is None else str(samples),
                              threads, runs, seed)  # fmt: skip
     try:
-        text = run_module("int8gate.runtime.profiler", json.dumps(asdict(request)), env=env or {}, timeout=timeout)
+        command = module_command("int8gate.runtime.profiler")
+        text = run_child(command, json.dumps(asdict(request)), env=env or {}, timeout=timeout)
         return comparison_from_json(text)
     except ChildError as exc:
-        return f"profiling {exc}"
+        return exc.cause("profiling")
     except ProfileFormatError as exc:
         return f"profiling returned no table: {exc}"
 

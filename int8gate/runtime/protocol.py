@@ -1,0 +1,113 @@
+"""What the parent asks a model worker and what it answers: ``WorkerRequest`` and ``WorkerResult``.
+
+Plain data with a JSON form (one line each way, see ``child``), importable without ONNX Runtime,
+so ``bench`` builds requests and reads results without loading it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from int8gate.inputs.plan import ResolvedInput
+
+
+@dataclass(frozen=True)
+class WorkerRequest:
+    """What one worker should do: ``mode`` is ``"measure"`` or ``"fidelity"``.
+
+    inputs: the feeds to build; empty means "read them from the FP32 model, free dims = 1".
+    samples: a .npy/.npz file of real inputs (an .npz by input name; an array may carry a leading
+    sample axis); ``None`` means seeded random data in a range that suits each dtype.
+    seed: seeds the random inputs (the same in every worker); order_seed: the order of the rounds.
+    fp32_first: create and warm the FP32 session first (``bench`` alternates it between workers).
+    rewarm_runs, block_ms: in each round a model first runs ``rewarm_runs`` times untimed (the other
+    model has just evicted its weights from cache), then enough timed runs to fill ``block_ms``.
+    outputs_dir: fidelity mode writes ``fp32.npz`` and ``int8.npz`` there.
+    """
+
+    mode: str
+    fp32: str
+    int8: str
+    threads: int
+    optimization_level: str = "all"
+    inputs: tuple[ResolvedInput, ...] = ()
+    samples: str | None = None
+    seed: int = 0
+    order_seed: int = 0
+    fp32_first: bool = True
+    warmup_runs: int = 5
+    min_rounds: int = 5
+    max_rounds: int = 1_000_000
+    max_seconds: float = 1.0
+    rewarm_runs: int = 1
+    block_ms: float = 10.0
+    overhead_runs: int = 5
+    fidelity_samples: int = 8
+    outputs_dir: str | None = None
+
+    def to_json(self) -> str:
+        """The request as one JSON line."""
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> WorkerRequest:
+        """Parse a request written by ``to_json``."""
+        raw = json.loads(text)
+        raw["inputs"] = tuple(ResolvedInput(**{**i, "shape": tuple(i["shape"])}) for i in raw.get("inputs", ()))
+        return WorkerRequest(**raw)
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What a worker measured. Latencies are ns from ``time.perf_counter_ns`` (CLOCK_MONOTONIC).
+
+    overhead_ns: median wall time of a call minus ORT's profiled ``model_run`` time (0: not measured).
+    involuntary_switches: kernel preemptions of the worker while it ran the rounds.
+    other_cpu_seconds: CPU time the rest of the machine used while the rounds ran (``/proc/stat``
+    busy time, steal included, minus this process's own); ``None`` where ``/proc/stat`` is absent.
+    rounds, block: rounds run and timed runs per model per round (samples = rounds · block, paired
+    in order within a round).
+    outputs: fidelity mode, the output names in the order of the keys ``o0, o1, ...`` in the npz files.
+    """
+
+    fp32_ns: tuple[int, ...] = ()
+    int8_ns: tuple[int, ...] = ()
+    rounds: int = 0
+    block: int = 1
+    fp32_first_rounds: int = 0
+    rounds_seconds: float = 0.0
+    clock_tick_ns: float = 1.0
+    overhead_ns: float = 0.0
+    involuntary_switches: int = 0
+    other_cpu_seconds: float | None = None
+    load_average: float = 0.0
+    usable_cpus: int = 1
+    setup: str = ""
+    source: str = "random"
+    outputs: tuple[str, ...] = ()
+    samples: int = 0
+
+    def to_json(self) -> str:
+        """The result as one JSON line."""
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> WorkerResult:
+        """Parse a result written by ``to_json``."""
+        raw = json.loads(text)
+        for key in ("fp32_ns", "int8_ns", "outputs"):
+            raw[key] = tuple(raw.get(key, ()))
+        return WorkerResult(**raw)
+
+
+
+def setup_description(threads: int) -> str:
+    """The session setup in one line, for the report."""
+    return (
+        f"one worker process per session pair; FP32 and INT8 share ONNX Runtime's global intra-op "
+        f"pool of {threads} thread(s), spinning on (ORT default), run one at a time in paired "
+        f"rounds of random order, each model's timed runs after one untimed run that re-warms "
+        f"its cache; creation order alternates between workers"
+    )
+

@@ -1,0 +1,128 @@
+"""ONNX Runtime sessions for the worker: options, opening and running a model, IO binding, the feeds.
+
+Session setup (measured on a 2-CPU runner, see ``benchmarks/README.md``): both sessions use ONNX
+Runtime's *global* intra-op pool (``set_global_thread_pool_sizes`` + ``use_per_session_threads =
+False``) with ORT's default spinning. Two per-session pools interleaved fight each other (idle pool
+threads spin and steal the CPUs: ~1.8x slower); one shared pool runs each model as fast as it runs
+alone, which is what a deployment serving one model sees. Timed calls go through IO binding with
+inputs and outputs bound once (the lowest per-call overhead measured: ~4 µs against ~10 µs for
+``run`` on numpy feeds), and that overhead is measured against ORT's own profile and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+import onnxruntime as ort
+
+from int8gate.inputs.feeds import Feeds, random_feeds
+from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.samples import FeedError, load_samples
+from int8gate.model.graph import graph_io
+from int8gate.runtime.protocol import WorkerRequest
+
+OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+              "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}  # fmt: skip
+
+
+
+class ModelRunError(Exception):
+    """A model failed to load or run inside the worker; the message is the one-line cause."""
+
+
+
+def session_options(request: WorkerRequest, *, profile_dir: str | None = None) -> ort.SessionOptions:
+    """The options both models of a worker share (global thread pool, the request's optimization level)."""
+    options = ort.SessionOptions()
+    options.use_per_session_threads = False
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[request.optimization_level])
+    options.log_severity_level = 3
+    if profile_dir is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(profile_dir) / "profile")
+    return options
+
+
+def open_session(path: str, options: ort.SessionOptions) -> ort.InferenceSession:
+    """A CPU session for ``path``; any failure to load becomes ``ModelRunError`` with one line."""
+    try:
+        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # ORT raises many unrelated types; each becomes the row's cause
+        raise ModelRunError(f"load {Path(path).name}: {one_line(err)}") from err
+
+
+def run_session(session: ort.InferenceSession, feeds: Feeds) -> list[Any]:
+    """One run on ``feeds``; a failing kernel becomes ``ModelRunError`` with one line."""
+    try:
+        return list(session.run(None, feeds))
+    except Exception as err:  # idem: a failing kernel becomes the row's cause
+        raise ModelRunError(f"run: {one_line(err)}") from err
+
+
+_ORT_SOURCE = re.compile(r"/onnxruntime_src/\S+ [\w:~<>]+\([^)]*\) ?")
+
+
+class Bound:
+    """A session with its inputs and outputs bound once, so a timed call costs only the run itself.
+
+    Outputs are preallocated from a first run's shapes; an output that is not a plain tensor is
+    left for ORT to allocate on each run.
+    """
+
+    def __init__(self, session: ort.InferenceSession, feed: Feeds) -> None:
+        self.session = session
+        self.binding = session.io_binding()
+        self.keep: list[Any] = []  # the arrays behind the bound OrtValues must outlive them
+        for name, array in feed.items():
+            self._bind(self.binding.bind_ortvalue_input, name, np.ascontiguousarray(array))
+        for meta, value in zip(session.get_outputs(), run_session(session, feed), strict=True):
+            if isinstance(value, np.ndarray):
+                self._bind(self.binding.bind_ortvalue_output, meta.name, np.empty_like(value))
+            else:
+                self.binding.bind_output(meta.name, "cpu")
+
+    def _bind(self, bind: Any, name: str, array: npt.NDArray[Any]) -> None:
+        self.keep.append(array)
+        bind(name, ort.OrtValue.ortvalue_from_numpy(array))
+
+    def run(self) -> None:
+        """One run on the bound feed."""
+        self.session.run_with_iobinding(self.binding)
+
+
+def one_line(err: BaseException) -> str:
+    """The error on one line, without ORT's source paths and signatures, at most 400 characters."""
+    text = _ORT_SOURCE.sub("", " ".join(str(err).split()))[:400] or type(err).__name__
+    oom = isinstance(err, MemoryError) or "bad_alloc" in text or "Failed to allocate" in text
+    return f"out of memory: {text}" if oom else text
+
+
+def set_global_pool(threads: int) -> None:
+    """Size ONNX Runtime's global intra-op pool, which both sessions of a worker share."""
+    ort.set_global_thread_pool_sizes(threads, 1)
+
+
+def feeds_for(request: WorkerRequest, count: int) -> list[Feeds]:
+    """``count`` feeds (fewer if the sample file has fewer) from the samples or seeded at random."""
+    specs = request.inputs or inputs_of(request.fp32)
+    if request.samples is not None:
+        try:
+            return load_samples(Path(request.samples), specs)[: max(count, 1)]
+        except FeedError as err:
+            raise ModelRunError(f"samples {err}") from err
+    return random_feeds(specs, count, request.seed)
+
+
+
+def inputs_of(path: str) -> tuple[ResolvedInput, ...]:
+    """The model's declared inputs with every dynamic dim set to 1 (a request that names no inputs)."""
+    declared, _ = graph_io(onnx.load(path, load_external_data=False))
+    return tuple(
+        ResolvedInput(i.name, tuple(d if isinstance(d, int) and d > 0 else 1 for d in i.shape or ()), i.dtype, "model")
+        for i in declared
+    )
