@@ -1,4 +1,4 @@
-"""The command line: parse arguments, build the real collaborators, map errors to exit codes.
+"""The command line: parse arguments, run the command's composition (``commands``), map errors to exit codes.
 
 Commands (their names and JSON fields are a contract scripts rely on):
     check    the gate: policy → verify → benchmark → explain → report → verdict
@@ -15,7 +15,6 @@ Exit codes: 0 pass, 1 fail, 2 bad input or usage (``int8gate.errors``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
@@ -151,96 +150,53 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def _cmd_schema(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.policy.load import policy_schema
+    from int8gate.commands.info import run_schema
 
-    out.write(json.dumps(policy_schema(), indent=2) + "\n")
-    return 0
+    return run_schema(out)
 
 
 def _cmd_env(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.machine.probe import probe_runner
-    from int8gate.report.data import to_jsonable
-    from int8gate.report.terminal import render_runner_text
-    from int8gate.runtime.ortinfo import ort_info
+    from int8gate.commands.info import run_env
 
-    profile = probe_runner(ort_info())
-    if args.json:
-        out.write(json.dumps(to_jsonable(profile), indent=2) + "\n")
-    else:
-        out.write(render_runner_text(profile) + "\n")
-    return 0
+    return run_env(args, out)
 
 
 def _cmd_inspect(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.commands import run_inspect
+    from int8gate.commands.models import run_inspect
 
     return run_inspect(args, out)
 
 
 def _cmd_bench(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.commands import run_bench
+    from int8gate.commands.models import run_bench
 
     settings = BenchmarkSettings(threads=parse_threads(args.threads), budget_seconds=args.budget)
     return run_bench(args, settings, env, out)
 
 
 def _cmd_check(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.commands import run_check
+    from int8gate.commands.check import run_check
 
     workspace = Path(args.workspace) if args.workspace else Path.cwd()
     return run_check(Path(args.policy), workspace, args, env, out)
 
 
 def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.commands import run_demo
+    from int8gate.commands.check import run_demo
 
     return run_demo(args, env, out)
 
 
 def _cmd_merge(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.judge.verdict import exit_code
-    from int8gate.report.fleet import merge, parse_runner
-    from int8gate.report.markdown import RenderOptions, render_fleet
-    from int8gate.report.syntax import marker
-    from int8gate.workspace import atomic_write_text
+    from int8gate.commands.fleet import run_merge
 
-    runners = []
-    for name in args.reports:
-        path = Path(name)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"{name}: cannot read a JSON report ({exc})") from None
-        runners.append(parse_runner(data, name))
-    fleet = merge(runners)
-    text = render_fleet(fleet, RenderOptions(marker=marker(args.scope) if args.scope else None))
-    if args.markdown:
-        atomic_write_text(Path(args.markdown), text)
-    else:
-        out.write(text)
-    return exit_code(fleet.verdict, FailOn(args.fail_on))
+    return run_merge(args, out)
 
 
 def _cmd_comment(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.action import comment_main, default_client
+    from int8gate.commands.comment import run_comment
 
-    settings_env = dict(env)
-    overrides = {
-        "INPUT_GITHUB-TOKEN": env.get("INPUT_GITHUB-TOKEN") or env.get("GITHUB_TOKEN", ""),
-        "INPUT_COMMENT-SCOPE": args.scope,
-        "INPUT_COMMENT": args.mode,
-        "INPUT_FORK-ARTIFACT-FOLDER": args.fork_artifact_folder,
-    }
-    settings_env.update({key: value for key, value in overrides.items() if value})
-    return comment_main(
-        Path(args.markdown) if args.markdown else None,
-        Path(args.report) if args.report else None,
-        Verdict(args.verdict),
-        settings_env,
-        client_factory=default_client,
-        out=out,
-        err=sys.stderr,
-    )
+    return run_comment(args, env, out, sys.stderr)
 
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace, Mapping[str, str], TextIO], int]] = {

@@ -17,6 +17,7 @@ from test_publish import parse_outputs
 from int8gate.action import ActionSettings, run
 from int8gate.errors import PolicyError, UsageError
 from int8gate.github.client import GitHubClient, RetryPolicy, make_session
+from int8gate.github.comment import CommentSettings
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.machine.probe import probe_runner
 from int8gate.policy.spec import CommentMode
@@ -67,7 +68,7 @@ class Harness:
         env.update({f"INPUT_{name.replace('_', '-').upper()}": value for name, value in inputs.items()})
         return env
 
-    def client(self, settings: ActionSettings) -> GitHubClient:
+    def client(self, settings: CommentSettings) -> GitHubClient:
         return GitHubClient(settings.token, base_url=settings.api_url, session=make_session(trust_env=False),
                             policy=RetryPolicy(budget_s=20.0), sleep=self.clock.sleep,
                             monotonic=self.clock.monotonic)  # fmt: skip
@@ -90,15 +91,15 @@ class Harness:
 def test_inputs_keep_their_hyphens_and_are_validated(tmp_path: Path) -> None:
     base = {"GITHUB_WORKSPACE": str(tmp_path), "GITHUB_JOB": "gate", "INPUT_GITHUB-TOKEN": "t0k3n"}
     settings = ActionSettings.from_environ({**base, "INPUT_FAIL-ON": "inconclusive", "INPUT_COMMENT": "on-failure"})
-    assert (settings.fail_on, settings.comment) == (FailOn.INCONCLUSIVE, CommentMode.ON_FAILURE)
-    assert settings.scope == "gate/.int8gate.yml"
+    assert (settings.fail_on, settings.comment.mode) == (FailOn.INCONCLUSIVE, CommentMode.ON_FAILURE)
+    assert settings.comment.scope == "gate/.int8gate.yml"
     assert settings.policy == tmp_path / ".int8gate.yml"
     assert "t0k3n" not in repr(settings)
     with pytest.raises(UsageError, match="input comment: 'sometimes' is not one of update, new, off, on-failure"):
         ActionSettings.from_environ({**base, "INPUT_COMMENT": "sometimes"})
     with pytest.raises(UsageError, match="input github-token is empty"):
         ActionSettings.from_environ({"GITHUB_WORKSPACE": str(tmp_path)})
-    assert ActionSettings.from_environ({"GITHUB_WORKSPACE": str(tmp_path), "INPUT_COMMENT": "off"}).token == ""
+    assert ActionSettings.from_environ({"GITHUB_WORKSPACE": str(tmp_path), "INPUT_COMMENT": "off"}).comment.token == ""
     with pytest.raises(UsageError, match="outside the workspace"):
         ActionSettings.from_environ({**base, "INPUT_WORKING-DIRECTORY": "../elsewhere"})
 
@@ -238,13 +239,13 @@ def test_action_workflow_and_dockerfile_lint_offline() -> None:
 
 def test_an_internal_error_exits_2_not_1_and_keeps_the_token_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    import int8gate.commands
+    import int8gate.commands.check
     from int8gate.action import main
 
     def broken_gate(*args: object, **kwargs: object) -> Report:
         raise RuntimeError(f"bug while holding {ACTIONS}")
 
-    monkeypatch.setattr(int8gate.commands, "gate", broken_gate)
+    monkeypatch.setattr(int8gate.commands.check, "gate", broken_gate)
     env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_GITHUB-TOKEN": ACTIONS, "INPUT_COMMENT": "off",
            "GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(EVENTS_DIR / "push.json")}
     assert main(env) == 2  # 1 would read as the gate's verdict "fail"

@@ -11,7 +11,7 @@ import pytest
 from ghcontract import EVENTS_DIR
 from ghstandin import StandIn, make_client, running_standin
 
-from int8gate.github.client import Repo
+from int8gate.github.answers import Repo
 from int8gate.github.event import (
     Activity,
     EventPayloadError,

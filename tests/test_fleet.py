@@ -15,7 +15,7 @@ from test_markdown import check_golden
 
 from int8gate.cli import main
 from int8gate.machine.facts import Arch, CpuFlags, RunnerClass
-from int8gate.report.data import to_jsonable
+from int8gate.report.jsonable import to_jsonable
 
 LEGS = {
     "x64-vnni": (RunnerClass("x86-vnni"), Arch.X86_64, CpuFlags(avx2=True, avx512f=True, avx512_vnni=True)),

@@ -20,22 +20,20 @@ from ghstandin import (
 )
 from requests.structures import CaseInsensitiveDict
 
-from int8gate.github.client import (
+from int8gate.github.answers import (
     AuthenticationError,
     Comment,
     CommentTooLongError,
     ForbiddenError,
-    GitHubClient,
     GitHubRequestError,
     GitHubUnavailableError,
     NotFoundError,
     RateLimitedError,
     ReadOnlyTokenError,
     Repo,
-    RetryPolicy,
-    make_session,
     rate_limit_wait,
 )
+from int8gate.github.client import GitHubClient, RetryPolicy, make_session
 
 REPO = Repo("octo-org", "octo-repo")
 PR = 7

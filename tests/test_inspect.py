@@ -14,7 +14,7 @@ from int8gate.gate.examine import inspect_model
 from int8gate.model.census import QuantFormat
 from int8gate.model.inspection import ModelInspection, pair_models
 from int8gate.policy.spec import OptLevel
-from int8gate.report.data import to_jsonable
+from int8gate.report.jsonable import to_jsonable
 
 FORMATS = {
     "conv_fp32": QuantFormat.FLOAT,

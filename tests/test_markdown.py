@@ -10,8 +10,9 @@ import reportdata
 
 from int8gate.errors import UsageError
 from int8gate.report.data import Report
+from int8gate.report.limits import COMMENT_LIMIT
 from int8gate.report.markdown import RenderOptions, render_report
-from int8gate.report.syntax import COMMENT_LIMIT, code, escape, marker
+from int8gate.report.syntax import code, escape, marker
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"  # regenerate: UPDATE_GOLDEN=1 python3 -m pytest tests/test_markdown.py

@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 
 from int8gate.errors import PolicyError
-from int8gate.github.client import GitHubUnavailableError
-from int8gate.github.publish import (
+from int8gate.github.answers import GitHubUnavailableError
+from int8gate.github.fork import (
     FORK_COMMENT_FILE,
-    SUMMARY_LIMIT_BYTES,
-    Annotation,
     ForkArtifactError,
     ForkComment,
+    read_fork_comment,
+    write_fork_comment,
+)
+from int8gate.github.publish import (
+    Annotation,
     StepOutcome,
     StepStatus,
     add_mask,
@@ -26,10 +29,9 @@ from int8gate.github.publish import (
     error_annotation,
     escape_data,
     escape_property,
-    read_fork_comment,
     run_steps,
-    write_fork_comment,
 )
+from int8gate.report.limits import SUMMARY_LIMIT
 
 
 def parse_outputs(text: str) -> dict[str, str]:
@@ -83,7 +85,7 @@ def test_summary_stays_under_one_mib_and_appends(tmp_path: Path) -> None:
     huge = "| row | ✅ ünïcode |\n" * 80_000
     outcome = append_summary(path, huge)
     data = path.read_bytes()
-    assert len(data) <= SUMMARY_LIMIT_BYTES
+    assert len(data) <= SUMMARY_LIMIT
     assert data.startswith(b"# earlier step content\n")
     assert "(cut)" in outcome.detail
     assert data.decode("utf-8").rstrip().endswith("the JSON report has everything.")

@@ -10,17 +10,17 @@ from ghfaults import FakeClock
 from ghstandin import ACTIONS, ACTIONS_BOT, PAT, READ_ONLY, StandIn, make_client, running_standin
 
 from int8gate.errors import UsageError
-from int8gate.github.client import MAX_COMMENT_CHARS, GitHubUnavailableError, Repo
+from int8gate.github.answers import GitHubUnavailableError, Repo
 from int8gate.github.sticky import (
     GITHUB_ACTIONS_IDENTITY,
     Identity,
     StickyAction,
     StickyResult,
-    fit_body,
     post_sticky,
     resolve_identity,
 )
 from int8gate.policy.spec import CommentMode
+from int8gate.report.limits import COMMENT_LIMIT, fit_comment
 from int8gate.report.syntax import marker as marker_for
 
 REPO = Repo("octo-org", "octo-repo")
@@ -227,7 +227,7 @@ def test_an_oversized_body_is_cut_safely_and_still_lands(standin: StandIn) -> No
     result = post(standin, body)
     assert result.truncated
     (posted,) = bodies(standin)
-    assert len(posted) <= MAX_COMMENT_CHARS
+    assert len(posted) <= COMMENT_LIMIT
     assert posted.startswith(MARKER)
     assert posted.count("```") % 2 == 0
     assert posted.count("<details") == posted.count("</details>")
@@ -239,17 +239,17 @@ def test_when_github_counts_bytes_the_body_is_cut_again_by_bytes(standin: StandI
     result = post(standin, "é" * 60_000)
     assert result.truncated
     (posted,) = bodies(standin)
-    assert len(posted.encode("utf-8")) <= MAX_COMMENT_CHARS
+    assert len(posted.encode("utf-8")) <= COMMENT_LIMIT
     assert [s.status for s in standin.requests_to("POST")] == [422, 201]
 
 
 def test_fit_body_leaves_short_bodies_alone_and_moves_the_marker_first() -> None:
-    assert fit_body("hello", MARKER) == (f"{MARKER}\nhello", False)
-    assert fit_body(f"{MARKER}\nhello", MARKER) == (f"{MARKER}\nhello", False)
-    assert fit_body(f"title\n{MARKER}\nhello", MARKER) == (f"{MARKER}\ntitle\n\nhello", False)
-    text, cut = fit_body("x" * 70_000, MARKER)
+    assert fit_comment("hello", MARKER) == (f"{MARKER}\nhello", False)
+    assert fit_comment(f"{MARKER}\nhello", MARKER) == (f"{MARKER}\nhello", False)
+    assert fit_comment(f"title\n{MARKER}\nhello", MARKER) == (f"{MARKER}\ntitle\n\nhello", False)
+    text, cut = fit_comment("x" * 70_000, MARKER)
     assert cut
-    assert len(text) <= MAX_COMMENT_CHARS
+    assert len(text) <= COMMENT_LIMIT
     assert text.startswith(MARKER)
 
 

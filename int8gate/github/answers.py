@@ -13,7 +13,7 @@ Every error names the method, the path, the status and GitHub's own message, nev
         ├── CommentTooLongError     422: the body is over 65,536 characters
         └── GitHubRequestError      any other 4xx, or a response that is not what the contract says
 
-``int8gate.github.client`` (the client) re-exports all of it; import from there.
+Only ``client`` talks HTTP; this module is its answers as data.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 from int8gate.errors import Int8gateError
 from int8gate.github.event import PullRequestFacts
+from int8gate.report.limits import COMMENT_LIMIT
 
-MAX_COMMENT_CHARS = 65_536
 READ_ONLY_MESSAGE = "Resource not accessible by integration"
 T = TypeVar("T")
 
@@ -163,7 +163,7 @@ def refusal(method: str, path: str, status: int, message: str) -> GitHubError:
     if status == 404:
         return NotFoundError(where, status)
     if status == 422 and "too long" in message.lower():
-        return CommentTooLongError(f"{where} (the limit is {MAX_COMMENT_CHARS:,} characters)", status)
+        return CommentTooLongError(f"{where} (the limit is {COMMENT_LIMIT:,} characters)", status)
     return GitHubRequestError(where, status)
 
 

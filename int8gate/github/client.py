@@ -5,7 +5,7 @@ exponential backoff and jitter, honouring ``retry-after`` and ``x-ratelimit-rese
 seconds (waiting plus failed attempts) covers every call of a client, so a GitHub outage costs at
 most the budget plus one request timeout. A write that may have landed (POST answered by 5xx, a
 read timeout or a dropped connection) is retried only after a ``confirm`` probe says it did not.
-The error hierarchy and the data types live in ``ghdata`` and are re-exported here.
+The error hierarchy and the data types live in ``answers``.
 """
 
 from __future__ import annotations
@@ -24,18 +24,12 @@ import urllib3.exceptions
 
 from int8gate import __version__
 from int8gate.github.answers import (
-    MAX_COMMENT_CHARS,
-    READ_ONLY_MESSAGE,
     AuthenticationError,
     Comment,
-    CommentTooLongError,
-    ForbiddenError,
-    GitHubError,
     GitHubRequestError,
     GitHubUnavailableError,
     NotFoundError,
     RateLimitedError,
-    ReadOnlyTokenError,
     Repo,
     User,
     parse_comment,
@@ -46,29 +40,7 @@ from int8gate.github.answers import (
 )
 from int8gate.github.event import PullRequestFacts
 
-__all__ = [
-    "API_VERSION",
-    "DEFAULT_API_URL",
-    "MAX_COMMENT_CHARS",
-    "READ_ONLY_MESSAGE",
-    "AuthenticationError",
-    "Comment",
-    "CommentTooLongError",
-    "ForbiddenError",
-    "GitHubClient",
-    "GitHubError",
-    "GitHubRequestError",
-    "GitHubUnavailableError",
-    "NotFoundError",
-    "RateLimitedError",
-    "ReadOnlyTokenError",
-    "Repo",
-    "RetryNote",
-    "RetryPolicy",
-    "User",
-    "make_session",
-    "rate_limit_wait",
-]
+__all__ = ["API_VERSION", "DEFAULT_API_URL", "GitHubClient", "RetryNote", "RetryPolicy", "make_session"]
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"

@@ -1,4 +1,4 @@
-"""Publishing a finished run: job summary, step outputs, annotations, JSON report, PR comment.
+"""Publishing a finished run: job summary, step outputs, annotations, JSON report (the comment: ``comment``).
 
 Each step is independent. ``run_steps`` runs them all and turns a step's own I/O or GitHub failure
 into a ``FAILED`` outcome with the reason, so a full disk for the summary still lets the comment
@@ -19,12 +19,10 @@ from typing import TextIO
 from int8gate.errors import Int8gateError, PolicyError
 from int8gate.github.sticky import StickyAction, StickyResult
 from int8gate.judge.verdict import Verdict
-from int8gate.report.data import Report, to_jsonable
+from int8gate.report.data import Report
+from int8gate.report.jsonable import to_jsonable
+from int8gate.report.limits import SUMMARY_LIMIT, fit_summary
 from int8gate.workspace import atomic_write_text
-
-SUMMARY_LIMIT_BYTES = 1 << 20
-"""GitHub refuses a job summary over 1 MiB for one step."""
-SUMMARY_CUT_NOTE = "\n\n> **Cut to fit.** The job summary limit is 1 MiB; the JSON report has everything.\n"
 
 
 class StepStatus(str, Enum):
@@ -133,15 +131,7 @@ def append_summary(path: Path | None, markdown: str) -> StepOutcome:
     if path is None:
         return StepOutcome("summary", StepStatus.SKIPPED, "GITHUB_STEP_SUMMARY is not set")
     used = path.stat().st_size if path.exists() else 0
-    room = SUMMARY_LIMIT_BYTES - used
-    data = markdown.encode("utf-8")
-    cut = len(data) > room
-    if cut:
-        keep = data[: max(0, room - len(SUMMARY_CUT_NOTE.encode("utf-8")) - 16)]
-        text = keep.decode("utf-8", errors="ignore")
-        text = text[: text.rfind("\n") + 1] + SUMMARY_CUT_NOTE
-    else:
-        text = markdown
+    text, cut = fit_summary(markdown, SUMMARY_LIMIT - used)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(text if text.endswith("\n") else text + "\n")
     return StepOutcome("summary", StepStatus.OK, f"{len(text.encode('utf-8')):,} bytes{' (cut)' if cut else ''}")
@@ -194,55 +184,7 @@ def run_steps(steps: Sequence[tuple[str, Callable[[], StepOutcome]]]) -> tuple[S
     return tuple(outcomes)
 
 
-# -- the fork comment artifact --------------------------------------------------------------------
-
-FORK_COMMENT_FILE = "int8gate-comment.json"
-FORK_COMMENT_VERSION = 1
-_FORK_FILE_CAP = 4 << 20
-
-
-class ForkArtifactError(Int8gateError):
-    """The fork comment artifact is missing, too large or not what a fork run writes."""
-
-
-@dataclass(frozen=True)
-class ForkComment:
-    """What a fork PR's run leaves for the trusted ``workflow_run`` poster (untrusted when read back)."""
-
-    pr_number: int
-    repository: str
-    head_repo: str
-    head_sha: str
-    scope: str
-    failed: bool
-    verdict: str
-    markdown: str
-    version: int = FORK_COMMENT_VERSION
-
-
-def write_fork_comment(folder: Path, comment: ForkComment) -> StepOutcome:
-    """Write the comment file into ``folder`` for ``actions/upload-artifact``."""
-    path = folder / FORK_COMMENT_FILE
-    atomic_write_text(path, json.dumps(to_jsonable(comment), indent=2) + "\n")
-    return StepOutcome("fork-artifact", StepStatus.OK, f"wrote {path} for the workflow_run poster")
-
-
-def read_fork_comment(path: Path) -> ForkComment:
-    """Read a fork comment file back, checking every field's type (a fork could have written anything)."""
-    try:
-        if path.stat().st_size > _FORK_FILE_CAP:
-            raise ForkArtifactError(f"{path}: larger than {_FORK_FILE_CAP:,} bytes")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ForkArtifactError(f"{path}: no fork comment file (did the PR run upload one?)") from None
-    except (OSError, UnicodeError, ValueError) as exc:
-        raise ForkArtifactError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
-    if not isinstance(data, dict) or data.get("version") != FORK_COMMENT_VERSION:
-        raise ForkArtifactError(f"{path}: not an int8gate fork comment (version {FORK_COMMENT_VERSION})")
-    kinds = {"pr_number": int, "repository": str, "head_repo": str, "head_sha": str, "scope": str,
-             "failed": bool, "verdict": str, "markdown": str}  # fmt: skip
-    for key, kind in kinds.items():
-        value = data.get(key)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ForkArtifactError(f"{path}: {key} is missing or not a {kind.__name__}")
-    return ForkComment(**{key: data[key] for key in kinds})
+def log_outcomes(outcomes: Iterable[StepOutcome], err: TextIO) -> None:
+    """One log line per step: ``int8gate: STEP: STATUS: DETAIL``."""
+    for outcome in outcomes:
+        print(f"int8gate: {outcome.step}: {outcome.status.value}: {outcome.detail}", file=err, flush=True)

@@ -15,27 +15,15 @@ one. The fleet view avoids the race altogether: matrix legs write reports and on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from int8gate.github.client import (
-    MAX_COMMENT_CHARS,
-    Comment,
-    CommentTooLongError,
-    ForbiddenError,
-    GitHubClient,
-    GitHubError,
-    ReadOnlyTokenError,
-    Repo,
-)
+from int8gate.github.answers import Comment, CommentTooLongError, ForbiddenError, GitHubError, ReadOnlyTokenError, Repo
+from int8gate.github.client import GitHubClient
 from int8gate.policy.spec import CommentMode
+from int8gate.report.limits import fit_comment
 from int8gate.report.syntax import marker
-
-TRUNCATION_NOTE = (
-    "\n\n> **Cut to fit.** This comment was shortened to GitHub's 65,536-character limit; "
-    "the full report is in the job summary and the JSON artifact.\n"
-)
 
 
 @dataclass(frozen=True)
@@ -114,32 +102,6 @@ def decide(mode: CommentMode, failed: bool, existing: bool) -> _Plan:
     return _Plan.UPDATE if existing else _Plan.CREATE
 
 
-def fit_body(
-    body: str, marker: str, limit: int = MAX_COMMENT_CHARS, measure: Callable[[str], int] = len
-) -> tuple[str, bool]:
-    """The body with the marker first, cut (as a last resort) to ``limit``; True if it was cut.
-
-    The renderer owns folding to stay under the limit; this only keeps a too-long body postable:
-    it cuts at a line end, closes an open code fence and open ``<details>``, and says so.
-    """
-    text = body if body.startswith(marker) else f"{marker}\n{body.replace(marker, '')}"
-    if measure(text) <= limit:
-        return text, False
-    keep = limit - measure(TRUNCATION_NOTE) - 64
-    while keep > len(marker):
-        cut = text[:keep]
-        line_end = cut.rfind("\n")
-        if line_end > len(marker):
-            cut = cut[:line_end]
-        closers = "\n```" if cut.count("```") % 2 else ""
-        closers += "\n</details>" * max(0, cut.count("<details") - cut.count("</details>"))
-        candidate = cut + closers + TRUNCATION_NOTE
-        if measure(candidate) <= limit:
-            return candidate, True
-        keep -= max(measure(candidate) - limit, 64)
-    return marker + TRUNCATION_NOTE, True
-
-
 def post_sticky(
     client: GitHubClient,
     repo: Repo,
@@ -158,7 +120,7 @@ def post_sticky(
     marker_text = marker(scope)  # validates the scope too
     if mode is CommentMode.OFF:
         return StickyResult(StickyAction.SKIPPED, None, None, "comment mode is off")
-    text, truncated = fit_body(body, marker_text)
+    text, truncated = fit_comment(body, marker_text)
 
     def attempt(text: str, truncated: bool) -> StickyResult:
         try:
@@ -171,7 +133,7 @@ def post_sticky(
         return attempt(text, truncated)
     except CommentTooLongError:
         # GitHub counted differently (e.g. in bytes): cut by UTF-8 bytes and try once more.
-        text, _ = fit_body(body, marker_text, measure=lambda s: len(s.encode("utf-8")))
+        text, _ = fit_comment(body, marker_text, measure=lambda s: len(s.encode("utf-8")))
         return attempt(text, True)
 
 

@@ -1,4 +1,4 @@
-"""The fleet view: several runners' JSON reports (matrix legs) read back into one typed comparison.
+"""The fleet view: several runners' JSON reports (matrix legs) read back into one comparison, and its Markdown.
 
 Pure: the caller loads each file's JSON and passes it with its name. Only the fields the comparison
 needs are read, each checked, so a report from another tool or another schema version is refused
@@ -14,6 +14,9 @@ from typing import Any
 from int8gate.errors import UsageError
 from int8gate.judge.verdict import Verdict, overall
 from int8gate.report.data import SCHEMA_VERSION
+from int8gate.report.limits import FLEET_FOLDED, FLEET_TOO_LARGE
+from int8gate.report.markdown import VERDICT_ICON, RenderOptions
+from int8gate.report.syntax import code, escape, table
 
 # The flags worth a column, in the order people read them (x86 first, then Arm).
 FEATURES = (
@@ -159,3 +162,55 @@ def merge(runners: Sequence[FleetRunner]) -> Fleet:
         for model in runner.models:
             names.setdefault(model.name, None)
     return Fleet(tuple(runners), tuple(names), overall(r.verdict for r in runners))
+
+
+def render_fleet(fleet: Fleet, options: RenderOptions) -> str:
+    """One comparison of several runners: a row per runner, a column per model."""
+    parts = [options.marker] if options.marker else []
+    parts.append(
+        f"## {VERDICT_ICON[fleet.verdict]} int8gate: {fleet.verdict.value} across {len(fleet.runners)} "
+        f"runner{'s' if len(fleet.runners) != 1 else ''}"
+    )
+    header = ("runner", "class", "INT8 features", "CPUs", *(escape(name) for name in fleet.model_names))
+    rows = []
+    for runner in fleet.runners:
+        by_name = {model.name: model for model in runner.models}
+        cells = [_fleet_cell(by_name.get(name)) for name in fleet.model_names]
+        rows.append(
+            (
+                f"{VERDICT_ICON[runner.verdict]} {escape(runner.brand)} ({escape(runner.arch)})",
+                escape(runner.cpu_class),
+                escape(", ".join(runner.features) or "none"),
+                f"{runner.effective_cpus} of {runner.logical_cpus}",
+                *cells,
+            )
+        )
+    parts.append(table(header, rows))
+    problems = [
+        f"- **{escape(model.name)}** on {escape(runner.brand)}: {escape(model.reasons[0])}"
+        for runner in fleet.runners
+        for model in runner.models
+        if model.verdict is not Verdict.PASS and model.reasons
+    ]
+    why = "**Why not pass**\n\n" + "\n".join(problems) if problems else ""
+    sources = ", ".join(code(runner.source) for runner in fleet.runners)
+    footer = f"<sub>merged from {sources}; each runner's JSON report has the details</sub>"
+    for candidate in ([*parts, why, footer], [*parts, FLEET_FOLDED], [*parts[:-1], FLEET_TOO_LARGE]):
+        text = "\n\n".join(part for part in candidate if part) + "\n"
+        if len(text) <= options.limit:
+            return text
+    return text[: options.limit - 1] + "\n"
+
+
+def _fleet_cell(model: FleetModel | None) -> str:
+    if model is None:
+        return "—"
+    speeds = []
+    for speed in model.speeds:
+        if speed.error or speed.estimate is None:
+            speeds.append(f"{speed.threads}t: failed")
+        elif speed.ci_low is not None and speed.ci_high is not None:
+            speeds.append(f"{speed.threads}t: {speed.estimate:.2f}× ({speed.ci_low:.2f}–{speed.ci_high:.2f})")
+        else:
+            speeds.append(f"{speed.threads}t: {speed.estimate:.2f}×")
+    return f"{VERDICT_ICON[model.verdict]} " + ("<br>".join(speeds) or model.verdict.value)

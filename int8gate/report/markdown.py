@@ -1,4 +1,4 @@
-"""Compose reports as GitHub Markdown: the PR comment, the job summary, and the fleet comparison.
+"""Compose reports as GitHub Markdown: the PR comment and the job summary (the fleet view: ``fleet``).
 
 Every piece of text that comes from the repository (model names, paths, op names, messages that
 quote them) goes through ``escape`` or ``code``; nothing else in int8gate writes Markdown. The
@@ -15,17 +15,18 @@ from typing import TYPE_CHECKING
 
 from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
-from int8gate.machine.facts import Arch, RunnerProfile
+from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
-from int8gate.report.data import BenchmarkSection, ModelResult, Report
-from int8gate.report.fleet import Fleet, FleetModel
-from int8gate.report.syntax import COMMENT_LIMIT, code, details, escape, table
+from int8gate.report.data import ModelResult, Report
+from int8gate.report.facts import inputs_text, runner_facts
+from int8gate.report.limits import COMMENT_LIMIT, FOLD_LEVELS, REPORT_TOO_LARGE, folded_note
+from int8gate.report.syntax import code, details, escape, table
 
 if TYPE_CHECKING:
     from int8gate.measure.benchrun import BenchRun
 
-_ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⚠️"}
-_SEVERITY_ICON = {Severity.FAIL: "❌", Severity.WARN: "⚠️", Severity.INFO: "ℹ️"}
+VERDICT_ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⚠️"}
+_SEVERITYVERDICT_ICON = {Severity.FAIL: "❌", Severity.WARN: "⚠️", Severity.INFO: "ℹ️"}
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,6 @@ class RenderOptions:
     fold: int = 0
 
 
-FOLD_LEVELS = 4
-FOLD_NOTES = {
-    1: "the environment and the per-model measurement tables",
-    2: "the environment, the measurement tables, the chart and all but the first finding of each model",
-    3: "every per-model section (the table and each model's reasons remain)",
-    4: "every per-model section and all but the first reason of each model",
-}
-
-
 def render_report(report: Report, options: RenderOptions) -> str:
     """The report as Markdown under ``options.limit`` characters, folding detail if it must."""
     for fold in range(FOLD_LEVELS + 1):
@@ -56,7 +48,7 @@ def render_report(report: Report, options: RenderOptions) -> str:
             return text
     # Last resort, always well-formed: the verdict line alone (no half-open table, code block or details).
     head = [options.marker] if options.marker else []
-    head += [_headline(report), "The full report is too large for a comment; the JSON report has everything."]
+    head += [_headline(report), REPORT_TOO_LARGE]
     return "\n\n".join(head)[: options.limit - 1] + "\n"
 
 
@@ -83,10 +75,7 @@ def _render(report: Report, options: RenderOptions) -> str:
     if options.details and options.fold < 1:
         parts.append(details("Environment", _environment(report)))
     if options.fold:
-        parts.append(
-            f"_Folded to fit GitHub's {options.limit:,}-character limit: {FOLD_NOTES[options.fold]} "
-            "are left out here; the JSON report has everything._"
-        )
+        parts.append(folded_note(options.limit, options.fold))
     parts.append(
         f"<sub>{escape(report.tool.name)} {escape(report.tool.version)} · policy {code(report.tool.policy)} · "
         f"{report.tool.duration_s:.0f} s · report schema v{report.schema_version}</sub>"
@@ -97,7 +86,7 @@ def _render(report: Report, options: RenderOptions) -> str:
 def _headline(report: Report) -> str:
     counts = {verdict: sum(1 for m in report.models if m.verdict is verdict) for verdict in Verdict}
     tally = ", ".join(f"{n} {verdict.value}" for verdict, n in counts.items() if n)
-    return f"## {_ICON[report.verdict]} {escape(report.title)}: {report.verdict.value} ({tally})"
+    return f"## {VERDICT_ICON[report.verdict]} {escape(report.title)}: {report.verdict.value} ({tally})"
 
 
 def _speed_cells(model: ModelResult) -> str:
@@ -155,7 +144,7 @@ def _summary_table(models: Sequence[ModelResult]) -> str:
     rows = [
         (
             escape(m.name),
-            f"{_ICON[m.verdict]} {m.verdict.value}",
+            f"{VERDICT_ICON[m.verdict]} {m.verdict.value}",
             _speed_cells(m),
             _quant_cell(m),
             _fidelity_cell(m),
@@ -163,22 +152,6 @@ def _summary_table(models: Sequence[ModelResult]) -> str:
         for m in models
     ]
     return table(("model", "verdict", "INT8 speedup (95% CI)", "quantized", "fidelity"), rows)
-
-
-def runner_facts(runner: RunnerProfile) -> tuple[str, str, str]:
-    """Plain text: CPU brand, usable CPUs, and the INT8 features line (``AVX2 ✔ … AMX ✘``)."""
-    cpu, cpus, flags = runner.cpu, runner.cpus, runner.cpu.flags
-
-    def mark(ok: bool) -> str:
-        return "✔" if ok else "✘"
-
-    if cpu.arch is Arch.AARCH64:
-        feats = f"NEON {mark(flags.neon)} dot-product {mark(flags.asimddp)} i8mm {mark(flags.i8mm)}"
-    else:
-        vnni = flags.avx512_vnni or flags.avx_vnni
-        feats = f"AVX2 {mark(flags.avx2)} AVX-512 {mark(flags.avx512f)} VNNI {mark(vnni)} AMX {mark(flags.amx_int8)}"
-    quota = f" (quota {cpus.quota:g})" if cpus.quota is not None else ""
-    return cpu.brand, f"{cpus.effective} vCPUs usable of {cpus.logical}{quota}", feats
 
 
 def runner_line(runner: RunnerProfile) -> str:
@@ -191,7 +164,7 @@ def runner_line(runner: RunnerProfile) -> str:
 
 
 def _model_section(model: ModelResult, options: RenderOptions) -> str:
-    lines = [f"### {_ICON[model.verdict]} {escape(model.name)} — {model.verdict.value}"]
+    lines = [f"### {VERDICT_ICON[model.verdict]} {escape(model.name)} — {model.verdict.value}"]
     lines.append(f"{code(model.int8)} vs {code(model.fp32)}")
     if model.expected is not None:
         e = model.expected
@@ -239,7 +212,7 @@ def _short_reasons(model: ModelResult, options: RenderOptions) -> str:
 
 
 def _finding_line(finding: Finding) -> str:
-    text = f"- {_SEVERITY_ICON[finding.severity]} {escape(finding.message)}"
+    text = f"- {_SEVERITYVERDICT_ICON[finding.severity]} {escape(finding.message)}"
     if finding.evidence:
         text += f" <sub>{escape(finding.evidence)}</sub>"
     if finding.fix:
@@ -344,61 +317,3 @@ def _environment(report: Report) -> str:
                 )
             )
     return table(("", ""), rows)
-
-
-def inputs_text(bench: BenchmarkSection) -> str:
-    return ", ".join(f"{i.name} {'x'.join(map(str, i.shape))} {i.dtype} ({i.source})" for i in bench.inputs)
-
-
-def render_fleet(fleet: Fleet, options: RenderOptions) -> str:
-    """One comparison of several runners: a row per runner, a column per model."""
-    parts = [options.marker] if options.marker else []
-    parts.append(
-        f"## {_ICON[fleet.verdict]} int8gate: {fleet.verdict.value} across {len(fleet.runners)} "
-        f"runner{'s' if len(fleet.runners) != 1 else ''}"
-    )
-    header = ("runner", "class", "INT8 features", "CPUs", *(escape(name) for name in fleet.model_names))
-    rows = []
-    for runner in fleet.runners:
-        by_name = {model.name: model for model in runner.models}
-        cells = [_fleet_cell(by_name.get(name)) for name in fleet.model_names]
-        rows.append(
-            (
-                f"{_ICON[runner.verdict]} {escape(runner.brand)} ({escape(runner.arch)})",
-                escape(runner.cpu_class),
-                escape(", ".join(runner.features) or "none"),
-                f"{runner.effective_cpus} of {runner.logical_cpus}",
-                *cells,
-            )
-        )
-    parts.append(table(header, rows))
-    problems = [
-        f"- **{escape(model.name)}** on {escape(runner.brand)}: {escape(model.reasons[0])}"
-        for runner in fleet.runners
-        for model in runner.models
-        if model.verdict is not Verdict.PASS and model.reasons
-    ]
-    why = "**Why not pass**\n\n" + "\n".join(problems) if problems else ""
-    sources = ", ".join(code(runner.source) for runner in fleet.runners)
-    footer = f"<sub>merged from {sources}; each runner's JSON report has the details</sub>"
-    folded = "_Reasons left out to fit GitHub's size limit; each runner's report has them._"
-    too_large = "The comparison is too large for a comment; each runner's report has it."
-    for candidate in ([*parts, why, footer], [*parts, folded], [*parts[:-1], too_large]):
-        text = "\n\n".join(part for part in candidate if part) + "\n"
-        if len(text) <= options.limit:
-            return text
-    return text[: options.limit - 1] + "\n"
-
-
-def _fleet_cell(model: FleetModel | None) -> str:
-    if model is None:
-        return "—"
-    speeds = []
-    for speed in model.speeds:
-        if speed.error or speed.estimate is None:
-            speeds.append(f"{speed.threads}t: failed")
-        elif speed.ci_low is not None and speed.ci_high is not None:
-            speeds.append(f"{speed.threads}t: {speed.estimate:.2f}× ({speed.ci_low:.2f}–{speed.ci_high:.2f})")
-        else:
-            speeds.append(f"{speed.threads}t: {speed.estimate:.2f}×")
-    return f"{_ICON[model.verdict]} " + ("<br>".join(speeds) or model.verdict.value)

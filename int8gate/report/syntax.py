@@ -12,8 +12,6 @@ from collections.abc import Iterable, Sequence
 
 from int8gate.errors import UsageError
 
-COMMENT_LIMIT = 65_536
-SUMMARY_LIMIT = 1 << 20
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 

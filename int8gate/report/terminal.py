@@ -1,6 +1,6 @@
 """Plain text for a terminal (``int8gate env``, ``inspect``, ``bench``): the same facts as the comment.
 
-No Markdown here; ``markdown`` renders what GitHub shows.
+No Markdown here; ``markdown`` renders what GitHub shows, and the facts both show come from ``facts``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from int8gate.machine.facts import RunnerProfile
 from int8gate.report.data import BenchmarkSection
-from int8gate.report.markdown import inputs_text, runner_facts
+from int8gate.report.facts import inputs_text, runner_facts
 
 if TYPE_CHECKING:
     from int8gate.measure.fidelity import FidelityResult

@@ -1,0 +1,185 @@
+"""Where a report's comment goes: the sticky comment on the PR, or the fork artifact for a trusted poster.
+
+Shared by the Action and ``int8gate comment``. Each builds its own ``CommentSettings`` (the Action
+from its ``INPUT_*`` inputs, the command from its arguments and ``GITHUB_*``/``GITHUB_TOKEN``) and
+calls ``comment_step`` (post, or leave the comment in the fork artifact when the token is
+read-only) or ``post_from_artifact`` (the trusted ``workflow_run`` side). The posting itself is
+``sticky.post_sticky``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from int8gate.errors import Int8gateError, UsageError
+from int8gate.github.answers import GitHubError, Repo
+from int8gate.github.client import DEFAULT_API_URL, GitHubClient
+from int8gate.github.event import Activity, EventFacts, check_artifact_claim, find_activity
+from int8gate.github.fork import FORK_COMMENT_FILE, ForkComment, read_fork_comment, write_fork_comment
+from int8gate.github.publish import (
+    StepOutcome,
+    StepStatus,
+    annotation_command,
+    append_outputs,
+    comment_outcome,
+    error_annotation,
+    log_outcomes,
+    run_steps,
+    step_outputs,
+)
+from int8gate.github.sticky import StickyAction, StickyResult, post_sticky
+from int8gate.judge.verdict import Verdict
+from int8gate.policy.spec import DEFAULT_POLICY_FILE, CommentMode
+from int8gate.report.syntax import marker as marker_for
+from int8gate.workspace import Workspace, output_path
+
+DEFAULT_FORK_FOLDER = "int8gate-fork"
+
+
+def default_scope(job: str, policy: str) -> str:
+    """The sticky comment's scope when none is given: ``JOB/POLICY`` as a marker-safe token."""
+    return re.sub(r"[^A-Za-z0-9._:/@+=-]", "-", f"{job or 'job'}/{policy}")
+
+
+@dataclass(frozen=True)
+class CommentSettings:
+    """Everything the comment needs: mode, scope, where GitHub and the event are, the fork folder.
+
+    The token never shows in ``repr``. ``fork_folder`` is resolved against ``workspace`` when used,
+    so a bad folder fails that step only.
+    """
+
+    mode: CommentMode
+    scope: str
+    fork_folder: str
+    workspace: Path
+    api_url: str
+    repository: str
+    event_name: str
+    event_path: Path | None
+    output_path: Path | None
+    token: str = field(default="", repr=False)
+
+    @classmethod
+    def for_command(
+        cls, env: Mapping[str, str], *, scope: str | None, mode: str | None, fork_folder: str | None
+    ) -> CommentSettings:
+        """``int8gate comment``'s settings: its arguments, then ``GITHUB_TOKEN`` and ``GITHUB_*``."""
+        comment = CommentMode(mode or CommentMode.UPDATE.value)
+        token = env.get("GITHUB_TOKEN", "")
+        if comment is not CommentMode.OFF and not token:
+            raise UsageError("GITHUB_TOKEN is empty: set it to ${{ github.token }} for this step, or pass --mode off")
+        chosen = scope or default_scope(env.get("GITHUB_JOB", ""), DEFAULT_POLICY_FILE)
+        marker_for(chosen)  # a bad scope is a usage error now, not a failed comment later
+        return cls.from_github_env(env, mode=comment, scope=chosen, fork_folder=fork_folder, token=token)
+
+    @classmethod
+    def from_github_env(
+        cls, env: Mapping[str, str], *, mode: CommentMode, scope: str, fork_folder: str | None, token: str
+    ) -> CommentSettings:
+        """The settings with where GitHub and the event are taken from the runner's ``GITHUB_*``."""
+        return cls(
+            mode=mode,
+            scope=scope,
+            fork_folder=fork_folder or DEFAULT_FORK_FOLDER,
+            workspace=Path(env.get("GITHUB_WORKSPACE") or Path.cwd()).resolve(),
+            api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+            repository=env.get("GITHUB_REPOSITORY", ""),
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            event_path=Path(env["GITHUB_EVENT_PATH"]) if env.get("GITHUB_EVENT_PATH") else None,
+            output_path=Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
+            token=token,
+        )
+
+    def fork_dir(self) -> Path:
+        """The fork artifact folder, inside the workspace (``WorkspaceError`` otherwise)."""
+        return output_path(self.fork_folder, Workspace.at(self.workspace))
+
+
+ClientFactory = Callable[[CommentSettings], GitHubClient]
+
+
+def default_client(settings: CommentSettings) -> GitHubClient:
+    """The real client for these settings."""
+    return GitHubClient(settings.token, base_url=settings.api_url)
+
+
+def read_event(settings: CommentSettings) -> EventFacts:
+    """The event as facts; no event file (a local run) means no PR."""
+    payload = {}
+    if settings.event_path is not None and settings.event_path.is_file():
+        payload = json.loads(settings.event_path.read_text(encoding="utf-8"))
+    return find_activity(settings.event_name, payload, settings.repository)
+
+
+def comment_step(settings: CommentSettings, event: EventFacts, markdown: str, *, verdict: Verdict,
+                 client_factory: ClientFactory, sticky: list[StickyResult]) -> StepOutcome:  # fmt: skip
+    """Post ``markdown`` as the sticky comment, or leave it for the poster when the token is read-only."""
+    failed = verdict is not Verdict.PASS
+    if settings.mode is CommentMode.OFF:
+        return StepOutcome("comment", StepStatus.SKIPPED, "comment: off")
+    if event.pr_number is None:
+        return StepOutcome("comment", StepStatus.SKIPPED, f"no pull request in a {event.event_name or 'local'} run")
+    pr, fork = event.pull_request, event.activity is Activity.FORK_ARTIFACT
+    if not fork:
+        result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
+                             markdown, scope=settings.scope, mode=settings.mode, failed=failed)  # fmt: skip
+        sticky.append(result)
+        if result.comment_id is not None or pr is None or result.action is not StickyAction.READ_ONLY:
+            return comment_outcome(result)
+    leave = ForkComment(event.pr_number, event.repository, pr.head_repo if pr else "", pr.head_sha if pr else "",
+                        settings.scope, failed, verdict.value, markdown)  # fmt: skip
+    return write_fork_comment(settings.fork_dir(), leave)
+
+
+
+def post_saved(settings: CommentSettings, event: EventFacts, markdown: Path, verdict: Verdict, *,
+               client_factory: ClientFactory, err: TextIO) -> int:  # fmt: skip
+    """Post a saved comment (a rendered report or fleet comparison) as the sticky comment."""
+    try:
+        body = markdown.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{markdown}: cannot read the comment text ({exc})") from None
+    sticky: list[StickyResult] = []
+    outcomes = run_steps([("comment", lambda: comment_step(
+        settings, event, body, verdict=verdict, client_factory=client_factory, sticky=sticky))])
+    result = sticky[0] if sticky else None
+    outcomes += run_steps([("outputs", lambda: append_outputs(settings.output_path, step_outputs(None, "", result)))])
+    log_outcomes(outcomes, err)
+    return 0
+
+
+
+def post_from_artifact(settings: CommentSettings, event: EventFacts, client_factory: ClientFactory, *,
+                        out: TextIO, err: TextIO, path: Path | None = None) -> int:  # fmt: skip
+    """The trusted ``workflow_run`` side: post what a fork's run left, if it names its own PR."""
+    run_facts = event.workflow_run
+    if path is None:
+        path = settings.fork_dir() / FORK_COMMENT_FILE
+    if run_facts is None or not path.is_file():
+        log_outcomes((StepOutcome("comment", StepStatus.SKIPPED, f"no {path.name}: nothing to post"),), err)
+        return 0
+    try:
+        left = read_fork_comment(path)
+        client = client_factory(settings)
+        repo = Repo.parse(event.repository)
+        claimed = client.get_pull_request(repo, left.pr_number)
+        refusal = check_artifact_claim(claimed, run_facts, event.repository)
+        if refusal is not None:
+            log_outcomes((StepOutcome("comment", StepStatus.SKIPPED, f"not posting: {refusal}"),), err)
+            return 0
+        result = post_sticky(client, repo, left.pr_number, left.markdown, scope=left.scope,
+                             mode=settings.mode, failed=left.failed)  # fmt: skip
+    except (GitHubError, Int8gateError) as exc:
+        print(annotation_command(error_annotation(exc)).replace("::error", "::warning", 1), file=out)
+        log_outcomes((StepOutcome("comment", StepStatus.FAILED, str(exc)),), err)
+        return 0
+    outcomes: tuple[StepOutcome, ...] = (comment_outcome(result),)
+    outcomes += run_steps([("outputs", lambda: append_outputs(settings.output_path, step_outputs(None, "", result)))])
+    log_outcomes(outcomes, err)
+    return 0

@@ -1,0 +1,30 @@
+"""Plain-text facts that both renderers show: the runner line's parts and the measured inputs.
+
+Neutral text (no Markdown, no terminal styling): ``markdown`` escapes it, ``terminal`` prints it.
+"""
+
+from __future__ import annotations
+
+from int8gate.machine.facts import Arch, RunnerProfile
+from int8gate.report.data import BenchmarkSection
+
+
+def runner_facts(runner: RunnerProfile) -> tuple[str, str, str]:
+    """Plain text: CPU brand, usable CPUs, and the INT8 features line (``AVX2 ✔ … AMX ✘``)."""
+    cpu, cpus, flags = runner.cpu, runner.cpus, runner.cpu.flags
+
+    def mark(ok: bool) -> str:
+        return "✔" if ok else "✘"
+
+    if cpu.arch is Arch.AARCH64:
+        feats = f"NEON {mark(flags.neon)} dot-product {mark(flags.asimddp)} i8mm {mark(flags.i8mm)}"
+    else:
+        vnni = flags.avx512_vnni or flags.avx_vnni
+        feats = f"AVX2 {mark(flags.avx2)} AVX-512 {mark(flags.avx512f)} VNNI {mark(vnni)} AMX {mark(flags.amx_int8)}"
+    quota = f" (quota {cpus.quota:g})" if cpus.quota is not None else ""
+    return cpu.brand, f"{cpus.effective} vCPUs usable of {cpus.logical}{quota}", feats
+
+
+def inputs_text(bench: BenchmarkSection) -> str:
+    """``input 1x3x224x224 float32 (policy), ...``: each measured input and where its shape came from."""
+    return ", ".join(f"{i.name} {'x'.join(map(str, i.shape))} {i.dtype} ({i.source})" for i in bench.inputs)
