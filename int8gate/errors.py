@@ -51,3 +51,9 @@ class ModelFileError(Int8gateError):
 
 class WorkspaceError(Int8gateError):
     """A path points outside the workspace, or an output cannot be written."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -38,3 +38,8 @@ class Finding:
 def with_severity(finding: Finding, severity: Severity) -> Finding:
     """Return the finding with its severity replaced (policy overrides)."""
     return Finding(finding.code, severity, finding.message, finding.fix, finding.evidence)
+
+
+def percent(value: float | None, unknown: str = "unknown") -> str:
+    """A share as a whole percentage for a finding's text (``0.8`` → ``80%``), ``unknown`` when not known."""
+    return unknown if value is None else f"{value:.0%}"

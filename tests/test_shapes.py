@@ -12,7 +12,8 @@ from onnxbuild import GraphBuilder, floats, weights
 
 from int8gate.errors import UsageError
 from int8gate.model.graph import Shape, index_graph
-from int8gate.model.ops import COMPUTE_OPS, MAC_OPS, compute_spec, node_macs
+from int8gate.model.macs import MAC_OPS, node_macs
+from int8gate.model.ops import COMPUTE_OPS, compute_spec
 from int8gate.model.shapeinfer import NOT_LOADED, infer, prepare_for_inference
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from int8gate.findings import Finding, Severity
+from int8gate.findings import Finding, Severity, percent
 from int8gate.machine.expected import SMALL_MODEL_FP32_MS, SMALL_MODEL_MACS, expected_range, is_small_model
 from int8gate.machine.facts import CpuFlags, ExpectedRange, RunnerClass
 
@@ -137,12 +137,8 @@ def _fake(ev: Evidence) -> Finding | None:
         "name, so any speed difference is noise.",
         "Quantize the FP32 model with onnxruntime.quantization (quantize_static for CNNs, "
         "quantize_dynamic for transformers) and commit that output.",
-        f"format {ev.format or 'float'}; quantized MAC share {_share(share)}",
+        f"format {ev.format or 'float'}; quantized MAC share {percent(share)}",
     )
-
-
-def _share(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.0%}"
 
 
 def _partial(ev: Evidence) -> Finding | None:

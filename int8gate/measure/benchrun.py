@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from int8gate.findings import Finding
 from int8gate.measure import stats
+from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,23 @@ class BenchRun:
     session_speedups: tuple[float, ...] = ()
     findings: tuple[Finding, ...] = ()
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class CompletedRun:
+    """The measured parts of a row that did not fail, with nothing left ``None``."""
+
+    fp32: LatencySummary
+    int8: LatencySummary
+    speedup: Speedup
+    call: Call
+    stopped_by: StopReason
+
+
+def completed(run: BenchRun) -> CompletedRun | None:
+    """The measured parts of a row, or ``None`` when the row failed."""
+    if run.error or run.fp32 is None or run.int8 is None or run.speedup is None:
+        return None
+    if run.call is None or run.stopped_by is None:
+        return None
+    return CompletedRun(run.fp32, run.int8, run.speedup, run.call, run.stopped_by)

@@ -31,8 +31,9 @@ from enum import Enum
 import onnx
 from onnx import NodeProto, TensorProto
 
-from int8gate.model.graph import GraphIndex, index_graph, model_tensors, subgraphs, walk_nodes
-from int8gate.model.ops import ComputeSpec, compute_spec, node_macs
+from int8gate.model.graph import GraphIndex, count_ops, index_graph, model_tensors, subgraphs, walk_nodes
+from int8gate.model.macs import node_macs
+from int8gate.model.ops import ComputeSpec, compute_spec
 from int8gate.model.quantfacts import (
     ScaleGranularity,
     WeightBytes,
@@ -153,9 +154,9 @@ def take_census(
         weight_scales=facts.granularity,
         opset=_default_opset(model),
         op_histogram=_histogram(index.nodes),
-        quantize_linear=_count(index.nodes, "QuantizeLinear"),
-        dequantize_linear=_count(index.nodes, "DequantizeLinear"),
-        dynamic_quantize_linear=_count(index.nodes, "DynamicQuantizeLinear"),
+        quantize_linear=count_ops(index.nodes, "QuantizeLinear"),
+        dequantize_linear=count_ops(index.nodes, "DequantizeLinear"),
+        dynamic_quantize_linear=count_ops(index.nodes, "DynamicQuantizeLinear"),
         dynamic_conv_ops=sum(
             1
             for i, fmt in compute.formats.items()
@@ -233,20 +234,15 @@ def _classify(index: GraphIndex) -> _Classified:
 def _dq_fed(node: NodeProto, spec: ComputeSpec, index: GraphIndex) -> str:
     """``all`` (activation and weights from DQ), ``weights``/``weights-4bit`` (weights only), or ``none``."""
     slots = [slot for slot in spec.weights if slot < len(node.input) and node.input[slot]]
-    dq_weights = [_producer_of(index, node.input[slot], "DequantizeLinear") for slot in slots]
+    dq_weights = [index.produced_by(node.input[slot], "DequantizeLinear") for slot in slots]
     if not slots or any(dq is None for dq in dq_weights):
         return "none"
-    if _producer_of(index, node.input[spec.activation], "DequantizeLinear") is not None:  # slot 0 < a weight slot
+    if index.produced_by(node.input[spec.activation], "DequantizeLinear") is not None:  # slot 0 < a weight slot
         return "all"
     four_bit = (TensorProto.INT4, TensorProto.UINT4)
     if all(dq is not None and dq.input and index.elem_types.get(dq.input[0]) in four_bit for dq in dq_weights):
         return "weights-4bit"
     return "weights"
-
-
-def _producer_of(index: GraphIndex, name: str, op_type: str) -> NodeProto | None:
-    node = index.producer.get(name)
-    return node if node is not None and node.op_type == op_type else None
 
 
 _ALWAYS_DYNAMIC = frozenset({"DynamicQuantizeMatMul", "DynamicQuantizeLSTM"})
@@ -256,7 +252,7 @@ _DYNAMIC_OR_STATIC = frozenset({"ConvInteger", "MatMulInteger", "MatMulIntegerTo
 def _kernel_format(node: NodeProto, index: GraphIndex) -> QuantFormat:
     if node.op_type in _ALWAYS_DYNAMIC:
         return QuantFormat.DYNAMIC
-    fed = node.input and _producer_of(index, node.input[0], "DynamicQuantizeLinear")
+    fed = node.input and index.produced_by(node.input[0], "DynamicQuantizeLinear")
     if node.op_type in _DYNAMIC_OR_STATIC and fed:
         return QuantFormat.DYNAMIC
     return QuantFormat.QOPERATOR
@@ -298,10 +294,6 @@ def _histogram(nodes: Iterable[NodeProto]) -> tuple[OpCount, ...]:
     counts = Counter((node.op_type, "" if node.domain == "ai.onnx" else node.domain) for node in nodes)
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0][0], item[0][1]))
     return tuple(OpCount(op=op, count=n, domain=domain) for (op, domain), n in ordered)
-
-
-def _count(nodes: Iterable[NodeProto], op_type: str) -> int:
-    return sum(1 for node in nodes if node.op_type == op_type)
 
 
 _PREPROCESS_MARK = "onnx.quant.pre_process"  # written by onnxruntime.quantization.preprocess, kept by quantizers

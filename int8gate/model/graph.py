@@ -8,11 +8,11 @@ tensor (If/Loop/Scan bodies and model-local functions included).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import onnx
-from onnx import AttributeProto, GraphProto, NodeProto, TensorProto
+from onnx import AttributeProto, GraphProto, NodeProto, TensorProto, helper
 
 Shape = tuple[int | None, ...]
 """A tensor shape with ``None`` for a dimension nobody could infer."""
@@ -69,6 +69,36 @@ def tensor_nbytes(tensor: TensorProto) -> int | None:
     if bits is None:
         return None
     return (tensor_numel(tensor) * bits + 7) // 8
+
+
+def attr_value(node: NodeProto, name: str, default: object = None) -> object:
+    """A node attribute's value (strings decoded), or ``default`` when the node does not set it."""
+    for attr in node.attribute:
+        if attr.name == name:
+            value: object = helper.get_attribute_value(attr)
+            if attr.type == AttributeProto.STRING and isinstance(value, bytes):
+                return value.decode("utf-8", errors="replace")
+            return value
+    return default
+
+
+def int_attr(node: NodeProto, name: str, default: int = 0) -> int:
+    """An integer attribute, or ``default`` when it is missing or not an integer."""
+    value = attr_value(node, name, default)
+    return value if isinstance(value, int) else default
+
+
+def input_name(node: NodeProto, slot: int | None) -> str | None:
+    """The name of the node's input at ``slot``, or ``None`` when the slot is absent or left empty."""
+    if slot is None or slot >= len(node.input) or not node.input[slot]:
+        return None
+    name: str = node.input[slot]
+    return name
+
+
+def count_ops(nodes: Iterable[NodeProto], op_type: str) -> int:
+    """How many of ``nodes`` are ``op_type``."""
+    return sum(1 for node in nodes if node.op_type == op_type)
 
 
 def subgraphs(node: NodeProto) -> Iterator[GraphProto]:
@@ -161,6 +191,11 @@ class GraphIndex:
     def shape(self, name: str) -> Shape | None:
         """The known shape of a value, or ``None``."""
         return self.shapes.get(name)
+
+    def produced_by(self, name: str, op_type: str) -> NodeProto | None:
+        """The node that produces ``name`` when it is an ``op_type`` node, else ``None``."""
+        node = self.producer.get(name)
+        return node if node is not None and node.op_type == op_type else None
 
     def is_constant(self, name: str) -> bool:
         """Whether the value is an initializer or a ``Constant`` node's output."""

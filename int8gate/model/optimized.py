@@ -17,14 +17,13 @@ included); no file I/O, no ONNX Runtime. The counts explain a slow QDQ model:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import onnx
 from onnx import NodeProto
 
 from int8gate.model.census import OpCount
-from int8gate.model.graph import GraphIndex, index_graph
+from int8gate.model.graph import GraphIndex, count_ops, index_graph
 from int8gate.model.ops import FLOAT_COMPUTE_OPS, QUANTIZED_COMPUTE_OPS
 from int8gate.policy.spec import OptLevel
 
@@ -76,7 +75,7 @@ def analyze_optimized(model: onnx.ModelProto, opt_level: OptLevel) -> AfterOptim
             other[node.op_type] += 1
         elif node.op_type in FLOAT_COMPUTE_OPS:
             floats[node.op_type] += 1
-            if any(_produced_by(index, name, "DequantizeLinear") for name in node.input if name):
+            if any(index.produced_by(name, "DequantizeLinear") for name in node.input if name):
                 fed[node.op_type] += 1
     unfused, neighbors = _qdq_neighbors(index)
     return AfterOptimization(
@@ -86,9 +85,9 @@ def analyze_optimized(model: onnx.ModelProto, opt_level: OptLevel) -> AfterOptim
         integer_other=sum(other.values()),
         float_compute=sum(floats.values()),
         float_compute_fed_by_dq=sum(fed.values()),
-        quantize_linear=_count(index.nodes, "QuantizeLinear"),
-        dequantize_linear=_count(index.nodes, "DequantizeLinear"),
-        dynamic_quantize_linear=_count(index.nodes, "DynamicQuantizeLinear"),
+        quantize_linear=count_ops(index.nodes, "QuantizeLinear"),
+        dequantize_linear=count_ops(index.nodes, "DequantizeLinear"),
+        dynamic_quantize_linear=count_ops(index.nodes, "DynamicQuantizeLinear"),
         unfused_qdq=unfused,
         integer_kernels_by_op=_ordered(integer),
         float_compute_by_op=_ordered(floats),
@@ -123,15 +122,6 @@ def _qdq_neighbors(index: GraphIndex) -> tuple[int, Counter[str]]:
 def _absorbs(node: NodeProto) -> bool:
     """Whether Q/DQ next to this node is expected: integer kernels and compute (counted elsewhere)."""
     return is_integer_op(node) or node.op_type in FLOAT_COMPUTE_OPS
-
-
-def _produced_by(index: GraphIndex, name: str, op_type: str) -> bool:
-    producer = index.producer.get(name)
-    return producer is not None and producer.op_type == op_type
-
-
-def _count(nodes: Iterable[NodeProto], op_type: str) -> int:
-    return sum(1 for node in nodes if node.op_type == op_type)
 
 
 def _ordered(counts: Counter[str]) -> tuple[OpCount, ...]:

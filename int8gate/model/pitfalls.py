@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from int8gate.findings import Finding, Severity
+from int8gate.findings import Finding, Severity, percent
 from int8gate.model.census import Census, OpCount, QuantFormat
 from int8gate.model.optimized import AfterOptimization
 from int8gate.policy.spec import OptLevel, QuantizedRequirement
@@ -38,6 +38,7 @@ OLDEST_FUSING_OPSET = 11
 """ONNX Runtime's quantizer: "opset 10 … does not support node fusions. Please update the model to opset >= 11"."""
 SIZE_RATIO_WARN = 0.6
 """Above this INT8/FP32 file-size ratio the weights were probably not stored as 8-bit."""
+_UNKNOWN_SHARE = "an unknown share"
 
 
 def is_quantized(census: Census, requirement: QuantizedRequirement) -> bool:
@@ -103,8 +104,8 @@ def _coverage(census: Census, requirement: QuantizedRequirement) -> Iterable[Fin
             "No compute op runs quantized: this is a float graph, whatever its file name says.",
             "Quantize the FP32 model (onnxruntime.quantization.quantize_static, QDQ format) and commit its output.",
             f"0 of {ops.total} compute ops quantized; {census.quantize_linear} QuantizeLinear, "
-            f"{census.dequantize_linear} DequantizeLinear; {_share(census.weight_bytes.quantized_share)} "
-            "of weight bytes in 8/4-bit",
+            f"{census.dequantize_linear} DequantizeLinear; "
+            f"{percent(census.weight_bytes.quantized_share, _UNKNOWN_SHARE)} of weight bytes in 8/4-bit",
         )
         return
     count_share = census.count_share_quantized or 0.0
@@ -116,7 +117,7 @@ def _coverage(census: Census, requirement: QuantizedRequirement) -> Iterable[Fin
             "token-quantization",
             Severity.FAIL,
             f"Only a token share of the compute runs quantized: {count_share:.0%} of compute ops and "
-            f"{_share(mac_share)} of MACs.",
+            f"{percent(mac_share, _UNKNOWN_SHARE)} of MACs.",
             "Quantize every Conv/MatMul/Gemm (drop nodes_to_quantize or op_types_to_quantize limits), or lower "
             "require.quantized if partial quantization is intended.",
             f"{ops.quantized} of {ops.total} compute ops quantized ({_by_op_quantized(census)}); the policy needs "
@@ -287,10 +288,6 @@ def pair_findings(mismatches: Sequence[str], *, same_file: bool, size_ratio: flo
 
 def _has(types: str | None, name: str) -> bool:
     return types is not None and name in types.split("+")
-
-
-def _share(value: float | None) -> str:
-    return f"{value:.0%}" if value is not None else "an unknown share"
 
 
 def _ops(counts: Sequence[OpCount]) -> str:

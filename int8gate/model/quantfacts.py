@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import NodeProto, TensorProto, helper, numpy_helper
+from onnx import NodeProto, TensorProto, numpy_helper
 
-from int8gate.model.graph import GraphIndex, dtype_name, tensor_nbytes, tensor_numel
+from int8gate.model.graph import GraphIndex, dtype_name, input_name, int_attr, tensor_nbytes, tensor_numel
 from int8gate.model.ops import compute_spec
 
 _SCALE_VALUES_READ = 1 << 16
@@ -101,23 +101,23 @@ def _weights(node: NodeProto, index: GraphIndex) -> Iterable[tuple[str, str | No
     if spec is None:
         return
     for slot in spec.weights:
-        name = _input(node, slot)
+        name = input_name(node, slot)
         if name is None:
             continue
         if spec.quantized:
             if not index.is_constant(name):
                 continue
             if node.op_type == "MatMulNBits":
-                yield f"uint{_int_attr(node, 'bits', 4)}", "blocked"
+                yield f"uint{int_attr(node, 'bits', 4)}", "blocked"
                 continue
-            scale = _input(node, spec.weight_scale) or _input(node, spec.weight_zero_point)
+            scale = input_name(node, spec.weight_scale) or input_name(node, spec.weight_zero_point)
             yield _dtype(index, name), _granularity(index, scale, blocked=False)
             continue
         dq = index.producer.get(name)
         if dq is None or dq.op_type != "DequantizeLinear" or not dq.input or not index.is_constant(dq.input[0]):
             continue
-        blocked = _int_attr(dq, "block_size", 0) > 0
-        yield _dtype(index, dq.input[0]), _granularity(index, _input(dq, 1), blocked=blocked)
+        blocked = int_attr(dq, "block_size", 0) > 0
+        yield _dtype(index, dq.input[0]), _granularity(index, input_name(dq, 1), blocked=blocked)
 
 
 def _granularity(index: GraphIndex, scale: str | None, *, blocked: bool) -> str | None:
@@ -144,8 +144,8 @@ def activation_types(index: GraphIndex) -> tuple[str, ...]:
             spec = compute_spec(node)
             if spec is not None and spec.quantized and spec.activation_zero_point is not None:
                 # the zero point's type is the activation's (value-infos left by quantizers can be stale)
-                zero_point = _input(node, spec.activation_zero_point)
-                activation = _input(node, spec.activation)
+                zero_point = input_name(node, spec.activation_zero_point)
+                activation = input_name(node, spec.activation)
                 name = zero_point if zero_point in index.elem_types else activation
                 if name is not None and name in index.elem_types:
                     found.append(_dtype(index, name))
@@ -154,10 +154,10 @@ def activation_types(index: GraphIndex) -> tuple[str, ...]:
 
 def _quantized_output_type(node: NodeProto, index: GraphIndex) -> str:
     """QuantizeLinear's output type: inferred, else its zero point's, else ``output_dtype``, else uint8."""
-    for name in (node.output[0] if node.output else None, _input(node, 2)):
+    for name in (node.output[0] if node.output else None, input_name(node, 2)):
         if name is not None and name in index.elem_types:
             return _dtype(index, name)
-    output_dtype = _int_attr(node, "output_dtype", 0)
+    output_dtype = int_attr(node, "output_dtype", 0)
     return dtype_name(output_dtype) if output_dtype else "uint8"
 
 
@@ -169,7 +169,7 @@ def invalid_scales(index: GraphIndex) -> tuple[str, ...]:
     bad: set[str] = set()
     for node in index.nodes:
         for slot in _scale_slots(node):
-            name = _input(node, slot)
+            name = input_name(node, slot)
             tensor = index.constants.get(name) if name else None
             if name is not None and tensor is not None and _has_bad_value(tensor):
                 bad.add(name)
@@ -196,20 +196,5 @@ def _has_bad_value(tensor: TensorProto) -> bool:
     return bool(values.size) and not bool(np.all(np.isfinite(values) & (values > 0)))
 
 
-def _input(node: NodeProto, slot: int | None) -> str | None:
-    if slot is None or slot >= len(node.input) or not node.input[slot]:
-        return None
-    name: str = node.input[slot]
-    return name
-
-
 def _dtype(index: GraphIndex, name: str) -> str:
     return dtype_name(index.elem_types.get(name, TensorProto.UNDEFINED))
-
-
-def _int_attr(node: NodeProto, name: str, default: int) -> int:
-    for attr in node.attribute:
-        if attr.name == name:
-            value = helper.get_attribute_value(attr)
-            return value if isinstance(value, int) else default
-    return default

@@ -22,7 +22,7 @@ import onnx
 import onnx.inliner
 from onnx import NodeProto, TensorProto, helper
 
-from int8gate.errors import ModelFileError, UsageError
+from int8gate.errors import ModelFileError, UsageError, first_line
 from int8gate.model.graph import tensor_nbytes, walk_graphs
 
 KEEP_TENSOR_BYTES = 64 * 1024
@@ -136,14 +136,14 @@ def infer(model: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...]], *
         try:
             work = onnx.inliner.inline_local_functions(work)
         except onnx.checker.ValidationError as exc:
-            problem = f"its model-local functions cannot be expanded: {_first_line(exc)}"
+            problem = f"its model-local functions cannot be expanded: {first_line(exc)}"
             raise ModelFileError(source, problem) from exc
     shadow, stand_ins = _with_stand_ins(work)
     error: str | None = None
     try:
         shadow = onnx.shape_inference.infer_shapes(shadow, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
-        error = _first_line(exc)
+        error = first_line(exc)
     return InferredModel(work, shadow.graph, stand_ins, assumed, error)
 
 
@@ -271,8 +271,3 @@ def _output_type(node: NodeProto, rule: _StandIn, dtypes: Mapping[str, int]) -> 
     if not name and node.op_type == "QuantizeLinear":
         return rule.output_dtype, True
     return TensorProto.FLOAT, False
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
-from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
+from int8gate.measure.benchrun import completed
 from int8gate.report.data import ModelResult, Report
 from int8gate.report.facts import inputs_text, runner_facts
 from int8gate.report.limits import COMMENT_LIMIT, FOLD_LEVELS, REPORT_TOO_LARGE, folded_note
 from int8gate.report.syntax import code, details, escape, table
 
 if TYPE_CHECKING:
-    from int8gate.measure.benchrun import BenchRun
+    pass
 
 VERDICT_ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⚠️"}
 _SEVERITYVERDICT_ICON = {Severity.FAIL: "❌", Severity.WARN: "⚠️", Severity.INFO: "ℹ️"}
@@ -94,31 +94,13 @@ def _speed_cells(model: ModelResult) -> str:
         return "—"
     cells = []
     for run in model.benchmark.runs:
-        done = _completed(run)
+        done = completed(run)
         if done is None:
             cells.append(f"{run.intra_op_threads}t: failed")
         else:
             s = done.speedup
             cells.append(f"{run.intra_op_threads}t: **{s.estimate:.2f}×** ({s.ci_low:.2f}–{s.ci_high:.2f})")
     return "<br>".join(cells)
-
-
-@dataclass(frozen=True)
-class _Completed:
-    fp32: LatencySummary
-    int8: LatencySummary
-    speedup: Speedup
-    call: Call
-    stopped_by: StopReason
-
-
-def _completed(run: BenchRun) -> _Completed | None:
-    """The measured parts of a row, or ``None`` when the row failed."""
-    if run.error or run.fp32 is None or run.int8 is None or run.speedup is None:
-        return None
-    if run.call is None or run.stopped_by is None:
-        return None
-    return _Completed(run.fp32, run.int8, run.speedup, run.call, run.stopped_by)
 
 
 def _quant_cell(model: ModelResult) -> str:
@@ -226,7 +208,7 @@ def _measurement_details(model: ModelResult) -> str:
         return ""
     rows = []
     for run in bench.runs:
-        done = _completed(run)
+        done = completed(run)
         if done is None:
             rows.append((str(run.intra_op_threads), "—", "—", "—", escape(f"failed: {run.error}"), "—"))
             continue
@@ -260,7 +242,7 @@ def _chart(models: Sequence[ModelResult]) -> str:
     values: list[float] = []
     for model in models:
         for run in model.benchmark.runs if model.benchmark else ():
-            done = _completed(run)
+            done = completed(run)
             if done is not None:
                 labels.append(_chart_label(f"{model.name} {run.intra_op_threads}t"))
                 values.append(round(done.speedup.estimate, 3))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from int8gate.machine.facts import RunnerProfile
+from int8gate.measure.benchrun import completed
 from int8gate.report.data import BenchmarkSection
 from int8gate.report.facts import inputs_text, runner_facts
 
@@ -49,15 +50,15 @@ def render_bench_text(bench: BenchmarkSection, fidelity: FidelityResult | None) 
     """One plain line per thread setting, then the fidelity line."""
     lines = []
     for run in bench.runs:
-        if run.error or run.fp32 is None or run.int8 is None or run.speedup is None:
+        done = completed(run)
+        if done is None:
             lines.append(f"{run.intra_op_threads} thread(s): failed: {run.error}")
             continue
-        s = run.speedup
+        s = done.speedup
         lines.append(
-            f"{run.intra_op_threads} thread(s): FP32 {run.fp32.median_ms:.3f} ms, INT8 {run.int8.median_ms:.3f} ms "
+            f"{run.intra_op_threads} thread(s): FP32 {done.fp32.median_ms:.3f} ms, INT8 {done.int8.median_ms:.3f} ms "
             f"(medians); speedup {s.estimate:.3f}x, 95% CI {s.ci_low:.3f}-{s.ci_high:.3f} "
-            f"[{run.call.value if run.call else '-'}; {run.sessions} sessions, {run.rounds} rounds, "
-            f"stopped by {run.stopped_by.value if run.stopped_by else '-'}]"
+            f"[{done.call.value}; {run.sessions} sessions, {run.rounds} rounds, stopped by {done.stopped_by.value}]"
         )
     if bench.defaulted_dims:
         lines.append("defaulted dims: " + ", ".join(f"{d.input}[{d.axis}]={d.value}" for d in bench.defaulted_dims))

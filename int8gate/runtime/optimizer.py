@@ -19,7 +19,7 @@ import onnx
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
-from int8gate.errors import ModelFileError
+from int8gate.errors import ModelFileError, first_line
 from int8gate.policy.spec import OptLevel
 from int8gate.runtime.child import REPORTED_EXIT, ChildError, error_line, module_command, run_child
 
@@ -80,7 +80,7 @@ def _write_optimized(model: Path, opt_level: OptLevel, target: Path) -> None:
         ort.InferenceSession(str(model), sess_options=_session_options(opt_level, target),
                              providers=["CPUExecutionProvider"])  # fmt: skip
     except _ORT_ERRORS as exc:
-        print(error_line(_REFUSED + _first_line(exc)))
+        print(error_line(_REFUSED + first_line(exc).removeprefix("[ONNXRuntimeError] : ").strip()))
         raise SystemExit(REPORTED_EXIT) from None
 
 
@@ -95,12 +95,6 @@ def _session_options(opt_level: OptLevel, target: Path) -> ort.SessionOptions:
     options.add_session_config_entry("session.optimized_model_external_initializers_file_name", _WEIGHTS_NAME)
     options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
     return options
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line.removeprefix("[ONNXRuntimeError] : ").strip()
 
 
 if __name__ == "__main__":

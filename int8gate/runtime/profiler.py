@@ -34,6 +34,7 @@ from int8gate.measure.opprofile import (
     parse_profile,
 )
 from int8gate.runtime.child import ChildError, module_command, run_child
+from int8gate.runtime.protocol import ProfileRequest
 
 
 @dataclass(frozen=True)
@@ -99,26 +100,6 @@ def profile_pair(
     return compare_profiles(a.profile, b.profile, fed_by_dq=b.fed_by_dq)
 
 
-@dataclass(frozen=True)
-class ProfileRequest:
-    """What the profiling child should do (sent as one JSON object on stdin)."""
-
-    fp32: str
-    int8: str
-    inputs: tuple[ResolvedInput, ...]
-    samples: str | None
-    threads: int
-    runs: int
-    seed: int
-
-    @staticmethod
-    def from_json(text: str) -> ProfileRequest:
-        """Parse a request written with ``dataclasses.asdict``."""
-        raw = json.loads(text)
-        specs = tuple(ResolvedInput(**{**i, "shape": tuple(i["shape"])}) for i in raw.pop("inputs"))
-        return ProfileRequest(inputs=specs, **raw)
-
-
 def profile_in_child(
     fp32: Path,
     int8: Path,
@@ -136,7 +117,7 @@ def profile_in_child(
                              threads, runs, seed)  # fmt: skip
     try:
         command = module_command("int8gate.runtime.profiler")
-        text = run_child(command, json.dumps(asdict(request)), env=env or {}, timeout=timeout)
+        text = run_child(command, request.to_json(), env=env or {}, timeout=timeout)
         return comparison_from_json(text)
     except ChildError as exc:
         return exc.cause("profiling")

@@ -1,4 +1,4 @@
-"""What the parent asks a model worker and what it answers: ``WorkerRequest`` and ``WorkerResult``.
+"""What the parent asks its model children and what they answer: worker and profiler requests, worker results.
 
 Plain data with a JSON form (one line each way, see ``child``), importable without ONNX Runtime,
 so ``bench`` builds requests and reads results without loading it.
@@ -7,7 +7,9 @@ so ``bench`` builds requests and reads results without loading it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from int8gate.inputs.plan import ResolvedInput
 
@@ -54,7 +56,7 @@ class WorkerRequest:
     def from_json(text: str) -> WorkerRequest:
         """Parse a request written by ``to_json``."""
         raw = json.loads(text)
-        raw["inputs"] = tuple(ResolvedInput(**{**i, "shape": tuple(i["shape"])}) for i in raw.get("inputs", ()))
+        raw["inputs"] = _inputs(raw.get("inputs", ()))
         return WorkerRequest(**raw)
 
 
@@ -111,3 +113,30 @@ def setup_description(threads: int) -> str:
         f"its cache; creation order alternates between workers"
     )
 
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    """What the profiling child (``profiler``) should do."""
+
+    fp32: str
+    int8: str
+    inputs: tuple[ResolvedInput, ...]
+    samples: str | None
+    threads: int
+    runs: int
+    seed: int
+
+    def to_json(self) -> str:
+        """The request as one JSON line."""
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> ProfileRequest:
+        """Parse a request written by ``to_json``."""
+        raw = json.loads(text)
+        raw["inputs"] = _inputs(raw["inputs"])
+        return ProfileRequest(**raw)
+
+
+def _inputs(raw: Iterable[Mapping[str, Any]]) -> tuple[ResolvedInput, ...]:
+    return tuple(ResolvedInput(**{**item, "shape": tuple(item["shape"])}) for item in raw)
