@@ -1,7 +1,8 @@
-"""The code stays clean: ruff and strict mypy, as configured in pyproject.toml, pass on the whole tree."""
+"""The code stays clean: ruff, strict mypy and the import-linter contracts in pyproject.toml pass on the whole tree."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +12,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _lint_imports() -> list[str]:
+    """The ``lint-imports`` script installed beside this Python (the dev extra), else the one on PATH."""
+    beside = Path(sys.executable).with_name("lint-imports")
+    return [str(beside) if beside.is_file() else (shutil.which("lint-imports") or "lint-imports")]
+
+
 @pytest.mark.parametrize(
-    "command",
+    ("name", "command", "probe"),
     [
-        [sys.executable, "-m", "ruff", "check", "."],
-        [sys.executable, "-m", "mypy"],  # files and strictness come from pyproject.toml
+        ("ruff", [sys.executable, "-m", "ruff", "check", "."], [sys.executable, "-m", "ruff", "--version"]),
+        ("mypy", [sys.executable, "-m", "mypy"], [sys.executable, "-m", "mypy", "--version"]),  # config: pyproject
+        ("import-linter", _lint_imports(), [sys.executable, "-c", "import importlinter"]),  # [tool.importlinter]
     ],
-    ids=["ruff", "mypy"],
+    ids=["ruff", "mypy", "lint-imports"],
 )
-def test_tool_is_clean(command: list[str]) -> None:
-    probe = subprocess.run([*command[:3], "--version"], capture_output=True, check=False)
-    if probe.returncode:
-        pytest.fail(f"{command[2]} is not installed: run python3 -m pip install -e '.[dev]'")
+def test_tool_is_clean(name: str, command: list[str], probe: list[str]) -> None:
+    if subprocess.run(probe, capture_output=True, check=False).returncode:
+        pytest.fail(f"{name} is not installed: run python3 -m pip install -e '.[dev]'")
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
