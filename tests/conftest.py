@@ -1,21 +1,48 @@
-"""Owns the session-scoped `zoo` fixture: every test model, built once per session by ONNX Runtime's quantizer."""
+"""Fixtures shared by every tier: the test model zoo (built once per session) and the GitHub stand-in.
+
+Tiers: ``unit/`` is pure (no ONNX Runtime session; ``python -m pytest tests/unit`` runs it alone in
+seconds), ``integration/`` runs real ONNX Runtime and child processes, ``container/`` builds and runs
+the Action's image. Helpers live in ``support/`` (importable as ``support``: pyproject's pytest
+``pythonpath``); no test module imports another.
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+from support.ghstandin import StandIn, running_standin
+from support.paths import TESTS
 
-# examples/ is not an installed package; put the repository root on the path so tests can import the zoo builder.
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
+if TYPE_CHECKING:
+    from examples.modelzoo import Zoo
 
-from examples.modelzoo import Zoo, build_zoo  # noqa: E402  (needs the path entry above)
+UNIT = TESTS / "unit"
 
 
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     """All zoo models under one session temp folder; each quantized model has been loaded and run once."""
+    from examples.modelzoo import build_zoo  # ONNX Runtime's quantizer: only the tests that use the zoo load it
+
     return build_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """A running GitHub stand-in on loopback; the test fails if any request or answer broke the contract."""
+    yield from running_standin()
+
+
+@pytest.fixture(autouse=True)
+def _unit_tier_is_pure(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test under tests/unit that creates an ONNX Runtime session fails: that belongs in integration/."""
+    if UNIT not in request.node.path.parents:
+        return
+    import onnxruntime  # only the unit tier needs the guard
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError("a unit test created an ONNX Runtime session: move it to tests/integration")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
-from ghfaults import FakeClock
-from ghstandin import (
+from requests.structures import CaseInsensitiveDict
+from support.ghfaults import FakeClock
+from support.ghstandin import (
     ACTIONS,
     ERROR_EXAMPLES,
     PAT,
@@ -18,7 +18,6 @@ from ghstandin import (
     make_client,
     running_standin,
 )
-from requests.structures import CaseInsensitiveDict
 
 from int8gate.github.answers import (
     AuthenticationError,
@@ -40,11 +39,10 @@ PR = 7
 
 
 @pytest.fixture
-def standin() -> Iterator[StandIn]:
-    server = next(gen := running_standin())
-    server.open_pull(REPO.full_name, PR)
-    yield server
-    next(gen, None)
+def standin(standin: StandIn) -> StandIn:
+    """The shared stand-in (tests/conftest.py) with this module's pull request open."""
+    standin.open_pull(REPO.full_name, PR)
+    return standin
 
 
 def test_requests_carry_githubs_headers_and_pass_the_contract(standin: StandIn) -> None:
@@ -290,7 +288,7 @@ def test_the_stand_in_refuses_requests_that_break_the_contract(standin: StandIn)
 
 
 def test_the_contract_catches_a_malformed_answer() -> None:
-    from ghstandin import CONTRACT
+    from support.ghstandin import CONTRACT
 
     route = CONTRACT.route("POST", "/repos/o/r/issues/1/comments")
     assert route is not None

@@ -21,7 +21,8 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SHARED_GITHUB = Path(__file__).resolve().parents[1].parent / "shared" / "github"
+from support.paths import SHARED_GITHUB
+
 if not (SHARED_GITHUB / "rest-subset.openapi.json").is_file():
     raise RuntimeError(
         f"{SHARED_GITHUB} is missing: the GitHub stand-in needs shared/github beside the repository "

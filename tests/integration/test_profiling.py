@@ -11,8 +11,7 @@ import pytest
 
 from examples.modelzoo import Zoo
 from int8gate.inputs.plan import ResolvedInput
-from int8gate.measure.opprofile import ProfileComparison, ProfileFormatError, compare_profiles, parse_profile
-from int8gate.runtime.child import child_env
+from int8gate.measure.opprofile import ProfileComparison, compare_profiles, parse_profile
 from int8gate.runtime.profiler import nodes_fed_by_dq, profile_in_child, profile_model, profile_pair
 
 RUNS = 5
@@ -77,11 +76,6 @@ def test_compare_handles_missing_op_types_and_empty_profiles(zoo: Zoo, tmp_path:
     assert all(r.int8_ms == 0 and r.delta_ms == -r.fp32_ms for r in cmp.rows)
 
 
-def test_bad_profile_text_is_a_format_error() -> None:
-    with pytest.raises(ProfileFormatError, match="not JSON"):
-        parse_profile("{")
-    with pytest.raises(ProfileFormatError, match="JSON array"):
-        parse_profile('{"traceEvents": []}')
 
 
 def test_profile_in_child_returns_the_table_and_a_crash_returns_its_cause(zoo: Zoo) -> None:
@@ -96,8 +90,3 @@ def test_profile_in_child_returns_the_table_and_a_crash_returns_its_cause(zoo: Z
     assert isinstance(failed, str) and failed.startswith("profiling failed (exit 1): ")
 
 
-def test_the_child_environment_is_an_allow_list() -> None:
-    env = child_env({"PATH": "/usr/bin", "OMP_NUM_THREADS": "2", "GITHUB_TOKEN": "ghs_x", "INPUT_GITHUB-TOKEN": "y",
-                     "AWS_SECRET_ACCESS_KEY": "z", "ORT_API_KEY": "k", "HOME": "/root"})
-    assert env.pop("PYTHONPATH").split(":")[0] == str(Path(__file__).resolve().parents[1])
-    assert env == {"PATH": "/usr/bin", "OMP_NUM_THREADS": "2", "HOME": "/root"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ortwritten import FLOAT_COMPUTE, INTEGER_KERNELS, written_by_ort
+from support.ortwritten import FLOAT_COMPUTE, INTEGER_KERNELS, written_by_ort
 
 from examples.modelzoo import Zoo
 from int8gate.errors import ModelFileError, UsageError

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-import reportdata
+from support import reportdata
+from support.golden import check_golden
 
 from int8gate.errors import UsageError
 from int8gate.report.data import Report
 from int8gate.report.limits import COMMENT_LIMIT
 from int8gate.report.markdown import RenderOptions, render_report
 from int8gate.report.syntax import code, escape, marker
-
-GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"  # regenerate: UPDATE_GOLDEN=1 python3 -m pytest tests/test_markdown.py
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE:
-        path.write_text(text, encoding="utf-8")
-    assert path.is_file(), f"missing golden file {path}; run with UPDATE_GOLDEN=1 and review the diff"
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed; rerun with UPDATE_GOLDEN=1 and review the diff"
 
 
 @pytest.mark.parametrize(

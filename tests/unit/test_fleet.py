@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import reportdata
-from ghcontract import EVENTS_DIR
-from ghstandin import ACTIONS, StandIn, running_standin
-from test_markdown import check_golden
+from support import reportdata
+from support.ghcontract import EVENTS_DIR
+from support.ghstandin import ACTIONS, StandIn
+from support.golden import check_golden
 
 from int8gate.cli import main
 from int8gate.machine.facts import Arch, CpuFlags, RunnerClass
@@ -65,10 +64,6 @@ def test_merge_refuses_what_is_not_a_report(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert needle in err and str(bad) in err and err.count("\n") == 1
 
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    yield from running_standin()
 
 
 def test_legs_plus_merge_leave_one_comment_across_pushes(tmp_path: Path, standin: StandIn,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ghcontract import EVENTS_DIR
-from ghstandin import StandIn, make_client, running_standin
+from support.ghcontract import EVENTS_DIR
+from support.ghstandin import StandIn, make_client
 
 from int8gate.github.answers import Repo
 from int8gate.github.event import (
@@ -25,10 +24,6 @@ def payload(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))
     return data
 
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    yield from running_standin()
 
 
 @pytest.mark.parametrize(

@@ -15,18 +15,18 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from ghcontract import EVENTS_DIR
-from ghstandin import ACTIONS, StandIn, running_standin
-from test_publish import parse_outputs
+from support.actionfiles import parse_outputs
+from support.ghcontract import EVENTS_DIR
+from support.ghstandin import ACTIONS, StandIn
+from support.paths import REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 BASE_IMAGE = "int8gate-base:bookworm"
 IMAGE = "int8gate-action:test"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -88,10 +88,6 @@ def _build(docker: str) -> float:
         errors.append(f"{client}: {built.stderr.strip()[-400:]}")
     pytest.fail("docker build failed:\n" + "\n".join(errors))
 
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    yield from running_standin()
 
 
 def test_the_action_container_gates_the_example_and_comments_once(tmp_path: Path, standin: StandIn) -> None:

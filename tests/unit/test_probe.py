@@ -7,12 +7,13 @@ import os
 from pathlib import Path
 
 import onnxruntime
+from support.paths import RUNNER_FIXTURES
 
 from int8gate.machine.facts import Arch, CpuInfo, RunnerClass
 from int8gate.machine.probe import probe_runner
 from int8gate.runtime.ortinfo import ort_info
 
-FIXTURES = Path(__file__).parent / "fixtures" / "runner"
+FIXTURES = RUNNER_FIXTURES
 
 
 def put(root: Path, absolute: str, text: str) -> None:

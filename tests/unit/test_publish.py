@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.actionfiles import parse_outputs
 
 from int8gate.errors import PolicyError
 from int8gate.github.answers import GitHubUnavailableError
@@ -32,23 +33,6 @@ from int8gate.github.publish import (
     run_steps,
 )
 from int8gate.report.limits import SUMMARY_LIMIT
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """Read GITHUB_OUTPUT the way the runner does (name<<DELIM ... DELIM)."""
-    values: dict[str, str] = {}
-    lines = iter(text.split("\n"))
-    for line in lines:
-        if not line:
-            continue
-        name, _, delimiter = line.partition("<<")
-        body = []
-        for inner in lines:
-            if inner == delimiter:
-                break
-            body.append(inner)
-        values[name] = "\n".join(body)
-    return values
 
 
 def test_escaping_follows_githubs_rules() -> None:

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ghcontract import ERROR_EXAMPLES_FILE
+from support.ghcontract import ERROR_EXAMPLES_FILE
 
 SECONDARY_MESSAGE = json.loads(ERROR_EXAMPLES_FILE.read_text(encoding="utf-8"))["examples"][3]["message"]
 

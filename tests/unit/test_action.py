@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ghcontract import EVENTS_DIR
-from ghfaults import FakeClock
-from ghstandin import ACTIONS, READ_ONLY, StandIn, running_standin
-from test_publish import parse_outputs
+from support.actionfiles import parse_outputs
+from support.ghcontract import EVENTS_DIR
+from support.ghfaults import FakeClock
+from support.ghstandin import ACTIONS, READ_ONLY, StandIn
+from support.paths import REPO
 
 from int8gate.action import ActionSettings, run
 from int8gate.errors import PolicyError, UsageError
@@ -41,10 +42,6 @@ def payload(name: str, *, rename: Mapping[str, str] | None = None) -> dict[str, 
     data: dict[str, Any] = json.loads(text)
     return data
 
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    yield from running_standin()
 
 
 class Harness:
@@ -204,7 +201,7 @@ def test_action_yml_and_the_code_agree() -> None:
     from int8gate import action
     from int8gate.github.publish import step_outputs
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     spec = yaml.safe_load((root / "action.yml").read_text(encoding="utf-8"))
     source = Path(action.__file__).read_text(encoding="utf-8")
     read = set(re.findall(r'_(?:input|choice)\(env, "([a-z-]+)"', source))
@@ -218,7 +215,7 @@ def test_action_workflow_and_dockerfile_lint_offline() -> None:
     import shutil
     import subprocess
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     tools = [shutil.which("check-jsonschema"), shutil.which("hadolint")]
     if None in tools:
         pytest.skip("check-jsonschema or hadolint is not installed (pip install -e '.[dev]')")

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from support.paths import REPO
 
 
 def _lint_imports() -> list[str]:
@@ -30,5 +29,5 @@ def _lint_imports() -> list[str]:
 def test_tool_is_clean(name: str, command: list[str], probe: list[str]) -> None:
     if subprocess.run(probe, capture_output=True, check=False).returncode:
         pytest.fail(f"{name} is not installed: run python3 -m pip install -e '.[dev]'")
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

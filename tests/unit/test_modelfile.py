@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from onnxbuild import GraphBuilder, conv_pair, floats
+from support.onnxbuild import GraphBuilder, conv_pair, floats
 
 from int8gate.errors import EXIT_BAD_INPUT, ModelFileError
 from int8gate.model.file import MAX_DIM, load_model_proto, read_model

@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnxbuild import BIG_CONV_MACS, SMALL_CONV_MACS, GraphBuilder, conv_pair, floats, weights
+from support.onnxbuild import BIG_CONV_MACS, SMALL_CONV_MACS, GraphBuilder, conv_pair, floats, weights
 
 from int8gate.findings import Severity
 from int8gate.model.census import Census, QuantFormat, take_census

@@ -25,10 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ghcontract import ERROR_EXAMPLES_FILE, EVENTS_DIR, Contract, Operation
-from ghfaults import FakeClock, Faults
-
 from int8gate.github.client import GitHubClient, RetryPolicy, make_session
+from support.ghcontract import ERROR_EXAMPLES_FILE, EVENTS_DIR, Contract, Operation
+from support.ghfaults import FakeClock, Faults
 
 CONTRACT = Contract()
 ERROR_EXAMPLES = json.loads(ERROR_EXAMPLES_FILE.read_text(encoding="utf-8"))["examples"]

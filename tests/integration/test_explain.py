@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.paths import RUNNER_FIXTURES
 
 from examples.modelzoo import Zoo
 from int8gate.findings import Finding, Severity
@@ -23,7 +24,7 @@ from int8gate.machine.facts import CpuInfo
 from int8gate.model.inspection import ModelInspection
 from int8gate.runtime.profiler import profile_pair
 
-FIXTURES = Path(__file__).parent / "fixtures" / "runner"
+FIXTURES = RUNNER_FIXTURES
 
 
 @dataclass(frozen=True)

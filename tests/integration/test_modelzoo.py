@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from support.paths import REPO
 
 from examples import modelzoo
 from examples.modelzoo import Zoo
 
-REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DIR = REPO / "examples" / "models"
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
 INTEGER_OPS = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support.paths import RUNNER_FIXTURES
 
 from int8gate.machine.cgroup import (
     affinity_from_status,
@@ -28,7 +27,7 @@ from int8gate.machine.cpu import (
 from int8gate.machine.expected import expected_range
 from int8gate.machine.facts import Arch, CpuFlags, RunnerClass
 
-FIXTURES = Path(__file__).parent / "fixtures" / "runner"
+FIXTURES = RUNNER_FIXTURES
 
 
 def fixture(name: str) -> str:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import pytest
-
 from int8gate.inputs.plan import ResolvedInput
 from int8gate.measure.stats import Call, StopReason
 from int8gate.policy.spec import BenchmarkSettings
-from int8gate.runtime import bench
 from int8gate.runtime.bench import WorkerLauncher, measure_pair
 from int8gate.runtime.protocol import WorkerRequest, WorkerResult
 
@@ -135,11 +132,3 @@ def test_worker_process_sees_no_token() -> None:
     assert "PATH" in names.split() and "GITHUB_TOKEN" not in names and "INPUT_TOKEN" not in names
 
 
-@pytest.mark.parametrize("budget", [0.3, 3.0])
-def test_slices_shrink_with_the_budget(budget: float) -> None:
-    base = WorkerRequest("measure", "a", "b", 1, seed=4)
-    first = bench._for_session(base, 0, budget)
-    second = bench._for_session(base, 1, budget)
-    assert first.max_seconds == budget and first.fp32_first and not second.fp32_first
-    assert first.overhead_runs > 0 and second.overhead_runs == 0
-    assert first.order_seed != second.order_seed and first.seed == second.seed

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-from onnxbuild import GraphBuilder, floats, weights
+from support.onnxbuild import GraphBuilder, floats, weights
 
 from int8gate.errors import UsageError
 from int8gate.model.graph import Shape, index_graph

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
-from ghfaults import FakeClock
-from ghstandin import ACTIONS, ACTIONS_BOT, PAT, READ_ONLY, StandIn, make_client, running_standin
+from support.ghfaults import FakeClock
+from support.ghstandin import ACTIONS, ACTIONS_BOT, PAT, READ_ONLY, StandIn, make_client
 
 from int8gate.errors import UsageError
 from int8gate.github.answers import GitHubUnavailableError, Repo
@@ -30,12 +29,10 @@ MARKER = marker_for(SCOPE)
 
 
 @pytest.fixture
-def standin() -> Iterator[StandIn]:
-    gen = running_standin()
-    server = next(gen)
-    server.open_pull(REPO.full_name, PR)
-    yield server
-    next(gen, None)
+def standin(standin: StandIn) -> StandIn:
+    """The shared stand-in (tests/conftest.py) with this module's pull request open."""
+    standin.open_pull(REPO.full_name, PR)
+    return standin
 
 
 def post(standin: StandIn, body: str, *, token: str = ACTIONS, scope: str = SCOPE,

@@ -1,0 +1,104 @@
+"""The worker process run for real on small models: paired rounds, fidelity outputs, model errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from int8gate.inputs.plan import ResolvedInput
+from int8gate.runtime.protocol import WorkerRequest, WorkerResult
+from int8gate.runtime.worker import EXIT_MODEL_ERROR
+
+
+def run_worker(request: WorkerRequest) -> tuple[int, dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "int8gate.runtime.worker"],
+        input=request.to_json(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def test_measure_pairs_rounds_and_reports_setup(zoo: Any) -> None:
+    request = WorkerRequest(
+        "measure",
+        str(zoo.conv_fp32),
+        str(zoo.conv_qdq),
+        1,
+        inputs=(ResolvedInput(zoo.conv_input.name, tuple(zoo.conv_input.shape), "float32"),),
+        warmup_runs=2,
+        min_rounds=7,
+        max_seconds=0.0,
+        overhead_runs=3,
+        fp32_first=False,
+    )
+    code, raw = run_worker(request)
+    assert code == 0, raw
+    result = WorkerResult.from_json(json.dumps(raw))
+    assert result.rounds == 7 and 1 <= result.block <= 32
+    assert len(result.fp32_ns) == len(result.int8_ns) == 7 * result.block
+    assert min(result.fp32_ns) > 0 and min(result.int8_ns) > 0
+    assert result.fp32_first_rounds in (3, 4)
+    assert result.overhead_ns > 0 and result.clock_tick_ns >= 1
+    assert "global intra-op pool of 1 thread" in result.setup
+    assert result.usable_cpus >= 1
+
+
+def test_a_model_against_itself_runs_two_sessions(zoo: Any) -> None:
+    request = WorkerRequest("measure", str(zoo.conv_fp32), str(zoo.conv_fp32), 1, min_rounds=3, max_seconds=0.0)
+    code, raw = run_worker(request)
+    assert code == 0 and raw["rounds"] == 3 and len(raw["fp32_ns"]) == 3 * raw["block"]
+
+
+def test_fidelity_mode_writes_both_outputs(zoo: Any, tmp_path: Path) -> None:
+    request = WorkerRequest(
+        "fidelity", str(zoo.conv_fp32), str(zoo.conv_qdq), 1, fidelity_samples=3, outputs_dir=str(tmp_path)
+    )
+    code, raw = run_worker(request)
+    assert code == 0 and raw["samples"] == 3 and raw["source"] == "random"
+    with np.load(tmp_path / "fp32.npz") as fp32, np.load(tmp_path / "int8.npz") as int8:
+        assert fp32["o0"].shape[0] == 3 and fp32["o0"].shape == int8["o0"].shape
+
+
+def test_a_kernel_failing_at_run_is_a_model_error(zoo: Any) -> None:
+    code, raw = run_worker(WorkerRequest("measure", str(zoo.fails_at_run), str(zoo.fails_at_run), 1))
+    assert code == EXIT_MODEL_ERROR
+    assert raw["error"].startswith("run: ") and "onnxruntime_src" not in raw["error"]
+
+
+def test_an_unknown_custom_op_is_a_load_error(tmp_path: Path) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    node = helper.make_node("Mystery", ["x"], ["y"], domain="com.example")
+    graph = helper.make_graph([node], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    model.ir_version = 8
+    path = tmp_path / "custom.onnx"
+    onnx.save(model, path)
+    code, raw = run_worker(WorkerRequest("measure", str(path), str(path), 1))
+    assert code == EXIT_MODEL_ERROR and raw["error"].startswith("load custom.onnx: ")
+
+

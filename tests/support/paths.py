@@ -1,0 +1,12 @@
+"""Where the tests' data lives: the repository, the golden files, the runner fixtures, GitHub's REST contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TESTS = REPO / "tests"
+GOLDEN = TESTS / "golden"
+RUNNER_FIXTURES = TESTS / "fixtures" / "runner"
+SHARED_GITHUB = REPO.parent / "shared" / "github"
+"""GitHub's REST contract subset and real event payloads, kept beside the repository (not in it) for now."""
