@@ -16,7 +16,7 @@ from typing import Protocol
 
 from int8gate.errors import ModelFileError
 from int8gate.findings import Finding
-from int8gate.inputs.plan import InputPlan, ResolvedInput, plan_inputs
+from int8gate.inputs.plan import InputPlan, ResolvedInput, SampleShapes, plan_inputs
 from int8gate.judge import explain as explain_mod
 from int8gate.judge.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
 from int8gate.machine.expected import expected_range
@@ -24,6 +24,7 @@ from int8gate.machine.facts import ExpectedRange, RunnerProfile, has_vnni
 from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult
 from int8gate.measure.opprofile import ProfileComparison
+from int8gate.model.graph import TensorSpec
 from int8gate.model.inspection import ModelInspection, PairCheck, pair_models
 from int8gate.policy.spec import (
     AUTO,
@@ -92,8 +93,8 @@ class Edges:
     inspect: Inspect
     measure: Measure
     fidelity: Fidelity
-    load_declared_inputs: Callable[[Path], tuple[object, ...]]
-    sample_shapes: Callable[[Path], Mapping[str, tuple[tuple[int, ...], str]]]
+    load_declared_inputs: Callable[[Path], Sequence[TensorSpec]]
+    sample_shapes: Callable[[Path], SampleShapes]
     clock: Callable[[], float]
     progress: Callable[[str], None]
     profile: Callable[[PairPaths, Sequence[ResolvedInput]], ProfileComparison | str] | None = None
@@ -236,7 +237,7 @@ def _measure(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edg
 def _plan(paths: PairPaths, edges: Edges) -> InputPlan:
     declared = edges.load_declared_inputs(paths.fp32)
     samples = edges.sample_shapes(paths.samples) if paths.samples else None
-    return plan_inputs(declared, paths.pair.inputs, samples=samples, where=f"{paths.pair.name}: inputs")  # type: ignore[arg-type]
+    return plan_inputs(declared, paths.pair.inputs, samples=samples, where=f"{paths.pair.name}: inputs")
 
 
 def _findings(m: Measured, runner: RunnerProfile, require: Requirements) -> tuple[Finding, ...]:

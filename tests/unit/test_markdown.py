@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support import reportdata
 from support.golden import check_golden
 
 from int8gate.errors import UsageError
+from int8gate.github.publish import append_summary
 from int8gate.report.data import Report
-from int8gate.report.limits import COMMENT_LIMIT
-from int8gate.report.markdown import RenderOptions, render_report
+from int8gate.report.limits import COMMENT_LIMIT, SUMMARY_LIMIT
+from int8gate.report.markdown import RenderOptions, render_report, render_stopped
 from int8gate.report.syntax import code, escape, marker
 
 
@@ -20,6 +23,17 @@ from int8gate.report.syntax import code, escape, marker
 def test_report_matches_golden(name: str, build: object) -> None:
     report: Report = build()  # type: ignore[operator]
     check_golden(name, render_report(report, RenderOptions(marker=marker("ci/int8gate"))))
+
+
+def test_job_summary_matches_golden(tmp_path: Path) -> None:
+    """What the Action appends to GITHUB_STEP_SUMMARY: the report without the marker, under 1 MiB."""
+    summary = tmp_path / "summary.md"
+    append_summary(summary, render_report(reportdata.pass_and_fake(), RenderOptions(limit=SUMMARY_LIMIT)))
+    check_golden("summary.md", summary.read_text(encoding="utf-8"))
+
+
+def test_stopped_summary_matches_golden() -> None:
+    check_golden("stopped.md", render_stopped(".int8gate.yml:7: models[0].int8: file not found: models/x.onnx"))
 
 
 def test_headline_leads_with_verdict_and_speedup() -> None:

@@ -1,0 +1,128 @@
+"""The gate pipeline sequenced with fake edges: what is inspected, measured and profiled, and how it is judged."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from support import reportdata
+
+from int8gate.errors import ModelFileError
+from int8gate.gate.pipeline import Edges, run_gate
+from int8gate.inputs.plan import ResolvedInput
+from int8gate.judge.verdict import FailOn, Verdict
+from int8gate.measure.benchrun import BenchRun
+from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.opprofile import ProfileComparison
+from int8gate.measure.stats import Call
+from int8gate.model.graph import TensorSpec
+from int8gate.model.inspection import ModelInspection
+from int8gate.model.shapeinfer import AssumedDim
+from int8gate.policy.spec import (
+    BenchmarkSettings,
+    FidelityRequirement,
+    ModelPair,
+    OptLevel,
+    Policy,
+    QuantizedRequirement,
+)
+from int8gate.report.data import Report, ToolInfo
+from int8gate.workspace import PairPaths
+
+DECLARED = (TensorSpec("input", "float32", ("batch", 3, 112, 112)),)
+
+
+@dataclass
+class FakeEdges:
+    """Edges that answer from canned data and record every call in order."""
+
+    broken: frozenset[str] = frozenset()
+    calls: list[str] = field(default_factory=list)
+    progress: list[str] = field(default_factory=list)
+    now: float = 0.0
+
+    def inspect(self, path: Path, *, input_shapes: Mapping[str, tuple[int, ...]], opt_level: OptLevel,
+                requirement: QuantizedRequirement, max_bytes: int | None, runtime_layer: bool,
+                vnni: bool | None) -> ModelInspection:  # fmt: skip
+        self.calls.append(f"inspect {path.name} shapes={dict(input_shapes)} runtime={runtime_layer} vnni={vnni}")
+        if path.name in self.broken:
+            raise ModelFileError(str(path), "ONNX Runtime crashed with SIGSEGV while loading it")
+        quantized = path.name.endswith("_int8.onnx") and "fake" not in path.name
+        return reportdata.inspection(str(path), quantized=quantized, size=360_000 if quantized else 1_320_000)
+
+    def measure(self, fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], samples: Path | None,
+                threads: int, settings: BenchmarkSettings, threshold: float) -> BenchRun:  # fmt: skip
+        self.calls.append(f"measure {int8.name} threads={threads} threshold={threshold} inputs={list(inputs)}")
+        if "fake" in int8.name:
+            return reportdata.row(threads, 9.4, 9.4, 0.98, 1.02, Call.WITHIN_NOISE)
+        return reportdata.row(threads, 9.2, 3.9, 2.28, 2.38, Call.FASTER)
+
+    def fidelity(self, fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], samples: Path | None,
+                 requirement: FidelityRequirement, settings: BenchmarkSettings) -> FidelityResult:  # fmt: skip
+        self.calls.append(f"fidelity {int8.name}")
+        return reportdata.fidelity(0.9999, True)
+
+    def profile(self, paths: PairPaths, inputs: Sequence[ResolvedInput]) -> ProfileComparison | str:
+        self.calls.append(f"profile {paths.int8.name}")
+        return reportdata.PROFILE
+
+    def clock(self) -> float:
+        self.now += 1.5
+        return self.now
+
+    def edges(self) -> Edges:
+        return Edges(
+            inspect=self.inspect, measure=self.measure, fidelity=self.fidelity,
+            load_declared_inputs=lambda path: DECLARED, sample_shapes=lambda path: {},
+            clock=self.clock, progress=self.progress.append, profile=self.profile,
+        )  # fmt: skip
+
+
+def pair(name: str) -> PairPaths:
+    return PairPaths(ModelPair(name, f"{name}_fp32.onnx", f"{name}_int8.onnx"),
+                     Path(f"{name}_fp32.onnx"), Path(f"{name}_int8.onnx"), None)  # fmt: skip
+
+
+def gate(fake: FakeEdges, *names: str) -> Report:
+    policy = Policy(models=tuple(pair(name).pair for name in names))
+    return run_gate(policy, [pair(name) for name in names], reportdata.runner(), fake.edges(),
+                    tool=lambda seconds: ToolInfo("int8gate", "0", ".int8gate.yml", "t", seconds),
+                    fail_on=FailOn.FAIL)  # fmt: skip
+
+
+def test_each_pair_is_inspected_measured_at_each_thread_setting_then_profiled() -> None:
+    fake = FakeEdges()
+    report = gate(fake, "resnet")
+    shapes = "{'input': (1, 3, 112, 112)}"
+    planned = [ResolvedInput("input", (1, 3, 112, 112), "float32", "default")]
+    assert fake.calls == [
+        f"inspect resnet_int8.onnx shapes={shapes} runtime=True vnni=True",  # the runner has AVX-512 VNNI
+        f"inspect resnet_fp32.onnx shapes={shapes} runtime=False vnni=True",
+        f"measure resnet_int8.onnx threads=1 threshold=1.2 inputs={planned}",  # auto: the VNNI range's low edge
+        f"measure resnet_int8.onnx threads=4 threshold=1.2 inputs={planned}",  # threads: auto = 4 effective CPUs
+        "fidelity resnet_int8.onnx",
+        "profile resnet_int8.onnx",
+    ]
+    model = report.models[0]
+    assert (report.verdict, report.exit_code, model.verdict) == (Verdict.PASS, 0, Verdict.PASS)
+    assert model.benchmark is not None and model.benchmark.defaulted_dims == (AssumedDim("input", 0, "batch", 1),)
+    assert model.benchmark.threshold_source == "auto: lower edge of the expected range for modern CPU with VNNI"
+    assert model.reasons[0].startswith("quantized: format qdq, 100% of compute MACs run in integer")
+    assert model.profile is reportdata.PROFILE and report.tool.duration_s == 1.5
+    assert fake.progress[0] == "resnet: inspecting resnet_int8.onnx and resnet_fp32.onnx"
+
+
+def test_a_fake_is_judged_a_crash_is_a_failed_row_and_the_rest_still_runs() -> None:
+    fake = FakeEdges(broken=frozenset({"crashy_int8.onnx"}))
+    report = gate(fake, "fake", "crashy", "resnet")
+    by_name = {m.name: m for m in report.models}
+    assert report.verdict is Verdict.FAIL and report.exit_code == 1
+    assert by_name["fake"].verdict is Verdict.FAIL
+    assert by_name["fake"].reasons[0].startswith("not really quantized: format float")
+    assert "speedup at 1 thread is within noise of the threshold" in " ".join(by_name["fake"].reasons)
+    crashed = by_name["crashy"]
+    assert crashed.verdict is Verdict.FAIL and crashed.benchmark is None
+    assert crashed.reasons == ("could not be checked: crashy_int8.onnx: ONNX Runtime crashed with SIGSEGV while loading it",)
+    assert by_name["resnet"].verdict is Verdict.PASS
+    assert not any("crashy" in call for call in fake.calls if not call.startswith("inspect"))
