@@ -70,7 +70,7 @@ def measure(path: Path, mode: str) -> dict[str, float | int | str | None]:
             size_mib=round(inspection.size_bytes / 2**20, 1),
         )
     result["peak_rss_mib"] = peak_rss_mib()
-    # ONNX Runtime's session lives in a child process (int8gate.child); its peak is counted apart.
+    # ONNX Runtime's session lives in a child process (int8gate.runtime.child); its peak is counted apart.
     result["child_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     return result
 

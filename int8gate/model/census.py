@@ -9,7 +9,7 @@ How a model is read:
 - Shapes come from ONNX shape inference after fixing the inputs: shapes the caller gives first, then
   every remaining dynamic input dimension set to 1 (listed in ``assumed_dims``). MAC shares are
   therefore exact for the shapes given and a batch-1 estimate otherwise.
-- A compute op (see ``shapes``) runs quantized when it is an integer kernel (QLinearConv, ConvInteger,
+- A compute op (see ``ops``) runs quantized when it is an integer kernel (QLinearConv, ConvInteger,
   MatMulIntegerToFloat, …) or, in QDQ form, when its activation and weights all come straight from
   ``DequantizeLinear``. Weights behind DequantizeLinear with float activations ("weight-only") count as
   quantized only for 4-bit weights, which ONNX Runtime turns into MatMulNBits; 8-bit ones are counted

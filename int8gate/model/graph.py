@@ -1,7 +1,7 @@
 """Walking an ONNX graph: every node of the main graph and its subgraphs, and an index of its tensors.
 
 Pure: works on an in-memory ``onnx.ModelProto``; no file I/O, no ONNX Runtime. ``census`` and
-``optgraph`` both read graphs through ``index_graph``; ``modelfile`` uses the walkers to check every
+``optimized`` both read graphs through ``index_graph``; ``file`` uses the walkers to check every
 tensor (If/Loop/Scan bodies and model-local functions included).
 """
 

@@ -1,6 +1,6 @@
 """The runtime layer of the census: what ONNX Runtime turned a model into after graph optimization.
 
-Pure: reads the optimized ``onnx.ModelProto`` that ``ortgraph`` had ONNX Runtime write (subgraphs
+Pure: reads the optimized ``onnx.ModelProto`` that ``runtime.optimizer`` had ONNX Runtime write (subgraphs
 included); no file I/O, no ONNX Runtime. The counts explain a slow QDQ model:
     integer_kernels          quantized compute kernels (QLinearConv, QLinearMatMul, QGemm, ConvInteger,
                              MatMulIntegerToFloat, DynamicQuantizeMatMul, QAttention, MatMulNBits, …)

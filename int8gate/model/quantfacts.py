@@ -191,7 +191,7 @@ def _has_bad_value(tensor: TensorProto) -> bool:
     if tensor.data_type not in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16):
         return False
     if not tensor.raw_data and not tensor.float_data and not tensor.int32_data:
-        return False  # no data to judge (a malformed tensor is modelfile's business)
+        return False  # no data to judge (a malformed tensor is model.file's business)
     values = np.asarray(numpy_helper.to_array(tensor), dtype=np.float64)
     return bool(values.size) and not bool(np.all(np.isfinite(values) & (values > 0)))
 

@@ -1,6 +1,6 @@
 """The policy model: what `.int8gate.yml` asks for, as frozen dataclasses with defaults.
 
-Loading (YAML text → ``Policy`` with file:line:key errors) lives in ``policy_load``; this module is
+Loading (YAML text → ``Policy`` with file:line:key errors) lives in ``load``; this module is
 only the shape of a policy and its defaults, so every other module can depend on it cheaply.
 """
 
