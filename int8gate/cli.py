@@ -150,13 +150,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def _cmd_schema(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.commands.info import run_schema
+    from int8gate.commands.schema import run_schema
 
     return run_schema(out)
 
 
 def _cmd_env(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from int8gate.commands.info import run_env
+    from int8gate.commands.env import run_env
 
     return run_env(args, out)
 
