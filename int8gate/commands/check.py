@@ -28,7 +28,8 @@ from int8gate.judge.verdict import FailOn
 from int8gate.machine.probe import probe_runner
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.model.file import load_model_proto
-from int8gate.model.graph import TensorSpec, graph_io
+from int8gate.model.graph import graph_io
+from int8gate.model.values import TensorSpec
 from int8gate.policy.load import parse_policy
 from int8gate.report.data import Report, ToolInfo
 from int8gate.report.jsonable import to_jsonable

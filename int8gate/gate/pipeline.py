@@ -24,8 +24,8 @@ from int8gate.machine.facts import ExpectedRange, RunnerProfile, has_vnni
 from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult
 from int8gate.measure.opprofile import ProfileComparison
-from int8gate.model.graph import TensorSpec
 from int8gate.model.inspection import ModelInspection, PairCheck, pair_models
+from int8gate.model.values import TensorSpec
 from int8gate.policy.spec import (
     AUTO,
     BenchmarkSettings,

@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from int8gate.errors import UsageError
-from int8gate.model.graph import TensorSpec
-from int8gate.model.shapeinfer import AssumedDim
+from int8gate.model.values import AssumedDim, TensorSpec
 from int8gate.policy.spec import InputSpec
 
 DEFAULT_BATCH = 1

@@ -42,7 +42,8 @@ from int8gate.model.quantfacts import (
     weight_bytes,
     weight_facts,
 )
-from int8gate.model.shapeinfer import AssumedDim, infer
+from int8gate.model.shapeinfer import infer
+from int8gate.model.values import AssumedDim
 
 
 class QuantFormat(str, Enum):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import onnx
 from onnx import AttributeProto, GraphProto, NodeProto, TensorProto, helper
 
+from int8gate.model.values import TensorSpec
+
 Shape = tuple[int | None, ...]
 """A tensor shape with ``None`` for a dimension nobody could infer."""
 
@@ -200,15 +202,6 @@ class GraphIndex:
     def is_constant(self, name: str) -> bool:
         """Whether the value is an initializer or a ``Constant`` node's output."""
         return name in self.constants
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """A model input or output: name, dtype, and dims (a number, a symbol, or ``None`` when unnamed)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int | str | None, ...] | None
 
 
 def graph_io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:

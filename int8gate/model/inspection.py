@@ -13,9 +13,9 @@ from dataclasses import dataclass, fields
 from int8gate.findings import Finding
 from int8gate.model.census import Census
 from int8gate.model.file import ModelFileInfo
-from int8gate.model.graph import TensorSpec
 from int8gate.model.optimized import AfterOptimization
 from int8gate.model.pitfalls import census_findings, is_quantized, pair_findings, runtime_findings
+from int8gate.model.values import TensorSpec
 from int8gate.policy.spec import QuantizedRequirement
 
 

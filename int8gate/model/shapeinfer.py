@@ -24,21 +24,12 @@ from onnx import NodeProto, TensorProto, helper
 
 from int8gate.errors import ModelFileError, UsageError, first_line
 from int8gate.model.graph import tensor_nbytes, walk_graphs
+from int8gate.model.values import AssumedDim
 
 KEEP_TENSOR_BYTES = 64 * 1024
 """Tensors up to this size keep their data in the inference copy (shape tensors, scales, zero points)."""
 NOT_LOADED = "int8gate:not-loaded"
 """External-data location marking a tensor whose data was left out of the inference copy."""
-
-
-@dataclass(frozen=True)
-class AssumedDim:
-    """A dynamic input dimension given a value: by the census to count MACs (1), by the input plan to run."""
-
-    input: str
-    axis: int
-    symbol: str
-    value: int
 
 
 def prepare_for_inference(

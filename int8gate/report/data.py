@@ -25,7 +25,7 @@ from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.model.inspection import ModelInspection, PairCheck
-from int8gate.model.shapeinfer import AssumedDim
+from int8gate.model.values import AssumedDim
 
 SCHEMA_VERSION = 1
 

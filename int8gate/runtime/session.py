@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 import onnxruntime as ort
 
 from int8gate.inputs.feeds import Feeds, random_feeds
 from int8gate.inputs.plan import ResolvedInput
 from int8gate.inputs.samples import FeedError, load_samples
-from int8gate.model.graph import graph_io
 from int8gate.runtime.protocol import WorkerRequest
 
 OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
@@ -121,6 +119,11 @@ def feeds_for(request: WorkerRequest, count: int) -> list[Feeds]:
 
 def inputs_of(path: str) -> tuple[ResolvedInput, ...]:
     """The model's declared inputs with every dynamic dim set to 1 (a request that names no inputs)."""
+    # Imported here: only a request without inputs needs onnx, and every worker would pay for it.
+    import onnx  # noqa: PLC0415
+
+    from int8gate.model.graph import graph_io  # noqa: PLC0415
+
     declared, _ = graph_io(onnx.load(path, load_external_data=False))
     return tuple(
         ResolvedInput(i.name, tuple(d if isinstance(d, int) and d > 0 else 1 for d in i.shape or ()), i.dtype, "model")

@@ -20,10 +20,10 @@ from int8gate.measure.fidelity import FidelityResult, OutputFidelity
 from int8gate.measure.opprofile import OpTypeRow, ProfileComparison
 from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
 from int8gate.model.census import ComputeOps, ComputeOpStats, FormatCount, OpCount, QuantFormat
-from int8gate.model.graph import TensorSpec
 from int8gate.model.inspection import ModelInspection, PairCheck
 from int8gate.model.optimized import AfterOptimization
 from int8gate.model.quantfacts import ScaleGranularity, WeightBytes
+from int8gate.model.values import TensorSpec
 from int8gate.policy.spec import OptLevel
 from int8gate.report.data import BenchmarkSection, ModelResult, Report, ToolInfo
 

@@ -6,8 +6,7 @@ import pytest
 
 from int8gate.errors import UsageError
 from int8gate.inputs.plan import DEFAULT_DIM, ResolvedInput, parse_input_option, plan_inputs
-from int8gate.model.graph import TensorSpec
-from int8gate.model.shapeinfer import AssumedDim
+from int8gate.model.values import AssumedDim, TensorSpec
 from int8gate.policy.spec import InputSpec
 
 IMAGE = TensorSpec("input", "float32", ("batch", 3, None, 224))

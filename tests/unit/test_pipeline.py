@@ -16,9 +16,8 @@ from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.measure.stats import Call
-from int8gate.model.graph import TensorSpec
 from int8gate.model.inspection import ModelInspection
-from int8gate.model.shapeinfer import AssumedDim
+from int8gate.model.values import AssumedDim, TensorSpec
 from int8gate.policy.spec import (
     BenchmarkSettings,
     FidelityRequirement,

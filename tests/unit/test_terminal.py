@@ -6,7 +6,7 @@ from support import reportdata
 from support.golden import check_golden
 
 from int8gate.measure.stats import Call
-from int8gate.model.shapeinfer import AssumedDim
+from int8gate.model.values import AssumedDim
 from int8gate.report.data import BenchmarkSection
 from int8gate.report.terminal import render_bench_text, render_inspection_text, render_runner_text
 
