@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from int8gate.inputs.declared import inputs_of  # noqa: E402
 from int8gate.inputs.feeds import random_feeds  # noqa: E402
 from int8gate.runtime.protocol import WorkerRequest, WorkerResult  # noqa: E402
-from int8gate.runtime.session import inputs_of  # noqa: E402
 
 
 def naive(request: WorkerRequest) -> WorkerResult:

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # no types-protobuf in dev deps
 
+from int8gate.inputs.declared import inputs_of
 from int8gate.inputs.plan import ResolvedInput
 from int8gate.measure import fidelity as fid
 from int8gate.measure import stats
@@ -75,7 +77,16 @@ def _request(
     samples: Path | None,
     **extra: Any,
 ) -> WorkerRequest:
-    """A worker request with the fields every mode shares, plus the mode's own."""
+    """A worker request with the fields every mode shares, plus the mode's own.
+
+    With no ``inputs`` given, the FP32 model's declared inputs are read here, once per row, so no
+    worker has to load the model with onnx; a file onnx cannot read is left for the worker to report.
+    """
+    if not inputs:
+        try:
+            inputs = inputs_of(fp32)
+        except (OSError, DecodeError):
+            inputs = ()
     return WorkerRequest(
         mode=mode,
         fp32=str(fp32),

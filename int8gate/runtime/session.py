@@ -20,7 +20,6 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from int8gate.inputs.feeds import Feeds, random_feeds
-from int8gate.inputs.plan import ResolvedInput
 from int8gate.inputs.samples import FeedError, load_samples
 from int8gate.runtime.protocol import WorkerRequest
 
@@ -107,25 +106,15 @@ def set_global_pool(threads: int) -> None:
 
 def feeds_for(request: WorkerRequest, count: int) -> list[Feeds]:
     """``count`` feeds (fewer if the sample file has fewer) from the samples or seeded at random."""
-    specs = request.inputs or inputs_of(request.fp32)
+    if request.inputs:
+        specs = request.inputs
+    else:  # a raw request that names no inputs: only then does a worker need onnx
+        from int8gate.inputs.declared import inputs_of  # noqa: PLC0415
+
+        specs = inputs_of(request.fp32)
     if request.samples is not None:
         try:
             return load_samples(Path(request.samples), specs)[: max(count, 1)]
         except FeedError as err:
             raise ModelRunError(f"samples {err}") from err
     return random_feeds(specs, count, request.seed)
-
-
-
-def inputs_of(path: str) -> tuple[ResolvedInput, ...]:
-    """The model's declared inputs with every dynamic dim set to 1 (a request that names no inputs)."""
-    # Imported here: only a request without inputs needs onnx, and every worker would pay for it.
-    import onnx  # noqa: PLC0415
-
-    from int8gate.model.graph import graph_io  # noqa: PLC0415
-
-    declared, _ = graph_io(onnx.load(path, load_external_data=False))
-    return tuple(
-        ResolvedInput(i.name, tuple(d if isinstance(d, int) and d > 0 else 1 for d in i.shape or ()), i.dtype, "model")
-        for i in declared
-    )
