@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the zoo lives in examples/, not the package
 
 from examples.modelzoo import build_zoo
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
 from int8gate.runtime.bench import check_fidelity
 

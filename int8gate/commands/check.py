@@ -22,7 +22,7 @@ from int8gate import __version__
 from int8gate.errors import UsageError
 from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import Edges, run_gate
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.inputs.samples import sample_shapes
 from int8gate.judge.verdict import FailOn
 from int8gate.machine.probe import probe_runner

@@ -16,7 +16,8 @@ from typing import Protocol
 
 from int8gate.errors import ModelFileError
 from int8gate.findings import Finding
-from int8gate.inputs.plan import InputPlan, ResolvedInput, SampleShapes, plan_inputs
+from int8gate.inputs.plan import InputPlan, plan_inputs
+from int8gate.inputs.resolved import ResolvedInput, SampleShapes
 from int8gate.judge import explain as explain_mod
 from int8gate.judge.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
 from int8gate.machine.expected import expected_range

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import onnx
 
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.model.graph import graph_io
 
 

@@ -7,10 +7,11 @@ elsewhere) and the report says which, so a surprising figure can be traced to it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from int8gate.errors import UsageError
+from int8gate.inputs.resolved import ResolvedInput, SampleShapes
 from int8gate.model.values import AssumedDim, TensorSpec
 from int8gate.policy.spec import InputSpec
 
@@ -19,24 +20,6 @@ DEFAULT_DIM = 128
 MAX_ELEMENTS = 1 << 28  # 256 Mi elements: larger generated inputs are refused, not allocated
 FEEDABLE_DTYPES = ("bool", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
 """The dtypes ``--input NAME=DIMS:DTYPE`` accepts."""
-SampleShapes = Mapping[str, tuple[tuple[int, ...], str]]
-"""A sample file's arrays by input name (``""`` for a lone .npy array): shape and dtype."""
-
-
-@dataclass(frozen=True)
-class ResolvedInput:
-    """One model input as fed and measured: a concrete shape, a numpy dtype name, and where it came from.
-
-    ``source``: ``samples``, ``policy`` (or ``--input``), ``model`` (fixed dims), ``default`` (a dynamic
-    dim was given a stated default), or ``given`` (built by hand, e.g. by a test).
-    """
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    source: str = "given"
-
-
 @dataclass(frozen=True)
 class InputPlan:
     """The resolved inputs and every default the gate had to choose."""

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from int8gate.errors import UsageError
 from int8gate.inputs.feeds import Feeds
-from int8gate.inputs.plan import ResolvedInput, SampleShapes
+from int8gate.inputs.resolved import ResolvedInput, SampleShapes
 
 _LONE = ""
 """The key of a .npy file's one array (it maps to a single-input model)."""

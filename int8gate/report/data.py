@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from int8gate.findings import Finding
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import ExpectedRange, RunnerProfile
 from int8gate.measure.benchrun import BenchRun

@@ -22,7 +22,7 @@ import numpy as np
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # no types-protobuf in dev deps
 
 from int8gate.inputs.declared import inputs_of
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.measure import fidelity as fid
 from int8gate.measure import stats
 from int8gate.measure.benchrun import BenchRun

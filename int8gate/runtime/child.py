@@ -4,8 +4,9 @@ Models arrive in pull requests, so anything that hands one to ONNX Runtime (a be
 the optimized-graph writer, the profiler) runs in a child: a crash, a hang or an out-of-memory
 kills the child, not the gate, and comes back as a one-line cause. The child's environment is an
 allow-list (locale, paths, thread knobs), so a token in the parent's environment never reaches a
-model. The protocol: one request on stdin, the answer on stdout; a child that knows why it failed
-prints ``error_line(message)`` and exits ``REPORTED_EXIT``, and that message is the cause as it is.
+model. The protocol (``protocol``): one request on stdin, the answer on stdout; a child that knows
+why it failed prints ``error_line(message)`` and exits ``REPORTED_EXIT``, and that message is the
+cause as it is.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ ENV_NAMES = frozenset(
 )  # fmt: skip
 ENV_PREFIXES = ("OMP_", "ORT_", "MKL_", "KMP_", "OPENBLAS_", "GOMP_")
 ENV_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH")
-REPORTED_EXIT = 3
-"""The exit code of a child that printed ``error_line`` (it knows why it failed)."""
 
 
 class ChildError(Exception):
@@ -64,11 +63,6 @@ def child_env(parent: Mapping[str, str]) -> dict[str, str]:
 def module_command(module: str) -> tuple[str, ...]:
     """How a child module is started: this Python, ``-m module``."""
     return (sys.executable, "-m", module)
-
-
-def error_line(message: str) -> str:
-    """The line a child prints on stdout (then exits ``REPORTED_EXIT``) to say why it failed."""
-    return json.dumps({"error": message})
 
 
 def signal_name(number: int) -> str:

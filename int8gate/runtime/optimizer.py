@@ -21,7 +21,8 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from int8gate.errors import ModelFileError, first_line
 from int8gate.policy.spec import OptLevel
-from int8gate.runtime.child import REPORTED_EXIT, ChildError, error_line, module_command, run_child
+from int8gate.runtime.child import ChildError, module_command, run_child
+from int8gate.runtime.protocol import REPORTED_EXIT, error_line
 
 _LEVELS = {
     OptLevel.DISABLE: ort.GraphOptimizationLevel.ORT_DISABLE_ALL,

@@ -22,7 +22,7 @@ import onnx
 import onnxruntime
 
 from int8gate.inputs.feeds import random_feeds
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.inputs.samples import load_samples
 from int8gate.measure.opprofile import (
     QDQ_OPS,

@@ -1,7 +1,9 @@
 """What the parent asks its model children and what they answer: worker and profiler requests, worker results.
 
-Plain data with a JSON form (one line each way, see ``child``), importable without ONNX Runtime,
-so ``bench`` builds requests and reads results without loading it.
+Plain data with a JSON form (one line each way), importable without ONNX Runtime or subprocess, so
+``bench`` builds requests and reads results without loading ONNX Runtime and a worker answers
+without loading the launcher. A child that knows why it failed prints ``error_line`` and exits
+``REPORTED_EXIT``; ``child.describe_failure`` reads that line back as the cause.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
+
+REPORTED_EXIT = 3
+"""The exit code of a child that printed ``error_line`` (it knows why it failed)."""
+
+
+def error_line(message: str) -> str:
+    """The line a child prints on stdout (then exits ``REPORTED_EXIT``) to say why it failed."""
+    return json.dumps({"error": message})
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from int8gate.runtime.child import REPORTED_EXIT, error_line
-from int8gate.runtime.protocol import WorkerRequest, WorkerResult, setup_description
+from int8gate.runtime.protocol import REPORTED_EXIT, WorkerRequest, WorkerResult, error_line, setup_description
 from int8gate.runtime.rounds import measure
 from int8gate.runtime.session import (
     ModelRunError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.measure.stats import Call, StopReason
 from int8gate.policy.spec import BenchmarkSettings
 from int8gate.runtime.bench import WorkerLauncher, measure_pair

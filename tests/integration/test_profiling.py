@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from examples.modelzoo import Zoo
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.measure.opprofile import ProfileComparison, compare_profiles, parse_profile
 from int8gate.runtime.profiler import nodes_fed_by_dq, profile_in_child, profile_model, profile_pair
 

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.runtime.protocol import WorkerRequest, WorkerResult
 from int8gate.runtime.worker import EXIT_MODEL_ERROR
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from int8gate.findings import Finding, Severity
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import (
     Arch,

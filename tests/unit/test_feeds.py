@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from int8gate.inputs.feeds import random_feed
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.inputs.samples import FeedError, load_samples
 
 

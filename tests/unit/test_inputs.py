@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from int8gate.errors import UsageError
-from int8gate.inputs.plan import DEFAULT_DIM, ResolvedInput, parse_input_option, plan_inputs
+from int8gate.inputs.plan import DEFAULT_DIM, parse_input_option, plan_inputs
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.model.values import AssumedDim, TensorSpec
 from int8gate.policy.spec import InputSpec
 

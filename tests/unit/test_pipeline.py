@@ -10,7 +10,7 @@ from support import reportdata
 
 from int8gate.errors import ModelFileError
 from int8gate.gate.pipeline import Edges, run_gate
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from int8gate.inputs.plan import ResolvedInput
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.runtime import bench
 from int8gate.runtime.protocol import WorkerRequest, WorkerResult
 from int8gate.runtime.rounds import block_size, round_orders
