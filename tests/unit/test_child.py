@@ -37,8 +37,8 @@ def test_run_child_returns_stdout_and_raises_with_the_cause() -> None:
     assert "Beautiful is better than ugly." in run_child(module_command("this"), "", env={}, timeout=60)
     with pytest.raises(ChildError, match=r"failed \(exit 1\): .*No module named no_such_module_xyz"):
         run_child(module_command("no_such_module_xyz"), "", env={}, timeout=60)
-    with pytest.raises(ChildError, match=r"^hung: no result within the 0.2 s limit; stopped$"):
-        run_child((sys.executable, "-c", "import time; time.sleep(30)"), "", env={}, timeout=0.2)
+    with pytest.raises(ChildError, match=r"^hung: no result within the 0.1 s limit; stopped$"):
+        run_child((sys.executable, "-c", "import time; time.sleep(30)"), "", env={}, timeout=0.1)
 
 
 def test_child_env_keeps_thread_knobs_and_drops_secrets() -> None:
