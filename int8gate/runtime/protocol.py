@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from int8gate.inputs.resolved import ResolvedInput
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 REPORTED_EXIT = 3
 """The exit code of a child that printed ``error_line`` (it knows why it failed)."""
@@ -24,8 +27,16 @@ def error_line(message: str) -> str:
     return json.dumps({"error": message})
 
 
+class _JsonLine:
+    """A dataclass that crosses to or from a child as one JSON line."""
+
+    def to_json(self) -> str:
+        """This object as one JSON line (field names are the keys)."""
+        return json.dumps(asdict(cast("DataclassInstance", self)))
+
+
 @dataclass(frozen=True)
-class WorkerRequest:
+class WorkerRequest(_JsonLine):
     """What one worker should do: ``mode`` is ``"measure"`` or ``"fidelity"``.
 
     inputs: the feeds to build; empty means "read them from the FP32 model, free dims = 1".
@@ -58,10 +69,6 @@ class WorkerRequest:
     fidelity_samples: int = 8
     outputs_dir: str | None = None
 
-    def to_json(self) -> str:
-        """The request as one JSON line."""
-        return json.dumps(asdict(self))
-
     @staticmethod
     def from_json(text: str) -> WorkerRequest:
         """Parse a request written by ``to_json``."""
@@ -71,7 +78,7 @@ class WorkerRequest:
 
 
 @dataclass(frozen=True)
-class WorkerResult:
+class WorkerResult(_JsonLine):
     """What a worker measured. Latencies are ns from ``time.perf_counter_ns`` (CLOCK_MONOTONIC).
 
     overhead_ns: median wall time of a call minus ORT's profiled ``model_run`` time (0: not measured).
@@ -100,10 +107,6 @@ class WorkerResult:
     outputs: tuple[str, ...] = ()
     samples: int = 0
 
-    def to_json(self) -> str:
-        """The result as one JSON line."""
-        return json.dumps(asdict(self))
-
     @staticmethod
     def from_json(text: str) -> WorkerResult:
         """Parse a result written by ``to_json``."""
@@ -125,7 +128,7 @@ def setup_description(threads: int) -> str:
 
 
 @dataclass(frozen=True)
-class ProfileRequest:
+class ProfileRequest(_JsonLine):
     """What the profiling child (``profiler``) should do."""
 
     fp32: str
@@ -135,10 +138,6 @@ class ProfileRequest:
     threads: int
     runs: int
     seed: int
-
-    def to_json(self) -> str:
-        """The request as one JSON line."""
-        return json.dumps(asdict(self))
 
     @staticmethod
     def from_json(text: str) -> ProfileRequest:
