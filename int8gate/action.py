@@ -8,7 +8,7 @@ What happens per event (``event.find_activity``): a same-repository PR gets the 
 fork's ``pull_request`` (read-only token) leaves ``int8gate-comment.json`` for the ``workflow_run``
 poster; a ``workflow_run`` event posts such a file after checking its claim against the PR; other
 events publish the summary and outputs only. The exit code is the gate's (0 pass, 1 fail, 2 bad
-input); publishing problems are logged and never change it.
+input, 3 internal error); publishing problems are logged and never change it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from int8gate.errors import EXIT_BAD_INPUT, Int8gateError, UsageError
+from int8gate.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, Int8gateError, UsageError
 from int8gate.github.comment import (
     ClientFactory,
     CommentSettings,
@@ -175,7 +175,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         text = str(exc).replace(token, "***") if token else str(exc)
         print(f"int8gate: internal error: {type(exc).__name__}: {text} (set INT8GATE_DEBUG=1 for the traceback)",
               file=sys.stderr)  # fmt: skip
-        return EXIT_BAD_INPUT
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from int8gate import __version__
-from int8gate.errors import EXIT_BAD_INPUT, Int8gateError, UsageError
+from int8gate.errors import EXIT_INTERNAL, Int8gateError, UsageError
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.policy.spec import AUTO, BenchmarkSettings, CommentMode, OptLevel
 
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if env.get("INT8GATE_DEBUG"):
             traceback.print_exc()
         print(f"int8gate: internal error: {type(exc).__name__}: {exc} ({INTERNAL_ERROR_HINT})", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_INTERNAL
 
 
 def _cmd_schema(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:

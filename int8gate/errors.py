@@ -6,7 +6,8 @@
     ├── ModelFileError       a model file is unusable or unsafe: ``path: problem``
     └── WorkspaceError       a path leaves the workspace, or a report cannot be written
 
-Exit codes are the gate's contract: 0 pass, 1 fail, 2 bad input or usage.
+Exit codes are the gate's contract: 0 pass, 1 fail, 2 bad input or usage, 3 internal error (a bug:
+any exception that is not an ``Int8gateError``; never used for a problem the user can fix).
 Only entry points (``cli``, ``action``) turn these into exit codes; libraries never call ``sys.exit``.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
 
 
 class Int8gateError(Exception):

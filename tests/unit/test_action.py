@@ -234,7 +234,7 @@ def test_action_workflow_and_dockerfile_lint_offline() -> None:
                 assert pinned.search(line), f"{path}: not pinned by commit SHA: {line.strip()}"
 
 
-def test_an_internal_error_exits_2_not_1_and_keeps_the_token_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_an_internal_error_exits_3_not_1_or_2_and_keeps_the_token_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     import int8gate.commands.check
     from int8gate.action import main
@@ -245,7 +245,7 @@ def test_an_internal_error_exits_2_not_1_and_keeps_the_token_out(tmp_path: Path,
     monkeypatch.setattr(int8gate.commands.check, "gate", broken_gate)
     env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_GITHUB-TOKEN": ACTIONS, "INPUT_COMMENT": "off",
            "GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(EVENTS_DIR / "push.json")}
-    assert main(env) == 2  # 1 would read as the gate's verdict "fail"
+    assert main(env) == 3  # 1 would read as the gate's verdict "fail", 2 as the user's bad input
     out, err = capsys.readouterr()
     assert "internal error: RuntimeError: bug while holding ***" in err
     assert ACTIONS not in err and ACTIONS not in out.replace(f"::add-mask::{ACTIONS}", "")
