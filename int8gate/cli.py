@@ -1,22 +1,19 @@
 """The command line: parse arguments, run the command's composition (``commands``), map errors to exit codes.
 
-Commands (their names and JSON fields are a contract scripts rely on):
-    check    the gate: policy → verify → benchmark → explain → report → verdict
-    inspect  the quantization census of one model
-    bench    an ad-hoc FP32 vs INT8 comparison
-    env      the runner's facts
-    demo     ``check`` on the bundled example (no configuration, no network, no token)
-    schema   print the policy's JSON Schema
-    comment  post a saved report as the sticky PR comment (the fork-safe ``workflow_run`` step)
-    merge    one comparison from several runners' reports (matrix legs)
-Exit codes: 0 pass, 1 fail, 2 bad input or usage (``int8gate.errors``).
+Every command follows one convention (``--help`` says it to users, ``HELP_EPILOG`` below):
+``--json FILE`` writes the command's JSON document, ``--json -`` (or a bare ``--json``) prints it
+on stdout and nothing else; a command with a verdict takes ``--fail-on``; exit codes are 0 pass,
+1 fail, 2 bad input or usage, 3 internal error (``int8gate.errors``).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import shutil
 import sys
+import textwrap
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -29,9 +26,48 @@ from int8gate.policy.spec import AUTO, BenchmarkSettings, CommentMode, OptLevel
 
 INTERNAL_ERROR_HINT = "set INT8GATE_DEBUG=1 for the traceback, and please report it"
 
+DESCRIPTION = (
+    "int8gate checks that a committed INT8 ONNX model is really quantized, measures it against its FP32 "
+    "source on this machine with ONNX Runtime (a 95% confidence interval on the speedup, and an output "
+    "check), explains the result from the runner's CPU and the model's graph, and gives a verdict that a "
+    "CI job can require. `check` runs the gate on a policy file (.int8gate.yml); the other commands look "
+    "at one model, one pair, or this machine."
+)
+
+EXIT_CODES = """\
+exit codes:
+  0  pass (or nothing to judge)
+  1  fail: a model failed the gate; --fail-on says which verdicts count
+  2  bad input: a wrong argument, policy, model file or report path (one line on stderr says which)
+  3  internal error: a bug in int8gate (set INT8GATE_DEBUG=1 for the traceback, and please report it)"""
+
+HELP_EPILOG = f"""\
+machine output: --json FILE writes the command's JSON document; --json - (or a bare --json) prints it
+on stdout and nothing else. Progress and errors always go to stderr.
+
+{EXIT_CODES}
+
+examples:
+  int8gate check                              the gate on .int8gate.yml
+  int8gate inspect model_int8.onnx --json -   one model's quantization census as JSON on stdout
+"""
+
+
+def _epilog(*examples: tuple[str, str]) -> str:
+    width = max(len(command) for command, _ in examples)
+    lines = "\n".join(f"  {command:<{width}}  {what}" for command, what in examples)
+    return f"{EXIT_CODES}\n\nexamples:\n{lines}\n"
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises ``UsageError`` (exit 2, one line) instead of exiting on its own."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)  # the epilog's columns stay
+        if isinstance(kwargs.get("description"), str):  # ...and the paragraph is filled to the terminal
+            width = max(40, min(100, shutil.get_terminal_size().columns) - 2)
+            kwargs["description"] = textwrap.fill(str(kwargs["description"]), width)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -39,54 +75,123 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
-    parser = _Parser(prog="int8gate", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--version", action="version", version=f"int8gate {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog="int8gate", description=DESCRIPTION, epilog=HELP_EPILOG)
+    parser.add_argument("--version", action="version", version=f"int8gate {__version__}",
+                        help="print int8gate's version and exit")  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND",
+                                     title="commands")  # fmt: skip
 
-    check = commands.add_parser("check", help="run the gate on a policy")
-    check.add_argument("--policy", default=".int8gate.yml", help="policy file (default: .int8gate.yml)")
-    _add_outputs(check)
-    check.add_argument("--workspace", default=None, help="paths must stay inside this folder (default: .)")
+    check = commands.add_parser(
+        "check", help="run the gate on a policy (the CI step)",
+        description="Run the gate: verify each INT8 model in the policy is really quantized, benchmark it "
+        "against its FP32 source, check its outputs, explain the result and give a verdict. The report is "
+        "printed as GitHub Markdown unless --markdown or --json claims stdout.",
+        epilog=_epilog(("int8gate check --markdown report.md", "the gate, with the full report as Markdown"),
+                       ("int8gate check --policy ci/.int8gate.yml --json -", "the JSON report on stdout")),
+    )  # fmt: skip
+    check.add_argument("--policy", default=".int8gate.yml", metavar="FILE",
+                       help="the policy file (default: .int8gate.yml)")
+    check.add_argument("--workspace", default=None, metavar="DIR",
+                       help="paths in the policy must stay inside this folder (default: the current folder)")
+    _add_outputs(check, "the report")
+    _add_fail_on(check, FailOn.FAIL)
 
-    inspect = commands.add_parser("inspect", help="the quantization census of one model")
-    inspect.add_argument("model")
-    inspect.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    demo = commands.add_parser(
+        "demo", help="run check on the bundled example (no set-up, no network)",
+        description="Run `check` on the example that ships with int8gate: a small ResNet-like model, its real "
+        "INT8 version, and a fake INT8 copy that is the FP32 graph under an INT8 name. The example holds a "
+        "fake on purpose, so its overall verdict is fail; the demo exits 0 when the gate gives the known "
+        "answer (the fake caught, the real model recognised as quantized).",
+        epilog=_epilog(("int8gate demo", "the example, about 30 s"),
+                       ("int8gate demo --budget 2 --markdown demo.md", "quicker, with the full report as Markdown")),
+    )  # fmt: skip
+    demo.add_argument("--budget", type=float, default=None, metavar="S",
+                      help="seconds per model and thread setting (default: the example's 6)")
+    _add_outputs(demo, "the report")
+    _add_fail_on(demo, FailOn.NEVER, note="; the example fails on purpose")
+
+    inspect = commands.add_parser(
+        "inspect", help="the quantization census of one or more models",
+        description="Read a model and say whether it is really quantized: its format (QDQ, QOperator, dynamic), "
+        "the share of compute ops and MACs in integer, weight bytes by type, and what ONNX Runtime keeps after "
+        "graph optimization. A model that is not quantized, or has a failing finding, fails (exit 1).",
+        epilog=_epilog(("int8gate inspect model_int8.onnx", "a short census"),
+                       ("int8gate inspect a_int8.onnx b_int8.onnx --json -", "a JSON list, one census per model")),
+    )  # fmt: skip
+    inspect.add_argument("models", nargs="+", metavar="MODEL", help="an .onnx file (several: one census each)")
     _add_inputs(inspect)
-    inspect.add_argument("--optimization-level", choices=[level.value for level in OptLevel], default="all")
+    inspect.add_argument("--optimization-level", choices=[level.value for level in OptLevel], default="all",
+                         help="ONNX Runtime's graph optimization level for the after-optimization counts "
+                              "(default: all)")  # fmt: skip
+    _add_json(inspect, "the census (one object; a list for several models)")
+    _add_fail_on(inspect, FailOn.FAIL)
 
-    bench = commands.add_parser("bench", help="an ad-hoc FP32 vs INT8 comparison")
-    bench.add_argument("fp32")
-    bench.add_argument("int8")
+    bench = commands.add_parser(
+        "bench", help="an ad-hoc FP32 vs INT8 comparison, without a policy",
+        description="Benchmark an FP32 model against its INT8 version at each thread setting (interleaved, in "
+        "worker processes), with a 95% confidence interval on the speedup, then compare their outputs. Fails "
+        "when INT8 is measurably slower than --min-speedup, a row crashes, or the outputs drift.",
+        epilog=_epilog(("int8gate bench m.onnx m_int8.onnx", "1 thread and all usable CPUs, 10 s each"),
+                       ("int8gate bench m.onnx m_int8.onnx --threads 1 --budget 3 --json -", "one quick row as JSON")),
+    )  # fmt: skip
+    bench.add_argument("fp32", metavar="FP32", help="the FP32 .onnx model (the reference)")
+    bench.add_argument("int8", metavar="INT8", help="its INT8 .onnx version")
     _add_inputs(bench)
-    bench.add_argument("--threads", default="1,auto", help="comma-separated thread settings (default: 1,auto)")
-    bench.add_argument("--budget", type=float, default=10.0, help="seconds per thread setting (default: 10)")
-    bench.add_argument("--min-speedup", default=AUTO, help="threshold for the call (default: auto)")
-    bench.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    bench.add_argument("--threads", default="1,auto", metavar="LIST",
+                       help="comma-separated intra-op thread settings; auto = usable CPUs (default: 1,auto)")
+    bench.add_argument("--budget", type=float, default=10.0, metavar="S",
+                       help="seconds per thread setting (default: 10)")
+    bench.add_argument("--min-speedup", default=AUTO, metavar="X",
+                       help="the speedup INT8 must reach; auto = the lower edge of this runner's expected range "
+                            "(default: auto)")  # fmt: skip
+    _add_json(bench, "the measurements")
+    _add_fail_on(bench, FailOn.FAIL)
 
-    env = commands.add_parser("env", help="the runner's facts")
-    env.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    env = commands.add_parser(
+        "env", help="this runner's facts: CPU features, usable CPUs, ONNX Runtime",
+        description="Print what the gate knows about this machine: the CPU and its INT8 features (VNNI, AMX, "
+        "dot-product), the CPUs this process may use (affinity and cgroup quota), and ONNX Runtime.",
+        epilog=_epilog(("int8gate env", "one line"), ("int8gate env --json runner.json", "the facts as JSON")),
+    )  # fmt: skip
+    _add_json(env, "the facts")
 
-    demo = commands.add_parser("demo", help="run check on the bundled example")
-    _add_outputs(demo)
-    demo.add_argument("--budget", type=float, default=None, help="override the example's budget (seconds)")
+    schema = commands.add_parser(
+        "schema", help="print the policy's JSON Schema",
+        description="Print the JSON Schema of the policy file (.int8gate.yml), for editors and validators.",
+        epilog=_epilog(("int8gate schema", "on stdout"), ("int8gate schema --json policy.schema.json", "to a file")),
+    )  # fmt: skip
+    _add_json(schema, "the schema (it is printed on stdout anyway)")
 
-    commands.add_parser("schema", help="print the policy's JSON Schema")
+    merge = commands.add_parser(
+        "merge", help="one comparison from several runners' JSON reports",
+        description="Merge the JSON reports of several runners (matrix legs) into one comparison: one row per "
+        "model, one column per runner. The exit code follows the worst verdict.",
+        epilog=_epilog(("int8gate merge reports/*.json --markdown merged.md", "the comparison as Markdown"),
+                       ("int8gate merge a.json b.json --json - --fail-on never", "as JSON, never failing")),
+    )  # fmt: skip
+    merge.add_argument("reports", nargs="+", metavar="REPORT", help="a JSON report written by check --json")
+    merge.add_argument("--markdown", default=None, metavar="FILE",
+                       help="write the comparison as Markdown to FILE ('-': stdout; the default)")
+    _add_json(merge, "the comparison")
+    merge.add_argument("--scope", default=None, metavar="SCOPE",
+                       help="put the sticky-comment marker for this scope on top")
+    _add_fail_on(merge, FailOn.FAIL)
 
-    merge = commands.add_parser("merge", help="one comparison from several runners' JSON reports")
-    merge.add_argument("reports", nargs="+", metavar="REPORT")
-    merge.add_argument("--markdown", default=None, metavar="FILE", help="write the comparison (else stdout)")
-    merge.add_argument("--scope", default=None, help="put the sticky-comment marker for this scope on top")
-    merge.add_argument(
-        "--fail-on", choices=[mode.value for mode in FailOn], default=FailOn.FAIL.value,
-        help="which overall verdict exits 1 (default: fail)",
-    )
-
-    comment = commands.add_parser("comment", help="post a saved comment as the sticky PR comment")
+    comment = commands.add_parser(
+        "comment", help="post a saved comment as the sticky PR comment",
+        description="Post a comment written earlier (merge --markdown, or a fork run's int8gate-comment.json) as "
+        "the pull request's sticky comment, using GITHUB_TOKEN and the runner's GITHUB_* variables. Problems "
+        "posting are logged; the exit code stays 0.",
+        epilog=_epilog(("int8gate comment --markdown merged.md --scope fleet", "post a merged comparison"),
+                       ("int8gate comment --report int8gate-fork/int8gate-comment.json", "a fork PR's comment")),
+    )  # fmt: skip
     source = comment.add_mutually_exclusive_group(required=True)
     source.add_argument("--markdown", default=None, metavar="FILE", help="a rendered report or comparison")
     source.add_argument("--report", default=None, metavar="FILE", help="a fork run's int8gate-comment.json")
-    comment.add_argument("--scope", default=None, help="sticky-comment scope (default: job/policy)")
-    comment.add_argument("--mode", choices=[m.value for m in CommentMode], default=None, help="default: update")
+    comment.add_argument("--scope", default=None, metavar="SCOPE", help="sticky-comment scope (default: job/policy)")
+    comment.add_argument("--mode", choices=[m.value for m in CommentMode], default=None,
+                         help="update one comment, add a new one, post only on failure, or not at all "
+                              "(default: update)")  # fmt: skip
     comment.add_argument("--verdict", choices=[v.value for v in Verdict], default=Verdict.INCONCLUSIVE.value,
                          help="the verdict behind --markdown (for --mode on-failure)")
     comment.add_argument("--fork-artifact-folder", default=None, metavar="DIR",
@@ -94,15 +199,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_outputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", dest="json_out", default=None, metavar="FILE", help="write the JSON report")
-    parser.add_argument("--markdown", default=None, metavar="FILE", help="write the Markdown report")
+def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                        help=f"write {what} as JSON to FILE; '-' or no FILE: print it on stdout, and nothing else")
+
+
+def _add_outputs(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--markdown", default=None, metavar="FILE",
+                        help=f"write {what} as GitHub Markdown to FILE ('-': stdout, and nothing else)")
+    _add_json(parser, what)
+
+
+def _add_fail_on(parser: argparse.ArgumentParser, default: FailOn, note: str = "") -> None:
     parser.add_argument(
-        "--fail-on",
-        choices=[mode.value for mode in FailOn],
-        default=FailOn.FAIL.value,
-        help="which overall verdict exits 1 (default: fail)",
-    )
+        "--fail-on", choices=[mode.value for mode in FailOn], default=default.value,
+        help=f"which overall verdict exits 1: fail, inconclusive (fail or inconclusive) or never "
+             f"(default: {default.value}{note})",
+    )  # fmt: skip
 
 
 def _add_inputs(parser: argparse.ArgumentParser) -> None:
@@ -129,9 +242,17 @@ def parse_threads(text: str) -> tuple[int | str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _tolerant(stream: TextIO) -> None:
+    """Characters the stream's encoding lacks (✔ × on a Windows code page) print as ``?``, not a crash."""
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run a command; return its exit code. The only place errors become exit codes."""
     env = os.environ if environ is None else environ
+    _tolerant(sys.stdout)
+    _tolerant(sys.stderr)
     try:
         args = build_parser().parse_args(argv)
         handler = _HANDLERS[args.command]
@@ -152,7 +273,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 def _cmd_schema(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from int8gate.commands.schema import run_schema
 
-    return run_schema(out)
+    return run_schema(args, out)
 
 
 def _cmd_env(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from int8gate import __version__
+from int8gate.commands.output import Outputs, deliver, json_text
 from int8gate.errors import UsageError
 from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import Edges, run_gate
@@ -32,7 +32,6 @@ from int8gate.model.graph import graph_io
 from int8gate.model.values import TensorSpec
 from int8gate.policy.load import parse_policy
 from int8gate.report.data import Report, ToolInfo
-from int8gate.report.jsonable import to_jsonable
 from int8gate.report.markdown import RenderOptions, render_report
 from int8gate.runtime.bench import check_fidelity, measure_pair
 from int8gate.runtime.ortinfo import ort_info
@@ -40,7 +39,6 @@ from int8gate.runtime.profiler import profile_in_child
 from int8gate.workspace import (
     PairPaths,
     Workspace,
-    atomic_write_text,
     output_path,
     read_policy_text,
     resolve_pair_paths,
@@ -111,14 +109,13 @@ def gate(
     )
 
 
-def write_outputs(report: Report, args: argparse.Namespace, workspace_root: Path) -> str:
-    """Write the requested files atomically and return the Markdown (for stdout)."""
+def write_outputs(report: Report, outputs: Outputs, workspace_root: Path, out: TextIO) -> str:
+    """Write the requested documents (files atomically, ``-`` to stdout) and return the Markdown."""
     workspace = Workspace.at(workspace_root)
     markdown = render_report(report, RenderOptions())
-    if args.json_out:
-        atomic_write_text(output_path(args.json_out, workspace), json.dumps(to_jsonable(report), indent=2) + "\n")
-    if args.markdown:
-        atomic_write_text(output_path(args.markdown, workspace), markdown)
+    place = partial(output_path, workspace=workspace)
+    deliver(outputs.json, json_text(report), out, place)
+    deliver(outputs.markdown, markdown, out, place)
     return markdown
 
 
@@ -126,23 +123,41 @@ def run_check(
     policy_path: Path, workspace_root: Path, args: argparse.Namespace, env: Mapping[str, str], out: TextIO
 ) -> int:
     """``int8gate check``."""
+    outputs = Outputs.from_args(args)
     report = gate(policy_path, workspace_root, env, FailOn(args.fail_on))
-    out.write(write_outputs(report, args, workspace_root))
+    markdown = write_outputs(report, outputs, workspace_root, out)
+    if outputs.text_to_stdout:
+        out.write(markdown)
     return report.exit_code
 
 
+class DemoError(Exception):
+    """The bundled example did not give its known answer: a bug in int8gate (exit 3), not bad input."""
+
+
 def run_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    """``int8gate demo``: the bundled example, expected to pass the real model and catch the fake one."""
+    """``int8gate demo``: the bundled example; the fake must be caught and the real model recognised.
+
+    The exit code follows ``--fail-on`` (default ``never``: the example fails on purpose); a wrong
+    known answer raises ``DemoError``, which the CLI reports as an internal error.
+    """
+    outputs = Outputs.from_args(args)
     policy_path = EXAMPLES / ".int8gate.yml"
     if not policy_path.is_file():
         raise UsageError(f"{policy_path}: the bundled example is missing (run from a checkout of int8gate)")
-    report = gate(policy_path, EXAMPLES.parent, env, FailOn.NEVER, budget=args.budget)
-    out.write(write_outputs(report, args, Path.cwd()))
+    fail_on = FailOn(args.fail_on)
+    report = gate(policy_path, EXAMPLES.parent, env, fail_on, budget=args.budget)
+    markdown = write_outputs(report, outputs, Path.cwd(), out)
     caught = [m.name for m in report.models if m.quantization is not None and not m.quantization.is_quantized]
     real_ok = [m.name for m in report.models if m.quantization is not None and m.quantization.is_quantized]
-    print(
-        f"\nint8gate demo: overall verdict {report.verdict.value}; "
-        f"fake INT8 caught: {', '.join(caught) or 'none'}; really quantized: {', '.join(real_ok) or 'none'}",
-        file=out,
-    )
-    return 0 if caught and real_ok else 1
+    if outputs.text_to_stdout:
+        out.write(markdown)
+        print(
+            f"\nint8gate demo: overall verdict {report.verdict.value}; "
+            f"fake INT8 caught: {', '.join(caught) or 'none'}; really quantized: {', '.join(real_ok) or 'none'}",
+            file=out,
+        )
+    if not (caught and real_ok):
+        raise DemoError(f"the bundled example's known answer was not reproduced (caught: {caught}, "
+                        f"quantized: {real_ok})")
+    return report.exit_code

@@ -1,21 +1,29 @@
-"""``inspect`` and ``bench``: one model's census, and an ad-hoc FP32 vs INT8 comparison, as text or JSON."""
+"""``inspect`` and ``bench``: models' census, and an ad-hoc FP32 vs INT8 comparison, as text or JSON, with a verdict.
+
+``inspect`` fails a model that is not really quantized (or has a finding of severity ``fail``);
+``bench`` fails a pair that is measurably slower than the threshold, whose row crashed, or whose
+outputs drift. ``--fail-on`` decides which verdicts exit 1, as for ``check``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from int8gate.commands.output import Outputs, deliver, json_text
 from int8gate.errors import UsageError
 from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import resolve_threads, resolve_threshold
 from int8gate.inputs.plan import parse_input_option, plan_inputs
+from int8gate.judge.verdict import FailOn, GateFacts, census_verdict, decide, exit_code, overall, speed_row
 from int8gate.machine.expected import expected_range
 from int8gate.machine.facts import has_vnni
 from int8gate.machine.probe import probe_runner
+from int8gate.measure.fidelity import FidelityResult
 from int8gate.model.file import load_model_proto
 from int8gate.model.graph import graph_io
 from int8gate.model.inspection import ModelInspection
@@ -36,50 +44,73 @@ def _specs(options: Sequence[str]) -> tuple[InputSpec, ...]:
 
 
 def run_inspect(args: argparse.Namespace, out: TextIO) -> int:
-    """``int8gate inspect MODEL``."""
-    path = Path(args.model)
+    """``int8gate inspect MODEL...``: one census per model; the exit code follows the worst verdict."""
+    outputs = Outputs.from_args(args)
     specs = _specs(args.input)  # bad options are reported before any file is read
-    plan = plan_inputs(graph_io(load_model_proto(path))[0], specs, where="--input")
-    shapes = {item.name: item.shape for item in plan.inputs}
-    inspection: ModelInspection = inspect_model(
-        path, input_shapes=shapes, opt_level=OptLevel(args.optimization_level), vnni=has_vnni(probe_runner(ort_info())),
-    )
-    if args.json:
-        out.write(json.dumps(to_jsonable(inspection), indent=2) + "\n")
-    else:
-        out.write(render_inspection_text(inspection) + "\n")
-    return 0
+    paths = [Path(name) for name in args.models]
+    for path in paths:  # every file is checked before ONNX Runtime starts on the first
+        load_model_proto(path)
+    vnni = has_vnni(probe_runner(ort_info()))
+    inspections: list[ModelInspection] = []
+    for path in paths:
+        plan = plan_inputs(graph_io(load_model_proto(path))[0], specs, where="--input")
+        shapes = {item.name: item.shape for item in plan.inputs}
+        inspections.append(
+            inspect_model(path, input_shapes=shapes, opt_level=OptLevel(args.optimization_level), vnni=vnni)
+        )
+    document: object = inspections[0] if len(inspections) == 1 else inspections
+    deliver(outputs.json, json_text(document), out)
+    if outputs.text_to_stdout:
+        out.write("\n\n".join(render_inspection_text(q) for q in inspections) + "\n")
+    verdicts = [census_verdict(q.is_quantized, q.findings)[0] for q in inspections]
+    return exit_code(overall(verdicts), FailOn(args.fail_on))
 
 
 def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mapping[str, str], out: TextIO) -> int:
-    """``int8gate bench FP32 INT8``: measure at each thread setting and print the rows."""
+    """``int8gate bench FP32 INT8``: measure at each thread setting, compare outputs, give the verdict."""
+    outputs = Outputs.from_args(args)
     fp32, int8 = Path(args.fp32), Path(args.int8)
     specs = _specs(args.input)  # bad options are reported before any file is read
-    fp32_model = load_model_proto(fp32)
-    load_model_proto(int8)
-    plan = plan_inputs(graph_io(fp32_model)[0], specs, where="--input")
-    runner = probe_runner(ort_info())
+    if settings.budget_seconds <= 0 or not math.isfinite(settings.budget_seconds):
+        raise UsageError(f"--budget: {settings.budget_seconds:g} must be a positive number of seconds")
     wanted: float | str = args.min_speedup
     if wanted != AUTO:
         try:
             wanted = float(wanted)
         except ValueError:
             raise UsageError(f"--min-speedup: {args.min_speedup!r} is not a number or 'auto'") from None
+    fp32_model = load_model_proto(fp32)
+    load_model_proto(int8)
+    plan = plan_inputs(graph_io(fp32_model)[0], specs, where="--input")
+    runner = probe_runner(ort_info())
     rng = expected_range(runner.cpu.cpu_class, model_macs=None, fp32_median_ms=None)
     threshold, threshold_source = resolve_threshold(wanted, rng)
     runs = []
-    for threads in resolve_threads(settings.threads, runner.cpus.effective):
-        _progress(f"measuring at {threads} thread(s), budget {settings.budget_seconds:g} s")
+    threads_list = resolve_threads(settings.threads, runner.cpus.effective)
+    for index, threads in enumerate(threads_list, 1):
+        _progress(f"row {index}/{len(threads_list)}: threads {threads}, budget {settings.budget_seconds:g} s")
         runs.append(measure_pair(fp32, int8, inputs=plan.inputs, threads=threads,
                                  settings=settings, threshold=threshold, env=env))
+    _progress("comparing outputs")
     fidelity = check_fidelity(fp32, int8, inputs=plan.inputs, requirement=FidelityRequirement(),
                               settings=settings, env=env)
     section = BenchmarkSection(tuple(runs), plan.inputs, plan.defaulted, threshold, threshold_source)
-    if args.json:
-        payload = to_jsonable(section)
-        payload["fidelity"] = to_jsonable(fidelity)
-        out.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        out.write(render_bench_text(section, fidelity) + "\n")
-    failed = any(run.error for run in runs)
-    return 1 if failed else 0
+    verdict, reasons = decide(GateFacts(
+        fidelity_passed=fidelity.passed, fidelity_evidence=_fidelity_evidence(fidelity),
+        threshold=threshold, threshold_source=threshold_source, speed=tuple(speed_row(run) for run in runs),
+    ))  # fmt: skip
+    if outputs.json is not None:
+        payload = {**to_jsonable(section), "fidelity": fidelity, "verdict": verdict, "reasons": reasons}
+        deliver(outputs.json, json_text(payload), out)
+    if outputs.text_to_stdout:
+        out.write(render_bench_text(section, fidelity, (verdict, reasons)) + "\n")
+    return exit_code(verdict, FailOn(args.fail_on))
+
+
+def _fidelity_evidence(fidelity: FidelityResult) -> str:
+    if fidelity.error:
+        return fidelity.error
+    if not fidelity.outputs:
+        return "no outputs compared"
+    worst = min(fidelity.outputs, key=lambda o: o.cosine if math.isfinite(o.cosine) else -2.0)
+    return f"worst cosine {worst.cosine:.4f} on {worst.name}"

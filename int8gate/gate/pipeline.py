@@ -19,7 +19,7 @@ from int8gate.findings import Finding
 from int8gate.inputs.plan import InputPlan, plan_inputs
 from int8gate.inputs.resolved import ResolvedInput, SampleShapes
 from int8gate.judge import explain as explain_mod
-from int8gate.judge.verdict import FailOn, GateFacts, SpeedRow, apply_rules, decide, exit_code, overall
+from int8gate.judge.verdict import FailOn, GateFacts, apply_rules, decide, exit_code, overall, speed_row
 from int8gate.machine.expected import expected_range
 from int8gate.machine.facts import ExpectedRange, RunnerProfile, has_vnni
 from int8gate.measure.benchrun import BenchRun
@@ -334,19 +334,7 @@ def _facts(m: Measured, require: Requirements, findings: tuple[Finding, ...]) ->
         fidelity_evidence=_fidelity_text(fidelity),
         threshold=m.threshold,
         threshold_source=m.threshold_source,
-        speed=tuple(_speed_row(run) for run in m.runs),
+        speed=tuple(speed_row(run) for run in m.runs),
         findings=findings,
-    )
-
-
-def _speed_row(run: BenchRun) -> SpeedRow:
-    speed = run.speedup
-    return SpeedRow(
-        threads=run.intra_op_threads,
-        call=run.call,
-        estimate=speed.estimate if speed else None,
-        ci_low=speed.ci_low if speed else None,
-        ci_high=speed.ci_high if speed else None,
-        error=run.error,
     )
 

@@ -15,6 +15,7 @@ from enum import Enum
 
 from int8gate.errors import EXIT_FAIL, EXIT_PASS
 from int8gate.findings import Finding, Severity, with_severity
+from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.stats import Call
 from int8gate.policy.spec import FindingRules
 
@@ -45,6 +46,19 @@ class SpeedRow:
     ci_low: float | None
     ci_high: float | None
     error: str | None = None
+
+
+def speed_row(run: BenchRun) -> SpeedRow:
+    """The verdict's view of one benchmark row."""
+    speed = run.speedup
+    return SpeedRow(
+        threads=run.intra_op_threads,
+        call=run.call,
+        estimate=speed.estimate if speed else None,
+        ci_low=speed.ci_low if speed else None,
+        ci_high=speed.ci_high if speed else None,
+        error=run.error,
+    )
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,21 @@ def decide(facts: GateFacts) -> tuple[Verdict, tuple[str, ...]]:
     if not facts.speed:
         return Verdict.INCONCLUSIVE, ("no speed measurement was made",)
     return Verdict.PASS, tuple(_pass_reasons(facts))
+
+
+def census_verdict(is_quantized: bool, findings: Iterable[Finding]) -> tuple[Verdict, tuple[str, ...]]:
+    """``inspect``'s verdict on one model (no measurement): fail when it is not really quantized or a
+    finding of severity ``fail`` remains; pass otherwise."""
+    facts = GateFacts(is_quantized=is_quantized, findings=tuple(findings))
+    fails = [] if is_quantized else ["not really quantized"]
+    fails.extend(
+        f"{item.code}: {item.message}"
+        for item in facts.findings
+        if item.severity is Severity.FAIL and not _covered(item.code, facts)
+    )
+    if fails:
+        return Verdict.FAIL, tuple(fails)
+    return Verdict.PASS, ("quantized, and no finding fails it",)
 
 
 def _covered(code: str, facts: GateFacts) -> bool:

@@ -5,8 +5,10 @@ No Markdown here; ``markdown`` renders what GitHub shows, and the facts both sho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import completed
 from int8gate.report.data import BenchmarkSection
@@ -46,8 +48,12 @@ def render_inspection_text(q: ModelInspection) -> str:
     return "\n".join(lines)
 
 
-def render_bench_text(bench: BenchmarkSection, fidelity: FidelityResult | None) -> str:
-    """One plain line per thread setting, then the fidelity line."""
+def render_bench_text(
+    bench: BenchmarkSection,
+    fidelity: FidelityResult | None,
+    verdict: tuple[Verdict, Sequence[str]] | None = None,
+) -> str:
+    """One plain line per thread setting, the fidelity line, then the verdict and its reasons."""
     lines = []
     for run in bench.runs:
         done = completed(run)
@@ -68,4 +74,7 @@ def render_bench_text(bench: BenchmarkSection, fidelity: FidelityResult | None) 
         worst = min((o.cosine for o in fidelity.outputs), default=float("nan"))
         lines.append(f"fidelity: {'ok' if fidelity.passed else 'FAILED'}; worst cosine {worst:.5f}"
                      + (f"; {fidelity.error}" if fidelity.error else ""))
+    if verdict is not None:
+        lines.append(f"verdict: {verdict[0].value}")
+        lines.extend(f"  - {reason}" for reason in verdict[1])
     return "\n".join(lines)

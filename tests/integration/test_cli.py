@@ -128,24 +128,50 @@ def test_truncated_model_is_bad_input_naming_the_file(workspace: Path, tmp_path:
     assert not (tmp_path / "r.json").exists()
 
 
-def test_inspect_json_names_the_format(zoo: Zoo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_json_names_the_format_and_a_fake_exits_1(zoo: Zoo, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["inspect", str(zoo.conv_qdq), "--json"], capsys)
     assert code == 0
     data = json.loads(out)
     assert data["format"] == "qdq" and data["is_quantized"] is True
     assert data["compute_ops"]["quantized"] == data["compute_ops"]["total"] > 0
-    code, out, _ = run(["inspect", str(zoo.conv_fake), "--json"], capsys)
+    code, out, _ = run(["inspect", str(zoo.conv_fake), "--json", "-"], capsys)
     assert json.loads(out)["format"] == "float" and json.loads(out)["is_quantized"] is False
+    assert code == 1  # "[fail] not-quantized" is a failing verdict
+    code, out, _ = run(["inspect", str(zoo.conv_fake), "--fail-on", "never"], capsys)
+    assert code == 0 and "quantized: NO" in out
+
+
+def test_inspect_several_models_gives_a_list_and_the_worst_exit_code(
+    zoo: Zoo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "census.json"
+    code, out, _ = run(["inspect", str(zoo.conv_qdq), str(zoo.conv_fake), "--json", str(target)], capsys)
+    assert code == 1
+    assert [item["format"] for item in json.loads(target.read_text())] == ["qdq", "float"]
+    assert out.count("quantized: yes") == 1 and out.count("quantized: NO") == 1  # the text still on stdout
 
 
 def test_bench_json_rows(zoo: Zoo, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["bench", str(zoo.conv_fp32), str(zoo.conv_qdq), "--threads", "1",
-                          "--budget", "0.6", "--input", "input=1x3x32x32", "--json"], capsys)
+                          "--budget", "0.6", "--input", "input=1x3x32x32", "--json", "--min-speedup", "0.1"], capsys)
     assert code == 0, err
-    (row,) = json.loads(out)["runs"]
+    data = json.loads(out)
+    (row,) = data["runs"]
     assert row["intra_op_threads"] == 1
     assert row["fp32"]["median_ms"] > 0 and row["int8"]["median_ms"] > 0
     assert row["speedup"]["ci_low"] <= row["speedup"]["estimate"] <= row["speedup"]["ci_high"]
+    assert data["verdict"] == "pass" and data["fidelity"]["passed"] is True
+
+
+def test_bench_fails_a_pair_slower_than_required_unless_told_never(zoo: Zoo,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", str(zoo.conv_fp32), str(zoo.conv_fake), "--threads", "1", "--budget", "0.4",
+            "--input", "input=1x3x32x32", "--min-speedup", "50"]
+    code, out, _ = run(argv, capsys)
+    assert code == 1
+    assert "verdict: fail" in out and "slower than required at 1 thread" in out
+    code, _, _ = run([*argv, "--fail-on", "never"], capsys)
+    assert code == 0
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+from pathlib import Path
 
 import pytest
+from support import reportdata
 
 from int8gate import cli
+from int8gate.judge.verdict import FailOn, Verdict, exit_code
+from int8gate.report.data import Report
+from int8gate.report.jsonable import to_jsonable
 
 
 def test_a_bug_exits_3_not_2_so_it_never_reads_as_bad_input(monkeypatch: pytest.MonkeyPatch,
@@ -19,3 +26,89 @@ def test_a_bug_exits_3_not_2_so_it_never_reads_as_bad_input(monkeypatch: pytest.
     _, err = capsys.readouterr()
     assert err.startswith("int8gate: internal error: KeyError") and err.count("\n") == 1
     assert "please report it" in err
+
+
+def _parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+    top = cli.build_parser()
+    (sub,) = (a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    return [("int8gate", top), *((f"int8gate {name}", p) for name, p in sub.choices.items())]
+
+
+@pytest.mark.parametrize(("prog", "parser"), _parsers(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_argument_of_every_command_has_help(prog: str, parser: argparse.ArgumentParser) -> None:
+    missing = [a.dest for a in parser._actions if not a.help and not isinstance(a, argparse._SubParsersAction)]
+    assert not missing, f"{prog}: arguments without help: {missing}"
+    assert parser.description and len(parser.description) > 60, f"{prog}: no description paragraph"
+    text = parser.format_help()
+    assert "exit codes:" in text and "3  internal error" in text
+    examples = text.split("examples:\n", 1)[1].splitlines()
+    assert sum(line.startswith("  int8gate ") for line in examples) >= 2, f"{prog}: fewer than two examples"
+
+
+def test_top_level_help_is_for_users_not_a_docstring(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"], environ={})
+    out, _ = capsys.readouterr()
+    assert "``" not in out and "composition" not in out  # no developer words
+    for command in ("check", "demo", "inspect", "bench", "env", "schema", "merge", "comment"):
+        assert f"    {command} " in out
+    assert "--json -" in out
+
+
+@pytest.mark.parametrize("argv", [["schema", "--json", "-"], ["schema", "--json"], ["schema"]])
+def test_json_dash_or_bare_prints_the_document_and_nothing_else(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv, environ={}) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["title"].startswith("int8gate policy") and err == ""
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+
+
+def test_json_file_is_written_not_printed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["schema", "--json", str(tmp_path / "s.json")], environ={}) == 0
+    assert capsys.readouterr().out == ""
+    assert json.loads((tmp_path / "s.json").read_text())["type"] == "object"
+
+
+def test_only_one_document_may_have_stdout(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps(to_jsonable(reportdata.pass_and_fake())), encoding="utf-8")
+    assert cli.main(["merge", str(report), "--json", "-", "--markdown", "-"], environ={}) == 2
+    assert "only one document can go to stdout" in capsys.readouterr().err
+
+
+def test_merge_json_dash_is_the_comparison_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps(to_jsonable(reportdata.pass_and_fake())), encoding="utf-8")
+    assert cli.main(["merge", str(report), "--json", "-"], environ={}) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "fail" and data["model_names"] == ["resnet", "resnet-fake"]
+    assert cli.main(["merge", str(report), "--json", "-", "--fail-on", "never"], environ={}) == 0
+
+
+@pytest.mark.parametrize(("argv", "code"), [([], 0), (["--fail-on", "never"], 0), (["--fail-on", "fail"], 1),
+                                            (["--fail-on", "inconclusive"], 1)])
+def test_demo_honours_fail_on(argv: list[str], code: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    import int8gate.commands.check as check
+
+    def fixed_gate(policy: Path, workspace: Path, env: object, fail_on: FailOn, *, budget: float | None) -> Report:
+        report = reportdata.pass_and_fake()  # a real model and a caught fake: the demo's known answer
+        return dataclasses.replace(report, exit_code=exit_code(report.verdict, fail_on))
+
+    monkeypatch.setattr(check, "gate", fixed_gate)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["demo", *argv], environ={}) == code
+
+
+def test_demo_that_misses_the_fake_is_a_bug_exit_3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import int8gate.commands.check as check
+
+    good = reportdata.pass_and_fake().models[0]
+    monkeypatch.setattr(check, "gate", lambda *a, **k: reportdata.report((good, good), Verdict.PASS))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["demo"], environ={}) == 3
+    assert "known answer" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from support import reportdata
 from support.golden import check_golden
 
+from int8gate.judge.verdict import Verdict
 from int8gate.measure.stats import Call
 from int8gate.model.values import AssumedDim
 from int8gate.report.data import BenchmarkSection
@@ -22,7 +23,8 @@ def test_bench_text_matches_golden() -> None:
         (reportdata.row(1, 9.2, 3.9, 2.28, 2.38, Call.FASTER), reportdata.failed_row(4, "worker crashed with SIGSEGV")),
         reportdata.INPUTS, (AssumedDim("input", 0, "batch", 1),), 1.2, "auto",
     )  # fmt: skip
-    check_golden("bench.txt", render_bench_text(section, reportdata.fidelity(0.99991, True)) + "\n")
+    verdict = (Verdict.FAIL, ("benchmark failed at 4 threads: worker crashed with SIGSEGV",))
+    check_golden("bench.txt", render_bench_text(section, reportdata.fidelity(0.99991, True), verdict) + "\n")
 
 
 def test_env_text_matches_golden() -> None:
