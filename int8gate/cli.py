@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check", help="run the gate on a policy (the CI step)",
         description="Run the gate: verify each INT8 model in the policy is really quantized, benchmark it "
-        "against its FP32 source, check its outputs, explain the result and give a verdict. The report is "
-        "printed as GitHub Markdown unless --markdown or --json claims stdout.",
+        "against its FP32 source, check its outputs, explain the result and give a verdict. A short report "
+        "goes to the terminal (to stderr when --json - or --markdown - has stdout); --markdown and --json write "
+        "the full one, and in GitHub Actions the Markdown is also added to the job summary.",
         epilog=_epilog(("int8gate check --markdown report.md", "the gate, with the full report as Markdown"),
                        ("int8gate check --policy ci/.int8gate.yml --json -", "the JSON report on stdout")),
     )  # fmt: skip

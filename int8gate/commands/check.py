@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from int8gate import __version__
-from int8gate.commands.output import Outputs, deliver, json_text
+from int8gate.commands.output import Outputs, deliver, json_text, use_color
 from int8gate.errors import UsageError
 from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import Edges, run_gate
+from int8gate.github.publish import append_summary
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.inputs.samples import sample_shapes
 from int8gate.judge.verdict import FailOn
@@ -32,7 +33,9 @@ from int8gate.model.graph import graph_io
 from int8gate.model.values import TensorSpec
 from int8gate.policy.load import parse_policy
 from int8gate.report.data import Report, ToolInfo
+from int8gate.report.limits import SUMMARY_LIMIT
 from int8gate.report.markdown import RenderOptions, render_report
+from int8gate.report.terminal import Written, render_report_text
 from int8gate.runtime.bench import check_fidelity, measure_pair
 from int8gate.runtime.ortinfo import ort_info
 from int8gate.runtime.profiler import profile_in_child
@@ -109,25 +112,35 @@ def gate(
     )
 
 
-def write_outputs(report: Report, outputs: Outputs, workspace_root: Path, out: TextIO) -> str:
-    """Write the requested documents (files atomically, ``-`` to stdout) and return the Markdown."""
+def publish(report: Report, outputs: Outputs, workspace_root: Path, env: Mapping[str, str], *, out: TextIO,
+            err: TextIO) -> None:  # fmt: skip
+    """Write the documents asked for (files atomically, ``-`` to stdout), add the Markdown to the job
+    summary in GitHub Actions, then print the short report: on stdout, or on stderr when a document has it."""
     workspace = Workspace.at(workspace_root)
-    markdown = render_report(report, RenderOptions())
     place = partial(output_path, workspace=workspace)
-    deliver(outputs.json, json_text(report), out, place)
-    deliver(outputs.markdown, markdown, out, place)
-    return markdown
+    written: list[Written] = []
+    if outputs.json is not None:
+        path = deliver(outputs.json, json_text(report), out, place)
+        written.append(Written("JSON", workspace.display(path) if path else "stdout"))
+    if outputs.markdown is not None:
+        path = deliver(outputs.markdown, render_report(report, RenderOptions()), out, place)
+        written.append(Written("Markdown", workspace.display(path) if path else "stdout"))
+    summary = env.get("GITHUB_STEP_SUMMARY") if env.get("GITHUB_ACTIONS") == "true" else None
+    if summary:
+        append_summary(Path(summary), render_report(report, RenderOptions(limit=SUMMARY_LIMIT)))
+        written.append(Written("the job summary", ""))
+    stream = out if outputs.text_to_stdout else err
+    stream.write(render_report_text(report, written, color=use_color(stream, env)) + "\n")
+    stream.flush()
 
 
 def run_check(
     policy_path: Path, workspace_root: Path, args: argparse.Namespace, env: Mapping[str, str], out: TextIO
 ) -> int:
-    """``int8gate check``."""
+    """``int8gate check``: the gate, the documents asked for, and the short report."""
     outputs = Outputs.from_args(args)
     report = gate(policy_path, workspace_root, env, FailOn(args.fail_on))
-    markdown = write_outputs(report, outputs, workspace_root, out)
-    if outputs.text_to_stdout:
-        out.write(markdown)
+    publish(report, outputs, workspace_root, env, out=out, err=sys.stderr)
     return report.exit_code
 
 
@@ -147,16 +160,9 @@ def run_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
         raise UsageError(f"{policy_path}: the bundled example is missing (run from a checkout of int8gate)")
     fail_on = FailOn(args.fail_on)
     report = gate(policy_path, EXAMPLES.parent, env, fail_on, budget=args.budget)
-    markdown = write_outputs(report, outputs, Path.cwd(), out)
+    publish(report, outputs, Path.cwd(), env, out=out, err=sys.stderr)
     caught = [m.name for m in report.models if m.quantization is not None and not m.quantization.is_quantized]
     real_ok = [m.name for m in report.models if m.quantization is not None and m.quantization.is_quantized]
-    if outputs.text_to_stdout:
-        out.write(markdown)
-        print(
-            f"\nint8gate demo: overall verdict {report.verdict.value}; "
-            f"fake INT8 caught: {', '.join(caught) or 'none'}; really quantized: {', '.join(real_ok) or 'none'}",
-            file=out,
-        )
     if not (caught and real_ok):
         raise DemoError(f"the bundled example's known answer was not reproduced (caught: {caught}, "
                         f"quantized: {real_ok})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -44,6 +44,14 @@ class Outputs:
     def text_to_stdout(self) -> bool:
         """True when no document claimed stdout, so the human text may go there."""
         return STDOUT not in (self.json, self.markdown)
+
+
+def use_color(stream: TextIO, env: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, never when ``NO_COLOR`` is set (https://no-color.org) or ``TERM=dumb``."""
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def json_text(document: Any) -> str:

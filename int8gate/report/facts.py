@@ -5,8 +5,18 @@ Neutral text (no Markdown, no terminal styling): ``markdown`` escapes it, ``term
 
 from __future__ import annotations
 
+import re
+
 from int8gate.machine.facts import Arch, RunnerProfile
 from int8gate.report.data import BenchmarkSection
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Repository text safe to print on a terminal: control characters (escape sequences, newlines,
+    bidirectional overrides) shown as ``?``, so a model name cannot move the cursor or recolour a log."""
+    return _CONTROL.sub("?", str(text))
 
 
 def runner_facts(runner: RunnerProfile) -> tuple[str, str, str]:

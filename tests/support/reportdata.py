@@ -189,3 +189,58 @@ def fleet(models: int, threads: int) -> Report:
         for i in range(models)
     )
     return report(many, Verdict.PASS)
+
+
+def demo() -> Report:
+    """What ``int8gate demo`` reports on a 2-vCPU VNNI runner (a real run's figures and wording, fixed here)."""
+
+    def warn(code: str, message: str, fix: str, evidence: str) -> Finding:
+        return Finding(code, Severity.WARN, message, fix, evidence)
+
+    noisy = warn("high-dispersion", "Latencies varied widely from run to run, so the speedup is less certain.",
+                 "Run on a quieter or dedicated runner, or raise benchmark.budget_seconds.",
+                 "robust CV 11% (FP32 11%, INT8 11%)")
+    cut = warn("budget-cut", "The time budget ran out before the interval was as narrow as the target.",
+               "Raise benchmark.budget_seconds or widen benchmark.target_halfwidth.", "±19.5% reached, ±2.0% wanted")
+    load = warn("other-load", "Other work was running on the machine while measuring.",
+                "Run the gate in a job of its own on a runner that is not shared.",
+                "other processes used 65% of 2 CPUs; 351 preemptions/s, load average 1.36")
+    required = "required ≥ 1.20×, auto: lower edge of the expected range for modern CPU with VNNI"
+    real = model(
+        "convnet", verdict=Verdict.INCONCLUSIVE,
+        runs=(row(1, 7.49, 2.89, 1.80, 2.81, Call.FASTER), row(2, 16.86, 5.69, 0.94, 9.77, Call.WITHIN_NOISE)),
+        reasons=(f"speedup at 2 threads is within noise of the threshold: 2.96× (95% CI 0.94–9.77), {required}",),
+        findings=(
+            Finding("expected-range-inside", Severity.INFO,
+                    "On this modern CPU with VNNI, INT8 measured 2.59× [1.80×, 2.81×] of FP32 speed, inside the "
+                    "1.20×–2.00× expected for a modern CPU with VNNI.", "", "class x86-vnni"),
+            noisy, cut, load,
+        ),
+        fid=fidelity(1.0, True), profile=PROFILE,
+    )
+    fake = model(
+        "convnet-fake", verdict=Verdict.FAIL, quantized=False,
+        runs=(row(1, 6.74, 6.69, 0.99, 1.03, Call.SLOWER), row(2, 11.58, 9.98, 0.73, 1.75, Call.WITHIN_NOISE)),
+        reasons=(
+            "not really quantized: format float, 0% of compute MACs run in integer, 0 of 12 compute ops quantized "
+            "(policy: ≥ 80% of MACs, ≥ 50% of ops)",
+            "quantization format float is not allowed by the policy (qdq, qoperator, dynamic, mixed)",
+            f"slower than required at 1 thread: 1.01× (95% CI 0.99–1.03), {required}",
+            f"speedup at 2 threads is within noise of the threshold: 1.16× (95% CI 0.73–1.75), {required}",
+        ),
+        findings=(
+            Finding("not-quantized", Severity.FAIL,
+                    "The INT8 model does no integer compute: it is a floating-point graph saved under an INT8 "
+                    "name, so any speed difference is noise.",
+                    "Quantize the FP32 model with onnxruntime.quantization (quantize_static for CNNs, "
+                    "quantize_dynamic for transformers) and commit that output.", "format float; quantized MAC share 0%"),
+            warn("size-not-reduced", "The INT8 model is 100% the size of its FP32 source; 8-bit weights make it "
+                 "about a quarter.", "Check that the weights were quantized and that no float copy of them was "
+                 "left in the file.", "size ratio 1.00"),
+            load, noisy, cut,
+        ),
+        fid=fidelity(1.0, True),
+    )
+    full = report((real, fake), Verdict.FAIL)
+    return Report(tool=ToolInfo("int8gate", "0.1.0", ".int8gate.yml", "2026-11-27T00:00:00+00:00", 18.0),
+                  verdict=full.verdict, exit_code=0, runner=full.runner, models=full.models, title="int8gate demo")

@@ -112,3 +112,43 @@ def test_demo_that_misses_the_fake_is_a_bug_exit_3(monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path)
     assert cli.main(["demo"], environ={}) == 3
     assert "known answer" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fixed_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """``check`` with the gate replaced by a fixed report (the rendering and writing are real)."""
+    import int8gate.commands.check as check
+
+    monkeypatch.setattr(check, "gate", lambda *a, **k: reportdata.demo())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_check_prints_the_short_report_not_markdown(fixed_check: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli.main(["check", "--markdown", "r.md"], environ={})
+    out, _ = capsys.readouterr()
+    assert out.startswith("int8gate demo: FAIL (1 fail, 1 inconclusive)")
+    for markup in ("<details>", "<sub>", "\\[", "```mermaid", "| --- |"):
+        assert markup not in out
+    assert out.rstrip().endswith("full report: r.md (Markdown)")
+    assert (fixed_check / "r.md").read_text().startswith("## ❌ int8gate demo: fail")
+
+
+def test_check_json_dash_is_the_report_only_and_the_short_report_goes_to_stderr(
+    fixed_check: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["check", "--json", "-"], environ={})
+    out, err = capsys.readouterr()
+    assert json.loads(out)["verdict"] == "fail"
+    assert "full report: stdout (JSON)" in err
+
+
+def test_check_in_github_actions_adds_the_markdown_to_the_job_summary(
+    fixed_check: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = fixed_check / "summary.md"
+    summary.write_text("earlier step\n")
+    cli.main(["check"], environ={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    text = summary.read_text()
+    assert text.startswith("earlier step\n## ❌ int8gate demo: fail") and "<details>" in text
+    assert "full report: the job summary" in capsys.readouterr().out

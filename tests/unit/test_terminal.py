@@ -1,15 +1,26 @@
-"""Plain terminal text (``inspect``, ``bench``, ``env``): golden files, the same facts as the comment."""
+"""Plain terminal text (``check``/``demo``, ``inspect``, ``bench``, ``env``): golden files, one screen, colour."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+
+import pytest
 from support import reportdata
 from support.golden import check_golden
 
+from int8gate.commands.output import use_color
 from int8gate.judge.verdict import Verdict
 from int8gate.measure.stats import Call
 from int8gate.model.values import AssumedDim
 from int8gate.report.data import BenchmarkSection
-from int8gate.report.terminal import render_bench_text, render_inspection_text, render_runner_text
+from int8gate.report.terminal import (
+    Written,
+    render_bench_text,
+    render_inspection_text,
+    render_report_text,
+    render_runner_text,
+)
 
 
 def test_inspect_text_matches_golden() -> None:
@@ -29,3 +40,40 @@ def test_bench_text_matches_golden() -> None:
 
 def test_env_text_matches_golden() -> None:
     check_golden("env.txt", render_runner_text(reportdata.runner()) + "\n")
+
+
+def test_demo_report_matches_golden_and_fits_one_screen() -> None:
+    text = render_report_text(reportdata.demo(), [Written("Markdown", "demo.md"), Written("the job summary", "")])
+    check_golden("demo.txt", text + "\n")
+    lines = text.splitlines()
+    assert len(lines) <= 40 and max(len(line) for line in lines) <= 100
+    for markup in ("<details>", "<sub>", "\\[", "```", "**", "| --- |"):
+        assert markup not in text
+
+
+def test_colour_only_when_asked_and_only_on_verdicts() -> None:
+    report = reportdata.demo()
+    plain = render_report_text(report)
+    coloured = render_report_text(report, color=True)
+    assert "\033[" not in plain
+    assert "\033[1;31mFAIL" in coloured and "\033[33minconclusive" in coloured
+    assert coloured.count("\033[0m") == 5  # the headline, and each model's verdict in the table and its section
+
+
+def test_a_model_name_cannot_move_the_cursor_or_recolour_the_log() -> None:
+    good = reportdata.demo().models[0]
+    evil = dataclasses.replace(good, name="x\x1b[2J\x1b[31mPASS\u202e\nfake", reasons=("r\x1b]0;title\x07",))
+    text = render_report_text(dataclasses.replace(reportdata.demo(), models=(evil,)))
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    assert "x?[2J?[31mPASS??fake" in text
+
+
+@pytest.mark.parametrize(("env", "tty", "expected"), [
+    ({}, True, True), ({}, False, False), ({"NO_COLOR": "1"}, True, False), ({"TERM": "dumb"}, True, False),
+])
+def test_colour_needs_a_terminal_and_no_NO_COLOR(env: dict[str, str], tty: bool, expected: bool) -> None:
+    class Stream(io.StringIO):
+        def isatty(self) -> bool:
+            return tty
+
+    assert use_color(Stream(), env) is expected
