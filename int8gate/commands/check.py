@@ -11,7 +11,7 @@ import argparse
 import datetime as dt
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -19,9 +19,10 @@ from typing import Any, TextIO
 
 from int8gate import __version__
 from int8gate.commands.output import Outputs, deliver, json_text, use_color
+from int8gate.commands.progress import ProgressPrinter
 from int8gate.errors import UsageError
 from int8gate.gate.examine import inspect_model
-from int8gate.gate.pipeline import Edges, run_gate
+from int8gate.gate.pipeline import Edges, resolve_threads, run_gate
 from int8gate.github.publish import append_summary
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.inputs.samples import sample_shapes
@@ -35,6 +36,7 @@ from int8gate.policy.load import parse_policy
 from int8gate.report.data import Report, ToolInfo
 from int8gate.report.limits import SUMMARY_LIMIT
 from int8gate.report.markdown import RenderOptions, render_report
+from int8gate.report.progress import Plan, Step
 from int8gate.report.terminal import Written, render_report_text
 from int8gate.runtime.bench import check_fidelity, measure_pair
 from int8gate.runtime.ortinfo import ort_info
@@ -50,12 +52,8 @@ from int8gate.workspace import (
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _progress(message: str) -> None:
-    print(f"int8gate: {message}", file=sys.stderr, flush=True)
-
-
 def real_edges(
-    env: Mapping[str, str], declared: Mapping[Path, tuple[TensorSpec, ...]], progress: Any = _progress
+    env: Mapping[str, str], declared: Mapping[Path, tuple[TensorSpec, ...]], progress: Callable[[Step], None]
 ) -> Edges:
     """The collaborators that touch this machine; ``declared`` holds each model's inputs, read once."""
 
@@ -106,10 +104,17 @@ def gate(
         declared[path] = graph_io(load_model_proto(path, max_bytes=cap))[0]
     runner = probe_runner(ort_info())
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    return run_gate(
-        policy, pairs, runner, real_edges(env, declared),
-        tool=partial(_tool_info, shown, started), fail_on=fail_on,
-    )
+    rows = len(resolve_threads(policy.benchmark.threads, runner.cpus.effective))
+    plan = Plan(len(pairs), rows, policy.benchmark.budget_seconds, policy.report.profile)
+    printer = ProgressPrinter(plan, sys.stderr, time.monotonic, actions=env.get("GITHUB_ACTIONS") == "true")
+    printer.start()
+    try:
+        return run_gate(
+            policy, pairs, runner, real_edges(env, declared, printer),
+            tool=partial(_tool_info, shown, started), fail_on=fail_on,
+        )
+    finally:
+        printer.close()
 
 
 def publish(report: Report, outputs: Outputs, workspace_root: Path, env: Mapping[str, str], *, out: TextIO,

@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
 from int8gate.commands.output import Outputs, deliver, json_text
+from int8gate.commands.progress import ProgressPrinter
 from int8gate.errors import UsageError
 from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import resolve_threads, resolve_threshold
@@ -30,13 +33,10 @@ from int8gate.model.inspection import ModelInspection
 from int8gate.policy.spec import AUTO, BenchmarkSettings, FidelityRequirement, InputSpec, OptLevel
 from int8gate.report.data import BenchmarkSection
 from int8gate.report.jsonable import to_jsonable
+from int8gate.report.progress import Plan, Stage, Step
 from int8gate.report.terminal import render_bench_text, render_inspection_text
 from int8gate.runtime.bench import check_fidelity, measure_pair
 from int8gate.runtime.ortinfo import ort_info
-
-
-def _progress(message: str) -> None:
-    print(f"int8gate: {message}", file=sys.stderr, flush=True)
 
 
 def _specs(options: Sequence[str]) -> tuple[InputSpec, ...]:
@@ -87,13 +87,19 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
     threshold, threshold_source = resolve_threshold(wanted, rng)
     runs = []
     threads_list = resolve_threads(settings.threads, runner.cpus.effective)
-    for index, threads in enumerate(threads_list, 1):
-        _progress(f"row {index}/{len(threads_list)}: threads {threads}, budget {settings.budget_seconds:g} s")
-        runs.append(measure_pair(fp32, int8, inputs=plan.inputs, threads=threads,
-                                 settings=settings, threshold=threshold, env=env))
-    _progress("comparing outputs")
-    fidelity = check_fidelity(fp32, int8, inputs=plan.inputs, requirement=FidelityRequirement(),
-                              settings=settings, env=env)
+    printer = ProgressPrinter(Plan(1, len(threads_list), settings.budget_seconds, profile=False), sys.stderr,
+                              time.monotonic, actions=env.get("GITHUB_ACTIONS") == "true")  # fmt: skip
+    step = partial(Step, 1, 1, int8.name)
+    try:
+        for row, threads in enumerate(threads_list, 1):
+            printer(step(Stage.MEASURE, threads=threads, row=row))
+            runs.append(measure_pair(fp32, int8, inputs=plan.inputs, threads=threads,
+                                     settings=settings, threshold=threshold, env=env))
+        printer(step(Stage.FIDELITY))
+        fidelity = check_fidelity(fp32, int8, inputs=plan.inputs, requirement=FidelityRequirement(),
+                                  settings=settings, env=env)
+    finally:
+        printer.close()
     section = BenchmarkSection(tuple(runs), plan.inputs, plan.defaulted, threshold, threshold_source)
     verdict, reasons = decide(GateFacts(
         fidelity_passed=fidelity.passed, fidelity_evidence=_fidelity_evidence(fidelity),

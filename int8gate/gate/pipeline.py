@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -37,6 +38,7 @@ from int8gate.policy.spec import (
     Requirements,
 )
 from int8gate.report.data import BenchmarkSection, ModelResult, Report, ToolInfo
+from int8gate.report.progress import Stage, Step
 from int8gate.workspace import PairPaths
 
 
@@ -97,7 +99,7 @@ class Edges:
     load_declared_inputs: Callable[[Path], Sequence[TensorSpec]]
     sample_shapes: Callable[[Path], SampleShapes]
     clock: Callable[[], float]
-    progress: Callable[[str], None]
+    progress: Callable[[Step], None]
     profile: Callable[[PairPaths, Sequence[ResolvedInput]], ProfileComparison | str] | None = None
 
 
@@ -125,7 +127,7 @@ def run_gate(
 ) -> Report:
     """Check every pair and assemble the report (the overall verdict follows the models')."""
     started = edges.clock()
-    results = tuple(_check_pair(paths, policy, runner, edges) for paths in pairs)
+    results = tuple(_check_pair(paths, policy, runner, edges, (k, len(pairs))) for k, paths in enumerate(pairs, 1))
     verdict = overall(result.verdict for result in results)
     return Report(
         tool=tool(edges.clock() - started),
@@ -159,11 +161,13 @@ class Measured:
         return self.profile.qdq_share if self.profile is not None else None
 
 
-def _check_pair(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges) -> ModelResult:
+def _check_pair(
+    paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges, position: tuple[int, int]
+) -> ModelResult:
     pair = paths.pair
     require = policy.requirements_for(pair)
     try:
-        measured = _measure(paths, policy, runner, edges)
+        measured = _measure(paths, policy, runner, edges, position)
     except ModelFileError as exc:  # ONNX Runtime refused or crashed on a file that parsed: a failed model
         verdict, reasons = decide(GateFacts(error=str(exc)))
         return ModelResult(pair.name, pair.fp32, pair.int8, verdict, reasons, error=str(exc))
@@ -189,12 +193,15 @@ def _check_pair(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: 
     )
 
 
-def _measure(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges) -> Measured:
+def _measure(
+    paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges, position: tuple[int, int]
+) -> Measured:
     pair = paths.pair
     require = policy.requirements_for(pair)
     settings = policy.benchmark
     vnni = has_vnni(runner)
-    edges.progress(f"{pair.name}: inspecting {paths.int8.name} and {paths.fp32.name}")
+    step = partial(Step, position[0], position[1], pair.name)
+    edges.progress(step(Stage.INSPECT, detail=f"{paths.int8.name} and {paths.fp32.name}"))
     plan = _plan(paths, edges)
     shapes = {item.name: item.shape for item in plan.inputs}
     int8 = edges.inspect(
@@ -211,13 +218,13 @@ def _measure(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edg
     runs: list[BenchRun] = []
     fidelity: FidelityResult | None = None
     if pairing.io_match:
-        for threads in resolve_threads(settings.threads, runner.cpus.effective):
-            edges.progress(f"{pair.name}: measuring at {threads} thread(s), budget {settings.budget_seconds:g} s")
+        for row, threads in enumerate(resolve_threads(settings.threads, runner.cpus.effective), 1):
+            edges.progress(step(Stage.MEASURE, threads=threads, row=row))
             runs.append(edges.measure(
                 paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
                 threads=threads, settings=settings, threshold=threshold,
             ))
-        edges.progress(f"{pair.name}: comparing outputs")
+        edges.progress(step(Stage.FIDELITY))
         fidelity = edges.fidelity(
             paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
             requirement=require.fidelity, settings=settings,
@@ -227,7 +234,7 @@ def _measure(paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edg
         rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=ok[0].fp32.median_ms)
     profile: ProfileComparison | str | None = None
     if edges.profile is not None and ok and policy.report.profile:
-        edges.progress(f"{pair.name}: profiling where the time goes")
+        edges.progress(step(Stage.PROFILE))
         profile = edges.profile(paths, plan.inputs)
     return Measured(
         int8, fp32, pairing, plan, tuple(runs), fidelity, rng, threshold, threshold_source,

@@ -203,7 +203,8 @@ def _model_text(model: ModelResult, paint: Callable[[Verdict, str], str], width:
             lines.append(f"  - and {len(model.reasons) - len(shown)} more in the full report")
     cause = main_cause(model.findings)
     if cause is not None:
-        lines.extend(_wrapped(f"main cause: {printable(cause.message)} [{cause.code}]", width, "    ", first="  "))
+        label = "note" if model.verdict is Verdict.PASS else "main cause"
+        lines.extend(_wrapped(f"{label}: {printable(cause.message)} [{cause.code}]", width, "    ", first="  "))
         if cause.fix:
             lines.extend(_wrapped(f"fix: {printable(cause.fix)}", width, "      ", first="    "))
     return lines

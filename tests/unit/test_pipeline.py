@@ -27,6 +27,7 @@ from int8gate.policy.spec import (
     QuantizedRequirement,
 )
 from int8gate.report.data import Report, ToolInfo
+from int8gate.report.progress import Stage, Step
 from int8gate.workspace import PairPaths
 
 DECLARED = (TensorSpec("input", "float32", ("batch", 3, 112, 112)),)
@@ -38,7 +39,7 @@ class FakeEdges:
 
     broken: frozenset[str] = frozenset()
     calls: list[str] = field(default_factory=list)
-    progress: list[str] = field(default_factory=list)
+    progress: list[Step] = field(default_factory=list)
     now: float = 0.0
 
     def inspect(self, path: Path, *, input_shapes: Mapping[str, tuple[int, ...]], opt_level: OptLevel,
@@ -109,7 +110,11 @@ def test_each_pair_is_inspected_measured_at_each_thread_setting_then_profiled() 
     assert model.benchmark.threshold_source == "auto: lower edge of the expected range for modern CPU with VNNI"
     assert model.reasons[0].startswith("quantized: format qdq, 100% of compute MACs run in integer")
     assert model.profile is reportdata.PROFILE and report.tool.duration_s == 1.5
-    assert fake.progress[0] == "resnet: inspecting resnet_int8.onnx and resnet_fp32.onnx"
+    assert fake.progress[0] == Step(1, 1, "resnet", Stage.INSPECT, detail="resnet_int8.onnx and resnet_fp32.onnx")
+    assert [(s.pair, s.pairs, s.stage, s.threads, s.row) for s in fake.progress] == [
+        (1, 1, Stage.INSPECT, None, 0), (1, 1, Stage.MEASURE, 1, 1), (1, 1, Stage.MEASURE, 4, 2),
+        (1, 1, Stage.FIDELITY, None, 0), (1, 1, Stage.PROFILE, None, 0),
+    ]
 
 
 def test_a_fake_is_judged_a_crash_is_a_failed_row_and_the_rest_still_runs() -> None:
@@ -125,3 +130,5 @@ def test_a_fake_is_judged_a_crash_is_a_failed_row_and_the_rest_still_runs() -> N
     assert crashed.reasons == ("could not be checked: crashy_int8.onnx: ONNX Runtime crashed with SIGSEGV while loading it",)
     assert by_name["resnet"].verdict is Verdict.PASS
     assert not any("crashy" in call for call in fake.calls if not call.startswith("inspect"))
+    starts = [(s.pair, s.pairs, s.name) for s in fake.progress if s.stage is Stage.INSPECT]
+    assert starts == [(1, 3, "fake"), (2, 3, "crashy"), (3, 3, "resnet")]  # "pair k/n" for every pair

@@ -1,0 +1,121 @@
+"""Progress while the gate runs: which pair and thread setting, and about how long is left.
+
+The pipeline announces each step as a ``Step`` (pure data); ``Progress`` turns it into one line,
+``pair 1/2 convnet, threads 2: measuring (budget 6 s), ~25 s left``. The estimate is the time the
+remaining steps of the plan should take: each kind of step by the mean of the ones already done,
+or by a default until one is (a row: its budget plus the workers' start-up). Pure: the caller
+passes the clock's reading, so the estimate is exact in tests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from enum import Enum
+
+from int8gate.report.facts import printable
+
+
+class Stage(str, Enum):
+    """What a step does; the value is how the progress line says it."""
+
+    INSPECT = "inspecting"
+    MEASURE = "measuring"
+    FIDELITY = "comparing outputs"
+    PROFILE = "profiling where the time goes"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step starting: pair ``pair`` of ``pairs`` (1-based), and for a measurement its row and threads."""
+
+    pair: int
+    pairs: int
+    name: str
+    stage: Stage
+    threads: int | None = None
+    row: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the whole run will do: rows (thread settings) per pair, the budget per row, profiling on or off."""
+
+    pairs: int
+    rows_per_pair: int
+    budget_seconds: float
+    profile: bool
+
+    @property
+    def steps_per_pair(self) -> int:
+        """Inspect, one measurement per row, the output comparison, and the profile when on."""
+        return 1 + self.rows_per_pair + 1 + (1 if self.profile else 0)
+
+
+STARTUP_SECONDS = {Stage.INSPECT: 2.0, Stage.FIDELITY: 1.5, Stage.PROFILE: 2.5}
+ROW_STARTUP_SECONDS = 2.0
+"""Until a step of a kind has been timed: rough costs on a 2-vCPU runner (worker start-up, ONNX Runtime
+sessions); a row's default is its budget plus this."""
+
+
+class Progress:
+    """Lines for the steps of one run, each with the estimated time left (``~N s left``)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._taken: dict[Stage, list[float]] = defaultdict(list)
+        self._current: tuple[Stage, float] | None = None
+
+    def line(self, step: Step, now: float) -> str:
+        """The progress line for ``step`` starting at clock reading ``now`` (and the previous step is done)."""
+        self._finish(now)
+        self._current = (step.stage, now)
+        where = f"pair {step.pair}/{step.pairs} {printable(step.name)}"
+        if step.stage is Stage.MEASURE:
+            where += f", threads {step.threads}"
+            what = f"measuring (row {step.row}/{self.plan.rows_per_pair}, budget {self.plan.budget_seconds:g} s)"
+        else:
+            what = step.stage.value + (f" {printable(step.detail)}" if step.detail else "")
+        return f"{where}: {what}, ~{self.seconds_left(step):.0f} s left"
+
+    def finish(self, now: float) -> None:
+        """The last step is done."""
+        self._finish(now)
+        self._current = None
+
+    def seconds_left(self, step: Step) -> float:
+        """Expected seconds for ``step`` and every step after it in the plan."""
+        total = 0.0
+        per_pair = self.plan.steps_per_pair
+        position = (step.pair - 1) * per_pair + self._offset(step)
+        for index in range(position, self.plan.pairs * per_pair):
+            total += self._expected(self._stage_at(index % per_pair))
+        return total
+
+    def _offset(self, step: Step) -> int:
+        if step.stage is Stage.INSPECT:
+            return 0
+        if step.stage is Stage.MEASURE:
+            return max(1, step.row)
+        return 1 + self.plan.rows_per_pair + (0 if step.stage is Stage.FIDELITY else 1)
+
+    def _stage_at(self, offset: int) -> Stage:
+        if offset == 0:
+            return Stage.INSPECT
+        if offset <= self.plan.rows_per_pair:
+            return Stage.MEASURE
+        return Stage.FIDELITY if offset == self.plan.rows_per_pair + 1 else Stage.PROFILE
+
+    def _expected(self, stage: Stage) -> float:
+        taken = self._taken.get(stage)
+        if taken:
+            return sum(taken) / len(taken)
+        if stage is Stage.MEASURE:
+            return self.plan.budget_seconds + ROW_STARTUP_SECONDS
+        return STARTUP_SECONDS[stage]
+
+    def _finish(self, now: float) -> None:
+        if self._current is not None:
+            stage, started = self._current
+            self._taken[stage].append(max(0.0, now - started))
