@@ -149,7 +149,7 @@ def write_pair(folder: Path, config: ConvNetConfig) -> None:
 def build_pairs(models_dir: Path, quick: bool) -> list[Pair]:
     """The bundled example plus a ~20 ms and a ~1 ms convnet (at 2 threads) built with the zoo."""
     pairs = []
-    example = ROOT / "examples" / "models"
+    example = ROOT / "int8gate" / "demo" / "models"
     if (example / "convnet_fp32.onnx").is_file():
         pairs.append(Pair("example", example / "convnet_fp32.onnx", example / "convnet_int8.onnx", 3 if quick else 10))
     for name, size, budget in (("conv-20ms", 224, 10.0), ("conv-1ms", 48, 3.0)):

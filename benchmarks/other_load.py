@@ -21,7 +21,7 @@ import onnxruntime as ort
 
 from int8gate.runtime.rounds import machine_busy_seconds
 
-MODEL = Path(__file__).resolve().parents[1] / "examples" / "models" / "convnet_fp32.onnx"
+MODEL = Path(__file__).resolve().parents[1] / "int8gate" / "demo" / "models" / "convnet_fp32.onnx"
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Regenerates the bundled example models in examples/models/ (run: python examples/make_models.py)."""
+"""Regenerates the bundled example models in int8gate/demo/models/ (run: python examples/make_models.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import onnx
 from modelzoo import EXAMPLE_CONVNET, build_convnet, make_fake, preprocess, quantize_calibrated, run_once
 
-MODELS = Path(__file__).resolve().parent / "models"
+MODELS = Path(__file__).resolve().parents[1] / "int8gate" / "demo" / "models"
 
 
 def main() -> None:

@@ -49,7 +49,8 @@ from int8gate.workspace import (
     resolve_pair_paths,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DEMO = Path(__file__).resolve().parents[1] / "demo"
+"""The bundled example (package data): ``.int8gate.yml`` and ``models/``; read only, never written."""
 
 
 def real_edges(
@@ -160,11 +161,11 @@ def run_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
     known answer raises ``DemoError``, which the CLI reports as an internal error.
     """
     outputs = Outputs.from_args(args)
-    policy_path = EXAMPLES / ".int8gate.yml"
+    policy_path = DEMO / ".int8gate.yml"
     if not policy_path.is_file():
-        raise UsageError(f"{policy_path}: the bundled example is missing (run from a checkout of int8gate)")
+        raise DemoError(f"{policy_path}: the bundled example is missing from this installation of int8gate")
     fail_on = FailOn(args.fail_on)
-    report = gate(policy_path, EXAMPLES.parent, env, fail_on, budget=args.budget)
+    report = gate(policy_path, DEMO, env, fail_on, budget=args.budget)
     publish(report, outputs, Path.cwd(), env, out=out, err=sys.stderr)
     caught = [m.name for m in report.models if m.quantization is not None and not m.quantization.is_quantized]
     real_ok = [m.name for m in report.models if m.quantization is not None and m.quantization.is_quantized]

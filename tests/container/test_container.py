@@ -100,7 +100,7 @@ def test_the_action_container_gates_the_example_and_comments_once(tmp_path: Path
     assert "cacert" not in leaked.stdout
 
     workspace, files, workflow = tmp_path / "workspace", tmp_path / "file_commands", tmp_path / "workflow"
-    shutil.copytree(ROOT / "examples", workspace, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    shutil.copytree(ROOT / "int8gate" / "demo", workspace, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     policy = workspace / ".int8gate.yml"
     policy.write_text(policy.read_text(encoding="utf-8").replace("budget_seconds: 6", "budget_seconds: 2"))
     files.mkdir()

@@ -289,3 +289,17 @@ def test_a_single_npy_feeds_a_single_input_model(
     assert model["benchmark"]["inputs"][0] == {"name": "input", "shape": list(zoo.conv_input.shape),
                                                "dtype": "float32", "source": "samples"}
     assert model["fidelity"]["source"] == "samples"
+
+
+def test_demo_runs_from_an_empty_folder_with_the_packaged_example_and_fits_one_screen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["demo", "--budget", "0.5"], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("int8gate demo: FAIL") and "policy .int8gate.yml" in lines[0]
+    assert len(lines) <= 40 and max(map(len, lines)) <= 100, out
+    assert "<details>" not in out and "```" not in out
+    assert "pair 2/2 convnet-fake" in err and "s left" in err
+    assert list(tmp_path.iterdir()) == []  # the demo writes nothing unless asked

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from support.paths import REPO
+from support.paths import DEMO
 
 from examples import modelzoo
 from examples.modelzoo import Zoo
 
-EXAMPLE_DIR = REPO / "examples" / "models"
+EXAMPLE_DIR = DEMO / "models"
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
 INTEGER_OPS = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"}
 

@@ -7,6 +7,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
 GOLDEN = TESTS / "golden"
+DEMO = REPO / "int8gate" / "demo"
+"""The bundled example `int8gate demo` runs (package data): its policy and models."""
 RUNNER_FIXTURES = TESTS / "fixtures" / "runner"
 SHARED_GITHUB = REPO.parent / "shared" / "github"
 """GitHub's REST contract subset and real event payloads, kept beside the repository (not in it) for now."""
