@@ -12,6 +12,7 @@ cause as it is.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def child_env(parent: Mapping[str, str]) -> dict[str, str]:
         and not any(word in name.upper() for word in ENV_SECRET_WORDS)
     }
     here = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = here + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 

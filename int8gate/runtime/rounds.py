@@ -6,9 +6,9 @@ time from ``/proc/stat``) and of its clock (the smallest step of ``perf_counter_
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +42,31 @@ def machine_busy_seconds(stat_path: str = "/proc/stat") -> float | None:
         return None
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def involuntary_switches() -> int:
+    """The kernel's count of this process's preemptions so far; 0 where the OS keeps none (Windows has no
+    ``resource`` module)."""
+    try:
+        resource = importlib.import_module("resource")
+    except ImportError:
+        return 0
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity on Linux, else every CPU (macOS and Windows have no
+    ``sched_getaffinity``)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def load_average() -> float:
+    """The 1-minute load average; 0.0 where the OS has none (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
 
 
 def _own_cpu_seconds() -> float:
@@ -101,7 +126,7 @@ def measure(request: WorkerRequest) -> WorkerResult:
     fp32_ns: list[int] = []
     int8_ns: list[int] = []
     rounds = 0
-    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+    switches = involuntary_switches()
     busy_before, own_before = machine_busy_seconds(), _own_cpu_seconds()
     start = clock()
     deadline = start + int(request.max_seconds * 1e9)
@@ -123,7 +148,7 @@ def measure(request: WorkerRequest) -> WorkerResult:
     except Exception as err:  # a kernel failing mid-run becomes the row's cause
         raise ModelRunError(f"run: {one_line(err)}") from err
     rounds_seconds = (clock() - start) / 1e9
-    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - switches
+    switches = involuntary_switches() - switches
     busy_after, own_after = machine_busy_seconds(), _own_cpu_seconds()
     other = None
     if busy_before is not None and busy_after is not None:
@@ -143,8 +168,8 @@ def measure(request: WorkerRequest) -> WorkerResult:
         overhead_ns=overhead,
         involuntary_switches=switches,
         other_cpu_seconds=other,
-        load_average=os.getloadavg()[0],
-        usable_cpus=len(os.sched_getaffinity(0)),
+        load_average=load_average(),
+        usable_cpus=usable_cpus(),
         setup=setup_description(request.threads),
     )
 
