@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from support.paths import REPO
 
+pytestmark = pytest.mark.lint
+
 
 def _lint_imports() -> list[str]:
     """The ``lint-imports`` script installed beside this Python (the dev extra), else the one on PATH."""
