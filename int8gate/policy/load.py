@@ -136,6 +136,10 @@ def _problem(error: jsonschema.ValidationError) -> str:
         wanted = error.validator_value
         wanted_text = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
         return f"expected {wanted_text}, got {_show(value)}"
+    if kind == "enum" and error.validator_value == policy_schema()["$defs"]["findingCode"]["enum"]:
+        close = difflib.get_close_matches(str(value), [str(v) for v in error.validator_value], n=1, cutoff=0.6)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        return f"unknown finding code {_show(value)}{hint} (`int8gate schema` lists them)"
     if kind == "enum":
         return f"must be one of {', '.join(map(str, error.validator_value))}; got {_show(value)}"
     if kind in {"oneOf", "anyOf"}:

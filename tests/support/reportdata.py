@@ -177,8 +177,10 @@ def crashed() -> Report:
 
 def fleet(models: int, threads: int) -> Report:
     rows = tuple(row(t, 9.0 + t, 4.0, 2.0, 2.5, Call.FASTER) for t in range(1, threads + 1))
+    codes = ("high-dispersion", "drift", "budget-cut", "other-load", "outliers", "qdq-unfused", "dims-assumed",
+             "not-preprocessed")
     findings = tuple(
-        Finding(f"finding-{i}", Severity.WARN, "A long explanation of something that matters. " * 6,
+        Finding(codes[i], Severity.WARN, "A long explanation of something that matters. " * 6,
                 "A long fix that says what to do. " * 4, "evidence " * 10)
         for i in range(8)
     )
