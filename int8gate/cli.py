@@ -48,7 +48,7 @@ on stdout and nothing else. Progress and errors always go to stderr.
 {EXIT_CODES}
 
 examples:
-  int8gate check                              the gate on .int8gate.yml
+  int8gate check                              the gate on .int8gate.yml (found upward to the repo root)
   int8gate inspect model_int8.onnx --json -   one model's quantization census as JSON on stdout
 """
 
@@ -90,10 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_epilog(("int8gate check --markdown report.md", "the gate, with the full report as Markdown"),
                        ("int8gate check --policy ci/.int8gate.yml --json -", "the JSON report on stdout")),
     )  # fmt: skip
-    check.add_argument("--policy", default=".int8gate.yml", metavar="FILE",
-                       help="the policy file (default: .int8gate.yml)")
+    check.add_argument("--policy", default=None, metavar="FILE",
+                       help="the policy file (default: .int8gate.yml or .int8gate.yaml in this folder or a parent, "
+                            "up to the repository root)")  # fmt: skip
     check.add_argument("--workspace", default=None, metavar="DIR",
-                       help="paths in the policy must stay inside this folder (default: the current folder)")
+                       help="paths in the policy must stay inside this folder (default: the repository root, "
+                            "else the current folder)")  # fmt: skip
     _add_outputs(check, "the report")
     _add_fail_on(check, FailOn.FAIL)
 
@@ -298,9 +300,12 @@ def _cmd_bench(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) ->
 
 def _cmd_check(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from int8gate.commands.check import run_check
+    from int8gate.commands.policyfile import default_workspace, find_policy
 
-    workspace = Path(args.workspace) if args.workspace else Path.cwd()
-    return run_check(Path(args.policy), workspace, args, env, out)
+    here = Path.cwd()
+    policy = Path(args.policy) if args.policy else find_policy(here)
+    workspace = Path(args.workspace) if args.workspace else default_workspace(here)
+    return run_check(policy, workspace, args, env, out)
 
 
 def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:

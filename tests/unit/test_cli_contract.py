@@ -11,6 +11,8 @@ import pytest
 from support import reportdata
 
 from int8gate import cli
+from int8gate.commands.policyfile import default_workspace, find_policy
+from int8gate.errors import UsageError
 from int8gate.judge.verdict import FailOn, Verdict, exit_code
 from int8gate.report.data import Report
 from int8gate.report.jsonable import to_jsonable
@@ -121,6 +123,7 @@ def fixed_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
     monkeypatch.setattr(check, "gate", lambda *a, **k: reportdata.demo())
     monkeypatch.chdir(tmp_path)
+    (tmp_path / ".int8gate.yml").write_text("models: []\n")  # found, never read: the gate is fixed
     return tmp_path
 
 
@@ -152,3 +155,52 @@ def test_check_in_github_actions_adds_the_markdown_to_the_job_summary(
     text = summary.read_text()
     assert text.startswith("earlier step\n## ❌ int8gate demo: fail") and "<details>" in text
     assert "full report: the job summary" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", [".int8gate.yml", ".int8gate.yaml"])
+def test_the_policy_is_found_upward_to_the_repository_root(name: str, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / name).write_text("models: []\n")
+    deep = repo / "models" / "vision"
+    deep.mkdir(parents=True)
+    assert find_policy(deep) == (repo / name).resolve()
+    assert default_workspace(deep) == repo.resolve()
+
+
+def test_the_search_stops_at_the_repository_root_and_outside_a_repository_at_the_folder(tmp_path: Path) -> None:
+    (tmp_path / ".int8gate.yml").write_text("models: []\n")  # above the repository: never picked up
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    with pytest.raises(UsageError, match=r"no \.int8gate\.yml or \.int8gate\.yaml in .* up to the repository root"):
+        find_policy(repo)
+    loose = tmp_path / "loose" / "sub"
+    loose.mkdir(parents=True)
+    with pytest.raises(UsageError, match=r"\(not in a git repository\)"):
+        find_policy(loose)
+
+
+def test_two_spellings_in_one_folder_are_refused(tmp_path: Path) -> None:
+    for name in (".int8gate.yml", ".int8gate.yaml"):
+        (tmp_path / name).write_text("models: []\n")
+    with pytest.raises(UsageError, match="are both here; keep one"):
+        find_policy(tmp_path)
+
+
+def test_check_without_policy_uses_the_one_found_upward(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import int8gate.commands.check as check
+
+    seen: list[tuple[Path, Path]] = []
+
+    def fixed_gate(policy: Path, workspace: Path, *args: object, **kwargs: object) -> Report:
+        seen.append((policy, workspace))
+        return reportdata.demo()
+
+    monkeypatch.setattr(check, "gate", fixed_gate)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".int8gate.yaml").write_text("models: []\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    cli.main(["check"], environ={})
+    assert seen == [((tmp_path / ".int8gate.yaml").resolve(), tmp_path.resolve())]
