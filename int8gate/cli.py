@@ -88,11 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         "goes to the terminal (to stderr when --json - or --markdown - has stdout); --markdown and --json write "
         "the full one, and in GitHub Actions the Markdown is also added to the job summary.",
         epilog=_epilog(("int8gate check --markdown report.md", "the gate, with the full report as Markdown"),
-                       ("int8gate check --policy ci/.int8gate.yml --json -", "the JSON report on stdout")),
+                       ("int8gate check --dry-run", "check the policy and the model files, measure nothing")),
     )  # fmt: skip
     check.add_argument("--policy", default=None, metavar="FILE",
                        help="the policy file (default: .int8gate.yml or .int8gate.yaml in this folder or a parent, "
                             "up to the repository root)")  # fmt: skip
+    check.add_argument("--dry-run", action="store_true",
+                       help="check the policy, the model and sample files and every input's shape, then stop: "
+                            "nothing is run or measured (quick enough for a pre-commit hook)")  # fmt: skip
     check.add_argument("--workspace", default=None, metavar="DIR",
                        help="paths in the policy must stay inside this folder (default: the repository root, "
                             "else the current folder)")  # fmt: skip

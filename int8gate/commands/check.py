@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,6 +24,7 @@ from int8gate.errors import UsageError
 from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import Edges, resolve_threads, run_gate
 from int8gate.github.publish import append_summary
+from int8gate.inputs.plan import plan_inputs
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.inputs.samples import sample_shapes
 from int8gate.judge.verdict import FailOn
@@ -33,7 +34,9 @@ from int8gate.model.file import load_model_proto
 from int8gate.model.graph import graph_io
 from int8gate.model.values import TensorSpec
 from int8gate.policy.load import parse_policy
+from int8gate.policy.spec import Policy
 from int8gate.report.data import Report, ToolInfo
+from int8gate.report.dryrun import DryRun, PlannedPair, render_dry_run_text
 from int8gate.report.limits import SUMMARY_LIMIT
 from int8gate.report.markdown import RenderOptions, render_report
 from int8gate.report.progress import Plan, Step
@@ -83,10 +86,18 @@ def _tool_info(policy_name: str, started: str, duration: float) -> ToolInfo:
     return ToolInfo("int8gate", __version__, policy_name, started, round(duration, 1))
 
 
-def gate(
-    policy_path: Path, workspace_root: Path, env: Mapping[str, str], fail_on: FailOn, *, budget: float | None = None
-) -> Report:
-    """Load and check the policy, then run the gate; bad input raises before anything is measured.
+@dataclass(frozen=True)
+class Prepared:
+    """A policy read and checked, with every model file it names read once (nothing run yet)."""
+
+    policy: Policy
+    shown: str
+    pairs: tuple[PairPaths, ...]
+    declared: dict[Path, tuple[TensorSpec, ...]]
+
+
+def prepare(policy_path: Path, workspace_root: Path, *, budget: float | None = None) -> Prepared:
+    """Load and check the policy and every model file it names; bad input raises here, before anything runs.
 
     ``budget`` overrides the policy's seconds per row (the demo's ``--budget``).
     """
@@ -103,6 +114,15 @@ def gate(
     for path in dict.fromkeys(p for paths in pairs for p in (paths.fp32, paths.int8)):
         # Unsafe, unreadable or oversized models are bad input: refused before anything is measured.
         declared[path] = graph_io(load_model_proto(path, max_bytes=cap))[0]
+    return Prepared(policy, shown, pairs, declared)
+
+
+def gate(
+    policy_path: Path, workspace_root: Path, env: Mapping[str, str], fail_on: FailOn, *, budget: float | None = None
+) -> Report:
+    """Load and check the policy, then run the gate; bad input raises before anything is measured."""
+    ready = prepare(policy_path, workspace_root, budget=budget)
+    policy, pairs = ready.policy, ready.pairs
     runner = probe_runner(ort_info())
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     rows = len(resolve_threads(policy.benchmark.threads, runner.cpus.effective))
@@ -111,11 +131,25 @@ def gate(
     printer.start()
     try:
         return run_gate(
-            policy, pairs, runner, real_edges(env, declared, printer),
-            tool=partial(_tool_info, shown, started), fail_on=fail_on,
+            policy, pairs, runner, real_edges(env, ready.declared, printer),
+            tool=partial(_tool_info, ready.shown, started), fail_on=fail_on,
         )
     finally:
         printer.close()
+
+
+def dry_run(policy_path: Path, workspace_root: Path) -> DryRun:
+    """Everything ``check`` checks before measuring (policy, paths, model files, inputs and samples); no model runs."""
+    ready = prepare(policy_path, workspace_root)
+    planned = []
+    for paths in ready.pairs:
+        samples = sample_shapes(paths.samples) if paths.samples else None
+        plan = plan_inputs(ready.declared[paths.fp32], paths.pair.inputs, samples=samples,
+                           where=f"{paths.pair.name}: inputs")  # fmt: skip
+        planned.append(PlannedPair(paths.pair.name, paths.pair.fp32, paths.pair.int8, paths.pair.samples,
+                                   plan.inputs, plan.defaulted))  # fmt: skip
+    bench = ready.policy.benchmark
+    return DryRun(ready.shown, True, tuple(planned), bench.threads, bench.budget_seconds)
 
 
 def publish(report: Report, outputs: Outputs, workspace_root: Path, env: Mapping[str, str], *, out: TextIO,
@@ -143,8 +177,14 @@ def publish(report: Report, outputs: Outputs, workspace_root: Path, env: Mapping
 def run_check(
     policy_path: Path, workspace_root: Path, args: argparse.Namespace, env: Mapping[str, str], out: TextIO
 ) -> int:
-    """``int8gate check``: the gate, the documents asked for, and the short report."""
+    """``int8gate check``: the gate, the documents asked for, and the short report (or only the checks)."""
     outputs = Outputs.from_args(args)
+    if args.dry_run:
+        checked = dry_run(policy_path, workspace_root)
+        deliver(outputs.json, json_text(checked), out, partial(output_path, workspace=Workspace.at(workspace_root)))
+        if outputs.text_to_stdout:
+            out.write(render_dry_run_text(checked) + "\n")
+        return 0
     report = gate(policy_path, workspace_root, env, FailOn(args.fail_on))
     publish(report, outputs, workspace_root, env, out=out, err=sys.stderr)
     return report.exit_code

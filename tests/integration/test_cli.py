@@ -303,3 +303,26 @@ def test_demo_runs_from_an_empty_folder_with_the_packaged_example_and_fits_one_s
     assert "<details>" not in out and "```" not in out
     assert "pair 2/2 convnet-fake" in err and "s left" in err
     assert list(tmp_path.iterdir()) == []  # the demo writes nothing unless asked
+
+
+def test_dry_run_checks_policy_models_and_inputs_without_measuring(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import int8gate.commands.check as check
+
+    def no_measuring(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a dry run must not run the gate")
+
+    monkeypatch.setattr(check, "run_gate", no_measuring)
+    policy = write_policy(workspace, "models:\n  - {name: real, fp32: models/conv_fp32.onnx, int8: models/conv_qdq.onnx}\n")
+    code, out, err = run(["check", "--dry-run", "--policy", str(policy), "--workspace", str(workspace)], capsys)
+    assert code == 0, err
+    assert out.startswith(".int8gate.yml: valid; 1 model pair") and "nothing was measured" in out
+    code, out, _ = run(["check", "--dry-run", "--policy", str(policy), "--workspace", str(workspace),
+                        "--json", "-"], capsys)
+    (model,) = json.loads(out)["models"]
+    assert model["name"] == "real" and model["inputs"][0]["name"] == "input"
+    bad = write_policy(workspace, "models:\n  - fp32: models/conv_fp32.onnx\n    int8: models/conv_qdq.onnx\n"
+                                  "    inputs: {nope: {shape: [1, 3]}}\n")
+    code, _, err = run(["check", "--dry-run", "--policy", str(bad), "--workspace", str(workspace)], capsys)
+    assert code == 2 and "the model has no input named 'nope'" in err
