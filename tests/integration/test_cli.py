@@ -326,3 +326,26 @@ def test_dry_run_checks_policy_models_and_inputs_without_measuring(
                                   "    inputs: {nope: {shape: [1, 3]}}\n")
     code, _, err = run(["check", "--dry-run", "--policy", str(bad), "--workspace", str(workspace)], capsys)
     assert code == 2 and "the model has no input named 'nope'" in err
+
+
+def test_the_pre_commit_hooks_run_real_commands(zoo: Zoo, workspace: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    import yaml
+    from support.paths import REPO
+
+    hooks = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"int8gate-check", "int8gate-inspect"}
+    check, inspect = hooks["int8gate-check"], hooks["int8gate-inspect"]
+    assert all(hook["language"] == "python" and hook["entry"].startswith("int8gate ") for hook in hooks.values())
+    assert re.search(check["files"], "ci/.int8gate.yaml") and re.search(check["files"], "m/a.onnx")
+    assert re.search(inspect["files"], "models/resnet_INT8.onnx") and not re.search(inspect["files"], "resnet.onnx")
+
+    (workspace / ".git").mkdir(exist_ok=True)  # pre-commit runs hooks at the repository root
+    write_policy(workspace, "models:\n  - {fp32: models/conv_fp32.onnx, int8: models/conv_qdq.onnx}\n")
+    monkeypatch.chdir(workspace)
+    code, out, err = run(check["entry"].split()[1:], capsys)  # pass_filenames: false
+    assert code == 0 and "valid" in out, err
+    code, out, _ = run([*inspect["entry"].split()[1:], str(zoo.conv_qdq), str(zoo.conv_fake)], capsys)
+    assert code == 1 and "quantized: NO" in out  # the fake stops the commit
