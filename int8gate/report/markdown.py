@@ -8,6 +8,7 @@ then folds detail away, level by level, until it fits, and says so in the commen
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -237,27 +238,60 @@ def _measurement_details(model: ModelResult) -> str:
     return details("Measurements", body + ("\n\n" + "\n".join(notes) if notes else ""))
 
 
+CHART_COLORS = "#4e79a7, #d62728, #2ca02c, #2ca02c"
+"""Bars blue; the threshold red; the expected range's two edges green (xychart-beta draws no legend)."""
+
+
 def _chart(models: Sequence[ModelResult]) -> str:
+    """Measured speedups as bars against the threshold and the expected range (lines), on an axis that
+    starts near the data, not at zero, so 0.98x and 1.01x are told apart."""
     labels: list[str] = []
     values: list[float] = []
+    needs: list[float | None] = []
+    lows: list[float | None] = []
+    highs: list[float | None] = []
     for model in models:
-        for run in model.benchmark.runs if model.benchmark else ():
+        bench = model.benchmark
+        for run in bench.runs if bench else ():
             done = completed(run)
             if done is not None:
                 labels.append(_chart_label(f"{model.name} {run.intra_op_threads}t"))
                 values.append(round(done.speedup.estimate, 3))
+                needs.append(bench.threshold if bench else None)
+                lows.append(model.expected.low if model.expected else None)
+                highs.append(model.expected.high if model.expected else None)
     if not values:
         return ""
-    top = max(2.0, max(values) * 1.1)
+    lines = [(name, series) for name, series in (("threshold", needs), ("low", lows), ("high", highs))
+             if all(v is not None for v in series)]  # fmt: skip
+    shown = values + [v for _, series in lines for v in series if v is not None]
+    bottom = max(0.0, math.floor((min(shown) - 0.1) * 10) / 10)
+    top = math.ceil((max(shown) + 0.1) * 10) / 10
     quoted = ", ".join(f'"{label}"' for label in labels)
-    return (
-        "```mermaid\nxychart-beta\n"
-        '    title "INT8 speedup over FP32 (×; above 1 is faster)"\n'
-        f"    x-axis [{quoted}]\n"
-        f'    y-axis "speedup" 0 --> {top:.1f}\n'
-        f"    bar [{', '.join(f'{v:g}' for v in values)}]\n"
-        "```"
-    )
+    body = [
+        f'%%{{init: {{"themeVariables": {{"xyChart": {{"plotColorPalette": "{CHART_COLORS}"}}}}}}}}%%',
+        "xychart-beta",
+        f'    title "{_chart_title(needs, lows, highs)}"',
+        f"    x-axis [{quoted}]",
+        f'    y-axis "speedup (x)" {bottom:.1f} --> {top:.1f}',
+        f"    bar [{', '.join(f'{v:g}' for v in values)}]",
+    ]
+    body += [f"    line [{', '.join(f'{v:g}' for v in series if v is not None)}]" for _, series in lines]
+    legend = "Bars: INT8 speedup over FP32 (above 1 is faster)"
+    if any(name == "threshold" for name, _ in lines):
+        legend += "; red line: the required speedup"
+    if any(name == "low" for name, _ in lines):
+        legend += "; green lines: the range expected on this runner"
+    return "```mermaid\n" + "\n".join(body) + "\n```\n\n<sub>" + legend + ".</sub>"
+
+
+def _chart_title(needs: Sequence[float | None], lows: Sequence[float | None], highs: Sequence[float | None]) -> str:
+    title = "INT8 speedup (x)"
+    if len(set(needs)) == 1 and needs[0] is not None:
+        title += f"; required {needs[0]:.2f}"
+    if len(set(lows)) == 1 and len(set(highs)) == 1 and lows[0] is not None and highs[0] is not None:
+        title += f"; expected {lows[0]:.1f}-{highs[0]:.1f}"
+    return title
 
 
 def _chart_label(text: str) -> str:

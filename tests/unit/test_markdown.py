@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from support.golden import check_golden
 
 from int8gate.errors import UsageError
 from int8gate.github.publish import append_summary
+from int8gate.measure.stats import Call
 from int8gate.report.data import Report
 from int8gate.report.limits import COMMENT_LIMIT, SUMMARY_LIMIT
 from int8gate.report.markdown import RenderOptions, render_report, render_stopped
@@ -87,3 +89,17 @@ def test_marker_is_a_hidden_comment_and_refuses_a_scope_that_could_close_it() ->
     assert marker("ci/gate:ubuntu-latest") == "<!-- int8gate:ci/gate:ubuntu-latest -->"
     with pytest.raises(UsageError):
         marker("ci --> <script>")
+
+
+def test_the_chart_draws_the_threshold_and_expected_range_on_an_axis_near_the_data() -> None:
+    close = dataclasses.replace(reportdata.pass_and_fake(), models=tuple(
+        dataclasses.replace(m, benchmark=dataclasses.replace(m.benchmark, runs=(reportdata.row(1, 9.8, 10, 0.97, 0.99, Call.SLOWER),))) if m.benchmark else m
+        for m in reportdata.pass_and_fake().models
+    ))  # fmt: skip
+    text = render_report(close, RenderOptions())
+    chart = text[text.index("```mermaid"):text.index("```", text.index("```mermaid") + 3)]
+    assert "bar [0.98, 0.98]" in chart
+    assert "line [1.2, 1.2]" in chart and "line [2, 2]" in chart  # the threshold (= expected low here) and high
+    assert 'y-axis "speedup (x)" 0.8 --> 2.1' in chart  # not from 0: 0.98 and 1.01 stay apart
+    assert 'title "INT8 speedup (x); required 1.20; expected 1.2-2.0"' in chart
+    assert "red line: the required speedup; green lines: the range expected on this runner" in text
