@@ -238,8 +238,9 @@ def _measurement_details(model: ModelResult) -> str:
     return details("Measurements", body + ("\n\n" + "\n".join(notes) if notes else ""))
 
 
-CHART_COLORS = "#4e79a7, #d62728, #2ca02c, #2ca02c"
-"""Bars blue; the threshold red; the expected range's two edges green (xychart-beta draws no legend)."""
+CHART_COLORS = {"bar": "#4e79a7", "low": "#2ca02c", "high": "#2ca02c", "threshold": "#d62728"}
+"""Bars blue; the expected range's edges green; the threshold red, drawn last so it shows where it meets the
+range's lower edge (``speedup: auto``). xychart-beta draws no legend: the line under the chart says it."""
 
 
 def _chart(models: Sequence[ModelResult]) -> str:
@@ -262,14 +263,15 @@ def _chart(models: Sequence[ModelResult]) -> str:
                 highs.append(model.expected.high if model.expected else None)
     if not values:
         return ""
-    lines = [(name, series) for name, series in (("threshold", needs), ("low", lows), ("high", highs))
+    lines = [(name, series) for name, series in (("low", lows), ("high", highs), ("threshold", needs))
              if all(v is not None for v in series)]  # fmt: skip
+    palette = ", ".join(CHART_COLORS[name] for name in ("bar", *(name for name, _ in lines)))
     shown = values + [v for _, series in lines for v in series if v is not None]
     bottom = max(0.0, math.floor((min(shown) - 0.1) * 10) / 10)
     top = math.ceil((max(shown) + 0.1) * 10) / 10
     quoted = ", ".join(f'"{label}"' for label in labels)
     body = [
-        f'%%{{init: {{"themeVariables": {{"xyChart": {{"plotColorPalette": "{CHART_COLORS}"}}}}}}}}%%',
+        f'%%{{init: {{"themeVariables": {{"xyChart": {{"plotColorPalette": "{palette}"}}}}}}}}%%',
         "xychart-beta",
         f'    title "{_chart_title(needs, lows, highs)}"',
         f"    x-axis [{quoted}]",
