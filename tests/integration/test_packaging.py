@@ -77,7 +77,8 @@ def test_every_third_party_import_is_a_declared_dependency(wheel: zipfile.ZipFil
                 imported.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
-    owners = metadata.packages_distributions()
+    # Namespace packages are not always mapped back to their distribution (google.protobuf on older pips).
+    owners = {"google": ["protobuf"], **metadata.packages_distributions()}
     typing_only = {"_typeshed"}  # imported under TYPE_CHECKING; typeshed's, never at run time
     third_party = {n for n in imported if n not in sys.stdlib_module_names and n not in {"int8gate", *typing_only}}
     distributions = {dist.lower() for name in third_party for dist in owners.get(name, [name])}
@@ -103,3 +104,14 @@ def test_the_ci_matrix_tests_every_python_the_package_claims(wheel: zipfile.ZipF
     assert claimed <= tested, f"claimed but not tested in ci.yml: {sorted(claimed - tested)}"
     for runner in ("macos-latest", "windows-latest"):
         assert runner in workflow
+
+
+def test_the_readme_has_two_set_up_commands_and_says_what_runs_where() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    setup = readme[readme.index("## Set-up on a fresh machine"):readme.index("## Use it in a workflow")]
+    commands = re.findall(r"```sh\n(.*?)\n```", setup, flags=re.S)
+    assert commands == ["python3 -m pip install . && python3 -m int8gate demo",
+                        "python3 -m pip install -e '.[dev]' && python3 -m pytest"]  # fmt: skip
+    assert (REPO / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith(commands[1])
+    where = readme[readme.index("## What runs where"):]
+    assert all(system in where for system in ("Linux", "macOS", "Windows", "3.10"))
