@@ -278,13 +278,24 @@ def quantize_calibrated(src: Path, dst: Path, spec: InputSpec, *, fmt: QuantForm
                         nodes_to_quantize=list(nodes_to_quantize) if nodes_to_quantize else None)
 
 
+INT8_CONV_INTEGER = (1, 24, 1)
+"""The first ONNX Runtime whose CPU ConvInteger runs int8 weights; the last for Python 3.10 is 1.23.2."""
+
+
+def ort_version() -> tuple[int, ...]:
+    """The installed ONNX Runtime's version as numbers (``1.23.2`` → ``(1, 23, 2)``)."""
+    return tuple(int(part) for part in ort.__version__.split("+")[0].split(".")[:3] if part.isdigit())
+
+
 def quantize_weights_only(src: Path, dst: Path) -> None:
     """Dynamic INT8 (ConvInteger / MatMulInteger with run-time activation ranges)."""
     src, dst = src.resolve(), dst.resolve()
+    # QInt8 weights, the quantizer's default, where ONNX Runtime's CPU ConvInteger runs them (>= 1.24.1); before
+    # that (Python 3.10's newest wheels are 1.23.2) it has no int8-weight kernel, so the zoo uses uint8 weights,
+    # which every version runs. The zoo's run-once check still fails loudly on a model that cannot run.
+    weights = QuantType.QInt8 if ort_version() >= INT8_CONV_INTEGER else QuantType.QUInt8
     with quantizer_workdir():
-        # QInt8 weights, the quantizer's default. ORT 1.32's CPU ConvInteger runs them; if an older runtime lacks
-        # the int8-weight kernel, the zoo's run-once check fails loudly rather than shipping a model that cannot run.
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(src), str(dst), weight_type=weights)
 
 
 def run_once(path: Path, spec: InputSpec, *, threads: int = 1) -> list[np.ndarray[Any, Any]]:
