@@ -30,7 +30,7 @@ DEFAULT_COMMENT = REPO / "tests" / "golden" / "pass_and_fake.md"
 MERMAID_VERSION = "11"
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-sync", "--window-size=900,1400", "--virtual-time-budget=10000",
+    "--no-first-run", "--disable-sync", "--virtual-time-budget=10000",
 )  # fmt: skip
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>pending</title>
 <style>body{{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;font-size:14px;max-width:860px;
@@ -62,6 +62,7 @@ def to_html(markdown: str) -> tuple[str, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="[COMMENT.md] OUT.png", help="the comment (optional) and the PNG")
+    parser.add_argument("--height", type=int, default=2400, help="the page's height in pixels (default: 2400)")
     args = parser.parse_args()
     if len(args.paths) > 2:
         parser.error("give at most a comment and an output file")
@@ -74,7 +75,7 @@ def main() -> int:
         shutil.copy(mermaid_js(), folder / "mermaid.min.js")
         page = folder / "comment.html"
         page.write_text(PAGE.format(body=body), encoding="utf-8")
-        flags = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={folder / 'profile'}"]
+        flags = [chromium, *CHROMIUM_FLAGS, f"--window-size=900,{args.height}", f"--user-data-dir={folder / 'profile'}"]
         dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
                              check=False).stdout  # fmt: skip
         found = re.search(r"<title>(.*?)</title>", dom)
