@@ -1,4 +1,4 @@
-"""GitHub's own REST contract (the cut-down OpenAPI in ../shared/github) as request and response checks.
+"""GitHub's own REST contract (the cut-down OpenAPI in tests/fixtures/github) as request and response checks.
 
 The OpenAPI 3.0 description is turned into JSON Schema 2020-12 (``nullable: true`` becomes a
 ``null`` type) and every ``$ref`` resolves inside the document through a ``referencing`` registry.
@@ -21,16 +21,11 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from support.paths import SHARED_GITHUB
+from support.paths import GITHUB_CONTRACT
 
-if not (SHARED_GITHUB / "rest-subset.openapi.json").is_file():
-    raise RuntimeError(
-        f"{SHARED_GITHUB} is missing: the GitHub stand-in needs shared/github beside the repository "
-        "(rest-subset.openapi.json, error-examples.json, events/)"
-    )
-OPENAPI_FILE = SHARED_GITHUB / "rest-subset.openapi.json"
-ERROR_EXAMPLES_FILE = SHARED_GITHUB / "error-examples.json"
-EVENTS_DIR = SHARED_GITHUB / "events"
+OPENAPI_FILE = GITHUB_CONTRACT / "rest-subset.openapi.json"
+ERROR_EXAMPLES_FILE = GITHUB_CONTRACT / "error-examples.json"
+EVENTS_DIR = GITHUB_CONTRACT / "events"
 _URI = "urn:int8gate:github-rest-subset"
 
 # Statuses GitHub may answer on any operation whether or not the description lists them there; such

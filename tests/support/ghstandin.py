@@ -2,7 +2,7 @@
 
 It serves the REST operations int8gate uses (list, create, update and delete issue comments, get a
 pull request, and ``GET /user``) from in-memory state, paginates with ``Link`` headers, and checks
-every request and every response against ``shared/github/rest-subset.openapi.json`` (see
+every request and every response against ``tests/fixtures/github/rest-subset.openapi.json`` (see
 ``ghcontract``). A request that breaks the contract gets GitHub's error shape *and* is recorded in
 ``violations``; the ``standin`` fixture fails the test if any were recorded.
 
