@@ -1,29 +1,30 @@
-# The int8gate GitHub Action (a Docker container action; GitHub rebuilds it on every run).
-# To skip the rebuild, publish this image and point action.yml's runs.image at docker://IMAGE@sha256:...
+# The int8gate GitHub Action's image. Releases publish it to GHCR for amd64 and arm64, and the
+# released action.yml points at it by digest, so a workflow pulls it instead of building it
+# (.github/workflows/release.yml). A checkout of this repository used as `uses: ./` builds it.
 #
-# BASE_IMAGE must provide python3 (3.10+) with the venv module. Tests build on a local Debian
-# bookworm image; pass a CA bundle for the build only with:
-#   DOCKER_BUILDKIT=1 docker build --secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt .
-# The secret is mounted for the pip step and never stored in a layer.
+# BASE_IMAGE must provide python3 (3.11+) with the venv module. Nothing here knows about build
+# machines: a build behind a TLS-inspecting proxy uses a base image that trusts the proxy.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
-FROM ${BASE_IMAGE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PATH=/opt/venv/bin:$PATH
-
-WORKDIR /opt/int8gate
+FROM ${BASE_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
 COPY docker/requirements.txt docker/requirements.txt
-RUN --mount=type=secret,id=cacert,required=false \
-    python3 -m venv /opt/venv \
-    && if [ -s /run/secrets/cacert ]; then export PIP_CERT=/run/secrets/cacert; fi \
-    && pip install --no-deps --only-binary=:all: -r docker/requirements.txt
-
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-deps --only-binary=:all: -r docker/requirements.txt
 COPY pyproject.toml README.md ./
 COPY int8gate ./int8gate
-RUN pip install --no-deps --no-build-isolation --no-index . \
-    && python -c "import int8gate.action, onnxruntime"
+# pip and setuptools only install; they stay behind in this stage.
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation --no-index . \
+    && /opt/venv/bin/pip uninstall --yes setuptools pip
 
-ENTRYPOINT ["python", "-m", "int8gate.action"]
+FROM ${BASE_IMAGE}
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH
+COPY --from=build /opt/venv /opt/venv
+RUN /opt/venv/bin/python -I -c "import int8gate.action, onnxruntime"
+# A console script: Python puts its own folder (/opt/venv/bin) first on the import path, never the
+# working folder GitHub sets (/github/workspace, the pull request's checkout).
+ENTRYPOINT ["/opt/venv/bin/int8gate-action"]

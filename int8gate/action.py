@@ -154,15 +154,19 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
     return report.exit_code
 
 
+def _real_gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+    """The gate with its real edges, imported only when it runs: the poster never loads ONNX Runtime."""
+    from int8gate.commands.check import gate  # noqa: PLC0415
+
+    return gate(policy, workspace, env, fail_on)
+
+
 def main(environ: Mapping[str, str] | None = None) -> int:
-    """The container's entry point."""
+    """The container's entry point (the ``int8gate-action`` console script)."""
     env = dict(os.environ if environ is None else environ)
     try:
         settings = ActionSettings.from_environ(env)
-        # The pipeline pulls in ONNX Runtime; the workflow_run poster and the tests do not need it.
-        from int8gate.commands.check import gate  # noqa: PLC0415
-
-        return run(settings, env, gate=gate, client_factory=default_client, out=sys.stdout, err=sys.stderr)
+        return run(settings, env, gate=_real_gate, client_factory=default_client, out=sys.stdout, err=sys.stderr)
     except Int8gateError as exc:
         print(annotation_command(error_annotation(exc)), flush=True)
         print(f"int8gate: error: {exc}", file=sys.stderr)

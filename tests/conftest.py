@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+from support.container import Image, action_image
 from support.ghstandin import StandIn, running_standin
 from support.paths import TESTS
 
@@ -27,6 +28,12 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     from examples.modelzoo import build_zoo  # ONNX Runtime's quantizer: only the tests that use the zoo load it
 
     return build_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Image]:
+    """The Action's image built from this checkout once per session (``INT8GATE_TEST_IMAGE``: test that one)."""
+    yield from action_image(tmp_path_factory.mktemp("image"))
 
 
 @pytest.fixture

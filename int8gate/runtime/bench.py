@@ -89,12 +89,12 @@ def _request(
             inputs = ()
     return WorkerRequest(
         mode=mode,
-        fp32=str(fp32),
-        int8=str(int8),
+        fp32=str(Path(fp32).absolute()),  # the worker starts in its own folder
+        int8=str(Path(int8).absolute()),
         threads=threads,
         optimization_level=settings.optimization_level.value,
         inputs=tuple(inputs),
-        samples=None if samples is None else str(samples),
+        samples=None if samples is None else str(Path(samples).absolute()),
         seed=settings.seed,
         fidelity_samples=settings.fidelity_samples,
         **extra,

@@ -4,9 +4,12 @@ Models arrive in pull requests, so anything that hands one to ONNX Runtime (a be
 the optimized-graph writer, the profiler) runs in a child: a crash, a hang or an out-of-memory
 kills the child, not the gate, and comes back as a one-line cause. The child's environment is an
 allow-list (locale, paths, thread knobs), so a token in the parent's environment never reaches a
-model. The protocol (``protocol``): one request on stdin, the answer on stdout; a child that knows
-why it failed prints ``error_line(message)`` and exits ``REPORTED_EXIT``, and that message is the
-cause as it is.
+model. A child runs no file from the repository under test: it starts in a private, empty working
+folder and, on Python 3.11+, with ``-P`` (no working folder on the import path), so a ``numpy.py``
+or an ``int8gate/`` package in the workspace is never imported in its place (paths in requests are
+absolute). The protocol (``protocol``): one request on stdin, the answer on stdout; a child that
+knows why it failed prints ``error_line(message)`` and exits ``REPORTED_EXIT``, and that message is
+the cause as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -61,9 +65,13 @@ def child_env(parent: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()
+"""``-P``: the working folder is not put first on the import path (3.11+; the private folder covers 3.10)."""
+
+
 def module_command(module: str) -> tuple[str, ...]:
-    """How a child module is started: this Python, ``-m module``."""
-    return (sys.executable, "-m", module)
+    """How a child module is started: this Python, ``-P -m module``."""
+    return (sys.executable, *SAFE_PATH, "-m", module)
 
 
 def signal_name(number: int) -> str:
@@ -105,19 +113,22 @@ def run_child(command: Sequence[str], request: str, *, env: Mapping[str, str], t
     """Run ``command`` with ``request`` on stdin and the allow-listed part of ``env``; its stdout.
 
     Raises ``ChildError`` when the child fails, is killed, or is still running after ``timeout`` s
-    (it is stopped, with its process group).
+    (it is stopped, with its process group). The child's working folder is a fresh empty one, never
+    the caller's (the caller may be standing in a pull request's checkout).
     """
     try:
-        done = subprocess.run(
-            list(command),
-            input=request,
-            capture_output=True,
-            text=True,
-            env=child_env(env),
-            timeout=timeout,
-            check=False,
-            start_new_session=True,
-        )
+        with tempfile.TemporaryDirectory(prefix="int8gate-child-") as private:
+            done = subprocess.run(
+                list(command),
+                input=request,
+                capture_output=True,
+                text=True,
+                env=child_env(env),
+                cwd=private,
+                timeout=timeout,
+                check=False,
+                start_new_session=True,
+            )
     except subprocess.TimeoutExpired:
         raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped") from None
     if done.returncode != 0:

@@ -113,8 +113,9 @@ def profile_in_child(
     timeout: float = 300.0,
 ) -> ProfileComparison | str:
     """Profile the pair in a child process; the comparison, or a one-line cause when it failed."""
-    request = ProfileRequest(str(fp32), str(int8), tuple(inputs), None if samples is None else str(samples),
-                             threads, runs, seed)  # fmt: skip
+    # Absolute paths: the child starts in its own private folder, not in the caller's.
+    request = ProfileRequest(str(fp32.absolute()), str(int8.absolute()), tuple(inputs),
+                             None if samples is None else str(samples.absolute()), threads, runs, seed)  # fmt: skip
     try:
         command = module_command("int8gate.runtime.profiler")
         text = run_child(command, request.to_json(), env=env or {}, timeout=timeout)

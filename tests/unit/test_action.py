@@ -227,6 +227,8 @@ def test_action_workflow_and_dockerfile_lint_offline() -> None:
     ):
         done = subprocess.run(args, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
+    # The user-facing Dockerfile builds with any builder: no BuildKit-only mounts, no build machine's secrets.
+    assert "--mount" not in (root / "Dockerfile").read_text(encoding="utf-8")
     pinned = re.compile(r"uses: (actions/[a-z-]+)@([0-9a-f]{40}) # v")
     for path in workflows:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
