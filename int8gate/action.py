@@ -150,7 +150,7 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
     result = sticky[0] if sticky else None
     outputs = step_outputs(report, settings.report_path, result)
     outcomes += run_steps([("outputs", lambda: append_outputs(settings.comment.output_path, outputs))])
-    log_outcomes(outcomes, err)
+    log_outcomes(outcomes, err, out)
     return report.exit_code
 
 

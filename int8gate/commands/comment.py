@@ -25,4 +25,4 @@ def run_comment(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, e
     if args.report:
         return post_from_artifact(settings, event, default_client, out=out, err=err, path=Path(args.report))
     verdict = Verdict(args.verdict)
-    return post_saved(settings, event, Path(args.markdown), verdict, client_factory=default_client, err=err)
+    return post_saved(settings, event, Path(args.markdown), verdict, client_factory=default_client, out=out, err=err)

@@ -117,29 +117,48 @@ def read_event(settings: CommentSettings) -> EventFacts:
     return find_activity(settings.event_name, payload, settings.repository)
 
 
+PERMISSIONS_FIX = (
+    "int8gate could not comment on pull request #{number}: this repository's token may not write to pull "
+    "requests ({reason}). Give the job that permission (keep contents: read for the checkout):\n"
+    "permissions:\n  contents: read\n  pull-requests: write"
+)
+
+
 def comment_step(settings: CommentSettings, event: EventFacts, markdown: str, *, verdict: Verdict,
                  client_factory: ClientFactory, sticky: list[StickyResult]) -> StepOutcome:  # fmt: skip
-    """Post ``markdown`` as the sticky comment, or leave it for the poster when the token is read-only."""
+    """Post ``markdown`` as the sticky comment; on a fork's run, leave it for the poster instead.
+
+    Only a fork's ``pull_request`` token is read-only by design. A 403 on a same-repository pull
+    request means the workflow did not grant ``pull-requests: write``: that is a failed step with a
+    warning naming the fix, and no artifact (no poster would post it). What happened is appended to
+    ``sticky`` for the outputs.
+    """
     failed = verdict is not Verdict.PASS
     if settings.mode is CommentMode.OFF:
         return StepOutcome("comment", StepStatus.SKIPPED, "comment: off")
     if event.pr_number is None:
         return StepOutcome("comment", StepStatus.SKIPPED, f"no pull request in a {event.event_name or 'local'} run")
-    pr, fork = event.pull_request, event.activity is Activity.FORK_ARTIFACT
-    if not fork:
+    pr = event.pull_request
+    if event.activity is Activity.FORK_ARTIFACT and pr is not None:
+        sticky.append(StickyResult(StickyAction.READ_ONLY, None, None, "a fork's pull_request token is read-only"))
+        leave = ForkComment(pr.number, event.repository, pr.head_repo, pr.head_sha, settings.scope, failed,
+                            verdict.value, markdown)  # fmt: skip
+        return write_fork_comment(settings.fork_dir(), leave)
+    try:
         result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
                              markdown, scope=settings.scope, mode=settings.mode, failed=failed)  # fmt: skip
-        sticky.append(result)
-        if result.comment_id is not None or pr is None or result.action is not StickyAction.READ_ONLY:
-            return comment_outcome(result)
-    leave = ForkComment(event.pr_number, event.repository, pr.head_repo if pr else "", pr.head_sha if pr else "",
-                        settings.scope, failed, verdict.value, markdown)  # fmt: skip
-    return write_fork_comment(settings.fork_dir(), leave)
-
+    except GitHubError as exc:
+        sticky.append(StickyResult(StickyAction.FAILED, None, None, str(exc)))
+        return StepOutcome("comment", StepStatus.FAILED, str(exc), warning=f"int8gate could not comment: {exc}")
+    sticky.append(result)
+    if result.action is StickyAction.READ_ONLY:
+        fix = PERMISSIONS_FIX.format(number=event.pr_number, reason=result.reason)
+        return StepOutcome("comment", StepStatus.FAILED, result.reason, warning=fix)
+    return comment_outcome(result)
 
 
 def post_saved(settings: CommentSettings, event: EventFacts, markdown: Path, verdict: Verdict, *,
-               client_factory: ClientFactory, err: TextIO) -> int:  # fmt: skip
+               client_factory: ClientFactory, out: TextIO, err: TextIO) -> int:  # fmt: skip
     """Post a saved comment (a rendered report or fleet comparison) as the sticky comment."""
     try:
         body = markdown.read_text(encoding="utf-8")
@@ -150,7 +169,7 @@ def post_saved(settings: CommentSettings, event: EventFacts, markdown: Path, ver
         settings, event, body, verdict=verdict, client_factory=client_factory, sticky=sticky))])
     result = sticky[0] if sticky else None
     outcomes += run_steps([("outputs", lambda: append_outputs(settings.output_path, step_outputs(None, "", result)))])
-    log_outcomes(outcomes, err)
+    log_outcomes(outcomes, err, out)
     return 0
 
 

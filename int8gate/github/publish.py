@@ -35,11 +35,12 @@ class StepStatus(str, Enum):
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """One step's result and a one-line reason for the log."""
+    """One step's result and a one-line reason for the log; ``warning`` also goes up as a ``::warning``."""
 
     step: str
     status: StepStatus
     detail: str
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,10 @@ def run_steps(steps: Sequence[tuple[str, Callable[[], StepOutcome]]]) -> tuple[S
     return tuple(outcomes)
 
 
-def log_outcomes(outcomes: Iterable[StepOutcome], err: TextIO) -> None:
-    """One log line per step: ``int8gate: STEP: STATUS: DETAIL``."""
+def log_outcomes(outcomes: Iterable[StepOutcome], err: TextIO, out: TextIO | None = None) -> None:
+    """One log line per step (``int8gate: STEP: STATUS: DETAIL``) to ``err``; each step's warning to ``out``."""
     for outcome in outcomes:
+        if outcome.warning and out is not None:
+            note = Annotation("warning", outcome.warning, title=f"int8gate: {outcome.step} {outcome.status.value}")
+            print(annotation_command(note), file=out, flush=True)
         print(f"int8gate: {outcome.step}: {outcome.status.value}: {outcome.detail}", file=err, flush=True)

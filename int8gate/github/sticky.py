@@ -47,6 +47,7 @@ class StickyAction(str, Enum):
     UPDATED = "updated"
     SKIPPED = "skipped"
     READ_ONLY = "read-only"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ def test_a_fork_pr_then_the_workflow_run_poster(tmp_path: Path, standin: StandIn
     left = tmp_path / "pr" / "ws" / "int8gate-fork" / "int8gate-comment.json"
     assert json.loads(left.read_text(encoding="utf-8"))["pr_number"] == 2
     assert (tmp_path / "pr" / "summary.md").is_file()
+    assert pr_run.outputs()["comment-action"] == "read-only"  # as action.yml promises, not "skipped"
     for attempt in (1, 2):  # a re-run of the poster updates the same comment
         poster = Harness(tmp_path / f"post{attempt}", standin)  # the artifact, downloaded into a fresh job
         (poster.tmp / "ws" / "int8gate-fork").mkdir()
@@ -251,3 +252,21 @@ def test_an_internal_error_exits_3_not_1_or_2_and_keeps_the_token_out(tmp_path: 
     out, err = capsys.readouterr()
     assert "internal error: RuntimeError: bug while holding ***" in err
     assert ACTIONS not in err and ACTIONS not in out.replace(f"::add-mask::{ACTIONS}", "")
+
+
+def test_a_same_repo_pr_without_write_permission_warns_with_the_fix_and_leaves_no_artifact(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    standin.open_pull("Codertocat/Hello-World", 2)
+    h = Harness(tmp_path, standin)
+    assert h.run(h.env("pull_request", payload("pull_request.opened.json"), token=READ_ONLY)) == 1  # the verdict
+    assert standin.comments("Codertocat/Hello-World", 2) == []
+    assert not (tmp_path / "ws" / "int8gate-fork").exists()  # no poster would ever post it
+    log = h.err.getvalue()
+    assert "int8gate: comment: failed: " in log
+    assert "fork-artifact" not in log
+    warning = next(line for line in h.out.getvalue().splitlines() if line.startswith("::warning"))
+    assert warning.startswith("::warning title=int8gate%3A comment failed::")
+    assert "permissions:%0A  contents: read%0A  pull-requests: write" in warning
+    assert h.outputs()["comment-action"] == "read-only"
+    assert h.outputs()["verdict"] == "fail"
