@@ -95,7 +95,8 @@ class ActionSettings:
         scope = _input(env, "comment-scope") or default_scope(env.get("GITHUB_JOB", ""), policy)
         marker_for(scope)  # a bad scope is a usage error now, not a failed comment later
         comment = CommentSettings.from_github_env(
-            env, mode=mode, scope=scope, fork_folder=_input(env, "fork-artifact-folder"), token=token
+            env, mode=mode, scope=scope, fork_folder=_input(env, "fork-artifact-folder"), token=token,
+            author=_input(env, "comment-author"),
         )
         return cls(
             policy=working / policy,

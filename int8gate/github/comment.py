@@ -64,6 +64,8 @@ class CommentSettings:
     event_path: Path | None
     output_path: Path | None
     token: str = field(default="", repr=False)
+    author: str = ""
+    """Our comments' author login when it cannot be asked for (a GitHub App's ``<slug>[bot]``); see ``sticky``."""
 
     @classmethod
     def for_command(
@@ -80,7 +82,8 @@ class CommentSettings:
 
     @classmethod
     def from_github_env(
-        cls, env: Mapping[str, str], *, mode: CommentMode, scope: str, fork_folder: str | None, token: str
+        cls, env: Mapping[str, str], *, mode: CommentMode, scope: str, fork_folder: str | None, token: str,
+        author: str = "",
     ) -> CommentSettings:
         """The settings with where GitHub and the event are taken from the runner's ``GITHUB_*``."""
         return cls(
@@ -94,6 +97,7 @@ class CommentSettings:
             event_path=Path(env["GITHUB_EVENT_PATH"]) if env.get("GITHUB_EVENT_PATH") else None,
             output_path=Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
             token=token,
+            author=author,
         )
 
     def fork_dir(self) -> Path:
@@ -146,7 +150,8 @@ def comment_step(settings: CommentSettings, event: EventFacts, markdown: str, *,
         return write_fork_comment(settings.fork_dir(), leave)
     try:
         result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
-                             markdown, scope=settings.scope, mode=settings.mode, failed=failed)  # fmt: skip
+                             markdown, scope=settings.scope, mode=settings.mode, failed=failed,
+                             author=settings.author or None)  # fmt: skip
     except GitHubError as exc:
         sticky.append(StickyResult(StickyAction.FAILED, None, None, str(exc)))
         return StepOutcome("comment", StepStatus.FAILED, str(exc), warning=f"int8gate could not comment: {exc}")
@@ -193,7 +198,7 @@ def post_from_artifact(settings: CommentSettings, event: EventFacts, client_fact
             log_outcomes((StepOutcome("comment", StepStatus.SKIPPED, f"not posting: {refusal}"),), err)
             return 0
         result = post_sticky(client, repo, left.pr_number, left.markdown, scope=left.scope,
-                             mode=settings.mode, failed=left.failed)  # fmt: skip
+                             mode=settings.mode, failed=left.failed, author=settings.author or None)  # fmt: skip
     except (GitHubError, Int8gateError) as exc:
         print(annotation_command(error_annotation(exc)).replace("::error", "::warning", 1), file=out)
         log_outcomes((StepOutcome("comment", StepStatus.FAILED, str(exc)),), err)

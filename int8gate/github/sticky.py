@@ -3,10 +3,13 @@
 A comment is ours when it carries the scope's marker (``<!-- int8gate:{scope} -->``) *and* its author
 is the token's own identity, so a comment by anyone else that quotes the marker is never touched.
 
-The identity: ``GET /user`` names the owner of a personal access token. The Actions ``GITHUB_TOKEN``
-(an installation token) gets 403 there; its comments are authored by ``github-actions[bot]``
-(``user.type == "Bot"``), so that is the identity we assume after a 403. A GitHub App token of
-another app also gets 403; pass its ``<slug>[bot]`` login as ``identity`` explicitly.
+The identity, in order: the ``author`` the caller names (the Action's ``comment-author`` input);
+``GET /user`` for a personal access token; otherwise the token is an installation token (the
+Actions ``GITHUB_TOKEN`` or a GitHub App's), which gets 403 there and whose bot login (
+``github-actions[bot]``, ``myapp[bot]``) cannot be asked for. Then ours is a marker comment by a
+bot (``user.type == "Bot"``): only an App installation can author one, and any App that can comment
+on the PR may edit ours anyway, so this trusts no one new. Once we create a comment, its author in
+our own POST's response is our identity for the rest of the run.
 
 Concurrent runs with the same scope may both create a comment; after creating, each run lists the
 comments again, keeps the oldest of ours and deletes only the one it just made, so they converge on
@@ -28,15 +31,19 @@ from int8gate.report.syntax import marker
 
 @dataclass(frozen=True)
 class Identity:
-    """Who our comments are authored by, and how we know."""
+    """Who our comments are authored by, and how we know; ``login`` None: some bot, not known yet."""
 
-    login: str
+    login: str | None
     is_bot: bool
     source: str
 
+    @property
+    def shown(self) -> str:
+        return self.login or "this installation's bot"
 
-GITHUB_ACTIONS_IDENTITY = Identity(
-    "github-actions[bot]", is_bot=True, source="GitHub Actions token (GET /user answers 403)"
+
+INSTALLATION_IDENTITY = Identity(
+    None, is_bot=True, source="an installation token (GET /user answers 403): the Actions or a GitHub App bot"
 )
 
 
@@ -67,12 +74,14 @@ class _Plan(str, Enum):
     SKIP = "skip"
 
 
-def resolve_identity(client: GitHubClient) -> Identity:
-    """The login our comments carry: ``GET /user`` for a PAT, ``github-actions[bot]`` after a 403."""
+def resolve_identity(client: GitHubClient, author: str | None = None) -> Identity:
+    """Our comments' author: ``author`` if given, ``GET /user`` for a PAT, some bot for an installation token."""
+    if author:
+        return Identity(author, author.endswith("[bot]"), "the comment author given")
     try:
         user = client.get_authenticated_user()
     except ForbiddenError:
-        return GITHUB_ACTIONS_IDENTITY
+        return INSTALLATION_IDENTITY
     return Identity(user.login, user.is_bot, "GET /user")
 
 
@@ -81,6 +90,8 @@ def is_own(comment: Comment, identity: Identity, marker: str) -> bool:
     user = comment.user
     if user is None or marker not in comment.body:
         return False
+    if identity.login is None:
+        return user.is_bot
     if user.login.lower() != identity.login.lower():
         return False
     return user.is_bot or not identity.is_bot
@@ -112,7 +123,7 @@ def post_sticky(
     scope: str,
     mode: CommentMode,
     failed: bool,
-    identity: Identity | None = None,
+    author: str | None = None,
 ) -> StickyResult:
     """Create or update our comment per ``mode``. A read-only token is a result, not an error.
 
@@ -126,7 +137,7 @@ def post_sticky(
     def attempt(text: str, truncated: bool) -> StickyResult:
         try:
             return _post(client, repo, issue_number, text, marker=marker_text, mode=mode, failed=failed,
-                         identity=identity, truncated=truncated)  # fmt: skip
+                         author=author, truncated=truncated)  # fmt: skip
         except ReadOnlyTokenError as exc:
             return StickyResult(StickyAction.READ_ONLY, None, None, str(exc), truncated)
 
@@ -147,19 +158,21 @@ def _post(
     marker: str,
     mode: CommentMode,
     failed: bool,
-    identity: Identity | None,
+    author: str | None,
     truncated: bool,
 ) -> StickyResult:
-    me = identity if identity is not None else resolve_identity(client)
+    me = resolve_identity(client, author)
     comments = client.list_issue_comments(repo, number)
     existing = find_own(comments, me, marker)
+    if existing is not None and existing.user is not None and me.login is None:
+        me = Identity(existing.user.login, existing.user.is_bot, "our earlier comment")
     plan = decide(mode, failed, existing is not None)
     if plan is _Plan.SKIP:
         return StickyResult(StickyAction.SKIPPED, None, None, "gate passed and comment mode is on-failure")
     if plan is _Plan.UPDATE and existing is not None:
         updated = client.update_comment(repo, existing.id, text)
         return StickyResult(
-            StickyAction.UPDATED, updated.id, updated.html_url, f"updated comment {updated.id} by {me.login}", truncated
+            StickyAction.UPDATED, updated.id, updated.html_url, f"updated comment {updated.id} by {me.shown}", truncated
         )
     seen = {c.id for c in comments}
 
@@ -168,6 +181,8 @@ def _post(
         return find_own((c for c in fresh if c.id not in seen), me, marker)
 
     created = client.create_comment(repo, number, text, confirm=confirm)
+    if created.user is not None:  # our own POST's answer names our author: exact from here on
+        me = Identity(created.user.login, created.user.is_bot, "our own comment")
     if mode is not CommentMode.NEW:
         try:
             kept = _converge(client, repo, number, me=me, marker=marker, mine=created, text=text)
@@ -183,7 +198,7 @@ def _post(
                 truncated,
             )
     return StickyResult(
-        StickyAction.CREATED, created.id, created.html_url, f"created comment {created.id} as {me.login}", truncated
+        StickyAction.CREATED, created.id, created.html_url, f"created comment {created.id} as {me.shown}", truncated
     )
 
 

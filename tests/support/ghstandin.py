@@ -43,7 +43,9 @@ PAT = "ghp_standinPAT0000000000000000000000000"
 ACTIONS = "ghs_standinActions000000000000000000000"
 READ_ONLY = "ghs_standinReadOnly00000000000000000000"
 OTHER_USER = "ghp_standinOtherUser000000000000000000"
+APP = "ghs_standinAppInstallation0000000000000"
 ACTIONS_BOT = "github-actions[bot]"
+APP_BOT = "int8gate-ci[bot]"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class StandIn(Faults):
         self.add_token(OTHER_USER, "mallory", installation=False)
         self.add_token(ACTIONS, ACTIONS_BOT, installation=True)
         self.add_token(READ_ONLY, ACTIONS_BOT, installation=True, can_write=False)
+        self.add_token(APP, APP_BOT, installation=True)  # a GitHub App's installation token
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False

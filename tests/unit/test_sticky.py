@@ -6,12 +6,12 @@ import threading
 
 import pytest
 from support.ghfaults import FakeClock
-from support.ghstandin import ACTIONS, ACTIONS_BOT, PAT, READ_ONLY, StandIn, make_client
+from support.ghstandin import ACTIONS, ACTIONS_BOT, APP, APP_BOT, PAT, READ_ONLY, StandIn, make_client
 
 from int8gate.errors import UsageError
 from int8gate.github.answers import GitHubUnavailableError, Repo
 from int8gate.github.sticky import (
-    GITHUB_ACTIONS_IDENTITY,
+    INSTALLATION_IDENTITY,
     Identity,
     StickyAction,
     StickyResult,
@@ -37,19 +37,20 @@ def standin(standin: StandIn) -> StandIn:
 
 def post(standin: StandIn, body: str, *, token: str = ACTIONS, scope: str = SCOPE,
          mode: CommentMode = CommentMode.UPDATE, failed: bool = False, clock: FakeClock | None = None,
-         **policy: float) -> StickyResult:  # fmt: skip
+         author: str | None = None, **policy: float) -> StickyResult:  # fmt: skip
     client = make_client(standin, token=token, clock=clock, **policy)
-    return post_sticky(client, REPO, PR, body, scope=scope, mode=mode, failed=failed)
+    return post_sticky(client, REPO, PR, body, scope=scope, mode=mode, failed=failed, author=author)
 
 
 def bodies(standin: StandIn) -> list[str]:
     return [c.body for c in standin.comments(REPO.full_name, PR)]
 
 
-@pytest.mark.parametrize("token", [ACTIONS, PAT])
-def test_two_runs_on_the_same_pr_leave_one_comment_updated(standin: StandIn, token: str) -> None:
-    first = post(standin, "run 1: pass", token=token)
-    second = post(standin, "run 2: fail", token=token)
+@pytest.mark.parametrize(("token", "author"), [(ACTIONS, None), (PAT, None), (APP, None), (APP, APP_BOT)],
+                         ids=["actions-token", "pat", "app-token", "app-token-with-author"])  # fmt: skip
+def test_two_runs_on_the_same_pr_leave_one_comment_updated(standin: StandIn, token: str, author: str | None) -> None:
+    first = post(standin, "run 1: pass", token=token, author=author)
+    second = post(standin, "run 2: fail", token=token, author=author)
     assert first.action is StickyAction.CREATED
     assert second.action is StickyAction.UPDATED
     assert second.comment_id == first.comment_id
@@ -57,10 +58,25 @@ def test_two_runs_on_the_same_pr_leave_one_comment_updated(standin: StandIn, tok
     assert bodies(standin) == [f"{MARKER}\nrun 2: fail"]
 
 
-def test_identity_is_the_pat_owner_or_the_actions_bot(standin: StandIn) -> None:
+def test_identity_is_the_given_author_the_pat_owner_or_an_installation_bot(standin: StandIn) -> None:
     assert resolve_identity(make_client(standin, token=PAT)) == Identity("octocat", False, "GET /user")
-    assert resolve_identity(make_client(standin, token=ACTIONS)) == GITHUB_ACTIONS_IDENTITY
-    assert GITHUB_ACTIONS_IDENTITY.login == ACTIONS_BOT
+    for token in (ACTIONS, APP):
+        assert resolve_identity(make_client(standin, token=token)) == INSTALLATION_IDENTITY
+    given = resolve_identity(make_client(standin, token=APP), APP_BOT)
+    assert (given.login, given.is_bot) == (APP_BOT, True)
+    assert len(standin.requests_to("GET", "/user")) == 3  # a given author needs no question
+
+
+def test_an_app_tokens_comment_is_authored_by_its_bot_and_found_again(standin: StandIn) -> None:
+    actions = post(standin, "the Actions token", scope="other-scope")
+    mine = [post(standin, f"app run {run}", token=APP) for run in (1, 2)]
+    assert [r.action for r in mine] == [StickyAction.CREATED, StickyAction.UPDATED]
+    assert APP_BOT in mine[0].reason  # read back from our own POST's answer
+    comments = standin.comments(REPO.full_name, PR)
+    assert [(c.login, c.body) for c in comments] == [
+        (ACTIONS_BOT, f"{marker_for('other-scope')}\nthe Actions token"), (APP_BOT, f"{MARKER}\napp run 2")
+    ]  # fmt: skip
+    assert actions.comment_id == comments[0].id
 
 
 def test_four_matrix_legs_then_a_merge_leave_one_comment(standin: StandIn) -> None:
