@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -50,9 +50,10 @@ from int8gate.github.sticky import StickyResult
 from int8gate.judge.verdict import FailOn
 from int8gate.policy.spec import DEFAULT_POLICY_FILE, CommentMode
 from int8gate.report.data import Report
-from int8gate.report.limits import COMMENT_LIMIT, SUMMARY_LIMIT
-from int8gate.report.markdown import RenderOptions, render_report, render_stopped
+from int8gate.report.limits import SUMMARY_LIMIT
+from int8gate.report.markdown import options_for, render_report, render_stopped
 from int8gate.report.syntax import marker as marker_for
+from int8gate.report.syntax import sanitize_scope
 from int8gate.workspace import Workspace, output_path
 
 Gate = Callable[[Path, Path, Mapping[str, str], FailOn], Report]
@@ -71,7 +72,11 @@ def _choice(env: Mapping[str, str], name: str, allowed: list[str], default: str)
 
 @dataclass(frozen=True)
 class ActionSettings:
-    """Everything the Action was asked to do, validated; ``comment`` holds the token (never in ``repr``)."""
+    """Everything the Action was asked to do, validated; ``comment`` holds the token (never in ``repr``).
+
+    ``comment_mode`` is None when the ``comment`` input was not given: the policy's
+    ``report.comment`` decides then (``update`` by default).
+    """
 
     policy: Path
     fail_on: FailOn
@@ -80,6 +85,7 @@ class ActionSettings:
     working_directory: Path
     summary_path: Path | None
     comment: CommentSettings
+    comment_mode: CommentMode | None = None
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> ActionSettings:
@@ -87,17 +93,15 @@ class ActionSettings:
         working = (workspace / _input(env, "working-directory", ".")).resolve()
         if not Workspace.at(workspace).contains(working):
             raise UsageError(f"input working-directory: {working} is outside the workspace {workspace}")
-        mode = CommentMode(_choice(env, "comment", [m.value for m in CommentMode], CommentMode.UPDATE.value))
-        token = _input(env, "github-token")
-        if mode is not CommentMode.OFF and not token:
-            raise UsageError("input github-token is empty: pass ${{ github.token }}, or set comment: off")
+        given = _input(env, "comment")
+        mode = CommentMode(_choice(env, "comment", [m.value for m in CommentMode], given)) if given else None
         policy = _input(env, "policy", DEFAULT_POLICY_FILE)
-        scope = _input(env, "comment-scope") or default_scope(env.get("GITHUB_JOB", ""), policy)
-        marker_for(scope)  # a bad scope is a usage error now, not a failed comment later
+        scope = _input(env, "comment-scope")
         comment = CommentSettings.from_github_env(
-            env, mode=mode, scope=scope, fork_folder=_input(env, "fork-artifact-folder"), token=token,
-            author=_input(env, "comment-author"),
-        )
+            env, mode=mode or CommentMode.UPDATE, fork_folder=_input(env, "fork-artifact-folder"),
+            scope=sanitize_scope(scope) if scope else default_scope(env.get("GITHUB_JOB", ""), policy),
+            token=_input(env, "github-token"), author=_input(env, "comment-author"),
+        )  # fmt: skip
         return cls(
             policy=working / policy,
             fail_on=FailOn(_choice(env, "fail-on", [m.value for m in FailOn], FailOn.FAIL.value)),
@@ -106,6 +110,7 @@ class ActionSettings:
             working_directory=working,
             summary_path=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
             comment=comment,
+            comment_mode=mode,
         )
 
 
@@ -126,20 +131,21 @@ def run(settings: ActionSettings, env: Mapping[str, str], *, gate: Gate, client_
         log_outcomes(run_steps([
             ("summary", lambda: append_summary(settings.summary_path, stopped)),
             ("outputs", lambda: append_outputs(comment.output_path, step_outputs(None, "", None))),
-        ]), err)  # fmt: skip
+        ]), err, out)  # fmt: skip
         return exc.exit_code
     return _publish(settings, event, report, client_factory=client_factory, out=out, err=err)
 
 
 def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, client_factory: ClientFactory,
              out: TextIO, err: TextIO) -> int:  # fmt: skip
-    comment_md = render_report(report, RenderOptions(marker=marker_for(settings.comment.scope), limit=COMMENT_LIMIT))
-    summary_md = render_report(report, RenderOptions(limit=SUMMARY_LIMIT))
+    settings_now = replace(settings.comment, mode=settings.comment_mode or report.presentation.comment)
+    comment_md = render_report(report, options_for(report, marker=marker_for(settings_now.scope)))
+    summary_md = render_report(report, options_for(report, limit=SUMMARY_LIMIT))
     workspace = Workspace.at(settings.workspace)
     sticky: list[StickyResult] = []
 
     def comment() -> StepOutcome:
-        return comment_step(settings.comment, event, comment_md, verdict=report.verdict,
+        return comment_step(settings_now, event, comment_md, verdict=report.verdict,
                             client_factory=client_factory, sticky=sticky)  # fmt: skip
 
     outcomes = run_steps([
@@ -162,24 +168,36 @@ def _real_gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: F
     return gate(policy, workspace, env, fail_on)
 
 
+def _stopped(env: Mapping[str, str], problem: str) -> None:
+    """Before any settings exist: the summary and the outputs (``verdict=error``), as on every other path."""
+    summary = Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None
+    output = Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None
+    log_outcomes(run_steps([
+        ("summary", lambda: append_summary(summary, render_stopped(problem))),
+        ("outputs", lambda: append_outputs(output, step_outputs(None, "", None))),
+    ]), sys.stderr)  # fmt: skip
+
+
 def main(environ: Mapping[str, str] | None = None) -> int:
     """The container's entry point (the ``int8gate-action`` console script)."""
     env = dict(os.environ if environ is None else environ)
+    token = env.get("INPUT_GITHUB-TOKEN", "").strip()
     try:
         settings = ActionSettings.from_environ(env)
         return run(settings, env, gate=_real_gate, client_factory=default_client, out=sys.stdout, err=sys.stderr)
     except Int8gateError as exc:
         print(annotation_command(error_annotation(exc)), flush=True)
         print(f"int8gate: error: {exc}", file=sys.stderr)
+        _stopped(env, str(exc))
         return exc.exit_code if isinstance(exc, UsageError) else EXIT_BAD_INPUT
     except Exception as exc:  # the last line of defence: a bug must not read as the gate's "fail" (exit 1)
         if env.get("INT8GATE_DEBUG"):
             traceback.print_exc()
         print(f"::error title=int8gate::internal error: {type(exc).__name__}", flush=True)
-        token = env.get("INPUT_GITHUB-TOKEN", "")
         text = str(exc).replace(token, "***") if token else str(exc)
         print(f"int8gate: internal error: {type(exc).__name__}: {text} (set INT8GATE_DEBUG=1 for the traceback)",
               file=sys.stderr)  # fmt: skip
+        _stopped(env, f"internal error: {type(exc).__name__}")
         return EXIT_INTERNAL
 
 

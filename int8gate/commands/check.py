@@ -38,7 +38,7 @@ from int8gate.policy.spec import Policy
 from int8gate.report.data import Report, ToolInfo
 from int8gate.report.dryrun import DryRun, PlannedPair, render_dry_run_text
 from int8gate.report.limits import SUMMARY_LIMIT
-from int8gate.report.markdown import RenderOptions, render_report
+from int8gate.report.markdown import options_for, render_report
 from int8gate.report.progress import Plan, Step
 from int8gate.report.terminal import Written, render_report_text
 from int8gate.runtime.bench import check_fidelity, measure_pair
@@ -163,11 +163,11 @@ def publish(report: Report, outputs: Outputs, workspace_root: Path, env: Mapping
         path = deliver(outputs.json, json_text(report), out, place)
         written.append(Written("JSON", workspace.display(path) if path else "stdout"))
     if outputs.markdown is not None:
-        path = deliver(outputs.markdown, render_report(report, RenderOptions()), out, place)
+        path = deliver(outputs.markdown, render_report(report, options_for(report)), out, place)
         written.append(Written("Markdown", workspace.display(path) if path else "stdout"))
     summary = env.get("GITHUB_STEP_SUMMARY") if env.get("GITHUB_ACTIONS") == "true" else None
     if summary:
-        append_summary(Path(summary), render_report(report, RenderOptions(limit=SUMMARY_LIMIT)))
+        append_summary(Path(summary), render_report(report, options_for(report, limit=SUMMARY_LIMIT)))
         written.append(Written("the job summary", ""))
     stream = out if outputs.text_to_stdout else err
     stream.write(render_report_text(report, written, color=use_color(stream, env)) + "\n")

@@ -37,7 +37,7 @@ from int8gate.policy.spec import (
     QuantizedRequirement,
     Requirements,
 )
-from int8gate.report.data import BenchmarkSection, ModelResult, Report, ToolInfo
+from int8gate.report.data import BenchmarkSection, ModelResult, Presentation, Report, ToolInfo
 from int8gate.report.progress import Stage, Step
 from int8gate.workspace import PairPaths
 
@@ -136,6 +136,7 @@ def run_gate(
         runner=runner,
         models=results,
         title=policy.report.title,
+        presentation=Presentation(policy.report.comment, policy.report.details, policy.report.chart),
     )
 
 

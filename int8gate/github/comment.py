@@ -10,7 +10,6 @@ read-only) or ``post_from_artifact`` (the trusted ``workflow_run`` side). The po
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,15 +34,15 @@ from int8gate.github.publish import (
 from int8gate.github.sticky import StickyAction, StickyResult, post_sticky
 from int8gate.judge.verdict import Verdict
 from int8gate.policy.spec import DEFAULT_POLICY_FILE, CommentMode
-from int8gate.report.syntax import marker as marker_for
+from int8gate.report.syntax import sanitize_scope
 from int8gate.workspace import Workspace, output_path
 
 DEFAULT_FORK_FOLDER = "int8gate-fork"
 
 
 def default_scope(job: str, policy: str) -> str:
-    """The sticky comment's scope when none is given: ``JOB/POLICY`` as a marker-safe token."""
-    return re.sub(r"[^A-Za-z0-9._:/@+=-]", "-", f"{job or 'job'}/{policy}")
+    """The sticky comment's scope when none is given: ``JOB/POLICY``, sanitized like any scope."""
+    return sanitize_scope(f"{job or 'job'}/{policy}")
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,7 @@ class CommentSettings:
         token = env.get("GITHUB_TOKEN", "")
         if comment is not CommentMode.OFF and not token:
             raise UsageError("GITHUB_TOKEN is empty: set it to ${{ github.token }} for this step, or pass --mode off")
-        chosen = scope or default_scope(env.get("GITHUB_JOB", ""), DEFAULT_POLICY_FILE)
-        marker_for(chosen)  # a bad scope is a usage error now, not a failed comment later
+        chosen = sanitize_scope(scope) if scope else default_scope(env.get("GITHUB_JOB", ""), DEFAULT_POLICY_FILE)
         return cls.from_github_env(env, mode=comment, scope=chosen, fork_folder=fork_folder, token=token)
 
     @classmethod

@@ -10,7 +10,8 @@ Schema history:
     1 — first release: ``schema_version``, ``tool``, ``verdict``, ``exit_code``, ``runner``,
         ``models[]`` (``name``, ``verdict``, ``reasons``, ``quantization``, ``fp32_model``,
         ``pairing``, ``benchmark``, ``fidelity``, ``expected``, ``findings``, ``error``, ``profile``
-        (time per op type, FP32 and INT8), ``profile_error``).
+        (time per op type, FP32 and INT8), ``profile_error``); ``presentation`` (the policy's
+        ``report.comment``, ``details`` and ``chart``, so a report read back renders as asked).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from int8gate.measure.fidelity import FidelityResult
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.model.inspection import ModelInspection, PairCheck
 from int8gate.model.values import AssumedDim
+from int8gate.policy.spec import CommentMode
 
 SCHEMA_VERSION = 1
 
@@ -74,6 +76,15 @@ class ToolInfo:
 
 
 @dataclass(frozen=True)
+class Presentation:
+    """How the policy asks the report to be shown and published (``report:`` in ``.int8gate.yml``)."""
+
+    comment: CommentMode = CommentMode.UPDATE
+    details: bool = True
+    chart: bool = True
+
+
+@dataclass(frozen=True)
 class Report:
     """One gate run: the runner it ran on, every model's result, and the overall verdict."""
 
@@ -83,4 +94,5 @@ class Report:
     runner: RunnerProfile
     models: tuple[ModelResult, ...]
     title: str = "int8gate"
+    presentation: Presentation = Presentation()
     schema_version: int = SCHEMA_VERSION

@@ -41,6 +41,11 @@ class RenderOptions:
     fold: int = 0
 
 
+def options_for(report: Report, *, marker: str | None = None, limit: int = COMMENT_LIMIT) -> RenderOptions:
+    """What the report's policy asked to show (``report.details``, ``report.chart``), with a marker and a limit."""
+    return RenderOptions(marker, limit, report.presentation.details, report.presentation.chart)
+
+
 def render_report(report: Report, options: RenderOptions) -> str:
     """The report as Markdown under ``options.limit`` characters, folding detail if it must."""
     for fold in range(FOLD_LEVELS + 1):

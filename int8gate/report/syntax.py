@@ -35,6 +35,16 @@ def code(text: str) -> str:
 
 
 _SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,99}")
+DEFAULT_SCOPE = "int8gate"
+
+
+def sanitize_scope(text: str) -> str:
+    """Any text as a marker-safe scope (never an error): other characters become ``-``, runs of ``-``
+    one, it starts with a letter or digit and is at most 100 characters; nothing usable gives ``int8gate``.
+    """
+    scope = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._:/@+=-]", "-", text))
+    scope = re.sub(r"^[^A-Za-z0-9]+", "", scope)[:100]
+    return scope if _SCOPE.fullmatch(scope) and "--" not in scope else DEFAULT_SCOPE
 
 
 def marker(scope: str) -> str:

@@ -14,6 +14,7 @@ from support.ghcontract import EVENTS_DIR
 from support.ghfaults import FakeClock
 from support.ghstandin import ACTIONS, READ_ONLY, StandIn
 from support.paths import REPO
+from support.reportdata import pass_and_fake
 
 from int8gate.action import ActionSettings, run
 from int8gate.errors import PolicyError, UsageError
@@ -22,7 +23,7 @@ from int8gate.github.comment import CommentSettings
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.machine.probe import probe_runner
 from int8gate.policy.spec import CommentMode
-from int8gate.report.data import ModelResult, Report, ToolInfo
+from int8gate.report.data import ModelResult, Presentation, Report, ToolInfo
 from int8gate.runtime.ortinfo import ort_info
 
 RUNNER = probe_runner(ort_info())
@@ -94,8 +95,6 @@ def test_inputs_keep_their_hyphens_and_are_validated(tmp_path: Path) -> None:
     assert "t0k3n" not in repr(settings)
     with pytest.raises(UsageError, match="input comment: 'sometimes' is not one of update, new, off, on-failure"):
         ActionSettings.from_environ({**base, "INPUT_COMMENT": "sometimes"})
-    with pytest.raises(UsageError, match="input github-token is empty"):
-        ActionSettings.from_environ({"GITHUB_WORKSPACE": str(tmp_path)})
     assert ActionSettings.from_environ({"GITHUB_WORKSPACE": str(tmp_path), "INPUT_COMMENT": "off"}).comment.token == ""
     with pytest.raises(UsageError, match="outside the workspace"):
         ActionSettings.from_environ({**base, "INPUT_WORKING-DIRECTORY": "../elsewhere"})
@@ -270,3 +269,66 @@ def test_a_same_repo_pr_without_write_permission_warns_with_the_fix_and_leaves_n
     assert "permissions:%0A  contents: read%0A  pull-requests: write" in warning
     assert h.outputs()["comment-action"] == "read-only"
     assert h.outputs()["verdict"] == "fail"
+
+
+@pytest.mark.parametrize(("job", "policy", "scope", "expected"), [
+    ("_lint", ".int8gate.yml", "", "lint/.int8gate.yml"),
+    ("gate", "my  policy.yml", "", "gate/my-policy.yml"),
+    ("gate", ".int8gate.yml", "--leg: x64 (AVX-512) -- nightly", "leg:-x64-AVX-512-nightly"),
+    ("gate", ".int8gate.yml", "!!!", "int8gate"),
+])  # fmt: skip
+def test_comment_scopes_are_sanitized_never_fatal(job: str, policy: str, scope: str, expected: str,
+                                                  tmp_path: Path, standin: StandIn) -> None:  # fmt: skip
+    standin.open_pull("Codertocat/Hello-World", 2)
+    for mode in ("off", "update"):
+        h = Harness(tmp_path / mode, standin)
+        env = {**h.env("pull_request", payload("pull_request.opened.json"), policy=policy, comment=mode,
+                       comment_scope=scope), "GITHUB_JOB": job}  # fmt: skip
+        assert h.run(env) == 1, h.err.getvalue()  # the gate's verdict, never a usage error
+    (comment,) = standin.comments("Codertocat/Hello-World", 2)
+    assert comment.body.startswith(f"<!-- int8gate:{expected} -->\n")
+
+
+def test_the_policy_report_settings_apply_and_the_comment_input_overrides_only_when_given(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    from dataclasses import replace
+
+    standin.open_pull("Codertocat/Hello-World", 2)
+    quiet = replace(pass_and_fake(), presentation=Presentation(CommentMode.OFF, details=False, chart=False))
+    policy_off = Harness(tmp_path / "policy-off", standin)
+    assert policy_off.run(policy_off.env("pull_request", payload("pull_request.opened.json")), report=quiet) == 1
+    assert standin.comments("Codertocat/Hello-World", 2) == []
+    assert policy_off.outputs()["comment-action"] == "skipped"
+    summary = (tmp_path / "policy-off" / "summary.md").read_text(encoding="utf-8")
+    assert "```mermaid" not in summary and "<summary>Environment</summary>" not in summary
+    given = Harness(tmp_path / "input-update", standin)
+    assert given.run(given.env("pull_request", payload("pull_request.opened.json"), comment="update"),
+                     report=quiet) == 1  # fmt: skip
+    (comment,) = standin.comments("Codertocat/Hello-World", 2)
+    assert "```mermaid" not in comment.body and "<summary>Environment</summary>" not in comment.body
+    loud = Harness(tmp_path / "defaults", standin)
+    assert loud.run(loud.env("pull_request", payload("pull_request.opened.json")), report=pass_and_fake()) == 1
+    (comment,) = standin.comments("Codertocat/Hello-World", 2)
+    assert "```mermaid" in comment.body and "<summary>Environment</summary>" in comment.body
+
+
+def test_input_errors_and_an_empty_token_still_write_the_outputs(tmp_path: Path, standin: StandIn,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from int8gate.action import main
+
+    (tmp_path / "output").touch()
+    env = {"GITHUB_WORKSPACE": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "output"),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "INPUT_COMMENT": "sometimes"}  # fmt: skip
+    assert main(env) == 2
+    outputs = parse_outputs((tmp_path / "output").read_text(encoding="utf-8"))
+    assert outputs == {"verdict": "error", "speedup": "", "report-path": "", "comment-id": "",
+                       "comment-action": "skipped"}  # fmt: skip
+    assert "input comment: 'sometimes'" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "::error title=int8gate::input comment" in capsys.readouterr().out
+    standin.open_pull("Codertocat/Hello-World", 2)
+    h = Harness(tmp_path / "no-token", standin)
+    assert h.run(h.env("pull_request", payload("pull_request.opened.json"), token="")) == 1  # the gate still ran
+    assert "int8gate: comment: failed: no GitHub token" in h.err.getvalue()
+    assert "::warning title=int8gate%3A comment failed::" in h.out.getvalue()
+    assert h.outputs()["comment-action"] == "failed"

@@ -132,3 +132,15 @@ def test_a_fake_is_judged_a_crash_is_a_failed_row_and_the_rest_still_runs() -> N
     assert not any("crashy" in call for call in fake.calls if not call.startswith("inspect"))
     starts = [(s.pair, s.pairs, s.name) for s in fake.progress if s.stage is Stage.INSPECT]
     assert starts == [(1, 3, "fake"), (2, 3, "crashy"), (3, 3, "resnet")]  # "pair k/n" for every pair
+
+
+def test_the_policys_report_settings_travel_with_the_report() -> None:
+    from int8gate.policy.load import parse_policy
+    from int8gate.policy.spec import CommentMode
+    from int8gate.report.data import Presentation
+
+    text = "models:\n  - {fp32: resnet_fp32.onnx, int8: resnet_int8.onnx}\nreport: {comment: 'off', chart: false}\n"
+    policy = parse_policy(text, ".int8gate.yml")
+    report = run_gate(policy, [pair("resnet")], reportdata.runner(), FakeEdges().edges(),
+                      tool=lambda seconds: ToolInfo("int8gate", "0", ".int8gate.yml", "t", seconds))  # fmt: skip
+    assert report.presentation == Presentation(CommentMode.OFF, details=True, chart=False)
