@@ -149,7 +149,7 @@ def comment_step(settings: CommentSettings, event: EventFacts, markdown: str, *,
     try:
         result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
                              markdown, scope=settings.scope, mode=settings.mode, failed=failed,
-                             author=settings.author or None)  # fmt: skip
+                             author=settings.author or None, head_sha=pr.head_sha if pr else None)  # fmt: skip
     except GitHubError as exc:
         sticky.append(StickyResult(StickyAction.FAILED, None, None, str(exc)))
         return StepOutcome("comment", StepStatus.FAILED, str(exc), warning=f"int8gate could not comment: {exc}")
@@ -196,7 +196,8 @@ def post_from_artifact(settings: CommentSettings, event: EventFacts, client_fact
             log_outcomes((StepOutcome("comment", StepStatus.SKIPPED, f"not posting: {refusal}"),), err)
             return 0
         result = post_sticky(client, repo, left.pr_number, left.markdown, scope=left.scope,
-                             mode=settings.mode, failed=left.failed, author=settings.author or None)  # fmt: skip
+                             mode=settings.mode, failed=left.failed, author=settings.author or None,
+                             head_sha=left.head_sha)  # fmt: skip
     except (GitHubError, Int8gateError) as exc:
         print(annotation_command(error_annotation(exc)).replace("::error", "::warning", 1), file=out)
         log_outcomes((StepOutcome("comment", StepStatus.FAILED, str(exc)),), err)

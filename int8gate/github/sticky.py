@@ -11,7 +11,10 @@ bot (``user.type == "Bot"``): only an App installation can author one, and any A
 on the PR may edit ours anyway, so this trusts no one new. Once we create a comment, its author in
 our own POST's response is our identity for the rest of the run.
 
-Concurrent runs with the same scope may both create a comment; after creating, each run lists the
+Runs of older commits never overwrite a newer one: given the head commit a run tested, the comment
+names it in a second hidden line, and before writing we ask GitHub where the pull request's head is
+now; a run whose commit is no longer the head posts nothing (the newer run will). Concurrent runs
+of the same commit with the same scope may both create a comment; after creating, each run lists the
 comments again, keeps the oldest of ours and deletes only the one it just made, so they converge on
 one. The fleet view avoids the race altogether: matrix legs write reports and one merge job posts.
 """
@@ -26,7 +29,7 @@ from int8gate.github.answers import Comment, CommentTooLongError, ForbiddenError
 from int8gate.github.client import GitHubClient
 from int8gate.policy.spec import CommentMode
 from int8gate.report.limits import fit_comment
-from int8gate.report.syntax import marker
+from int8gate.report.syntax import head_marker, head_of, marker
 
 
 @dataclass(frozen=True)
@@ -124,20 +127,25 @@ def post_sticky(
     mode: CommentMode,
     failed: bool,
     author: str | None = None,
+    head_sha: str | None = None,
 ) -> StickyResult:
     """Create or update our comment per ``mode``. A read-only token is a result, not an error.
 
-    Other ``GitHubError``s propagate: the caller logs why no comment was posted and carries on.
+    ``head_sha``: the pull request head commit this comment reports on; when given, nothing is
+    written unless it is still the head. Other ``GitHubError``s propagate: the caller logs why no
+    comment was posted and carries on.
     """
     marker_text = marker(scope)  # validates the scope too
     if mode is CommentMode.OFF:
         return StickyResult(StickyAction.SKIPPED, None, None, "comment mode is off")
-    text, truncated = fit_comment(body, marker_text)
+    prefix = marker_text + (f"\n{head_marker(head_sha)}" if head_sha else "")
+    body = body.replace(marker_text, "").lstrip("\n")
+    text, truncated = fit_comment(body, prefix)
 
     def attempt(text: str, truncated: bool) -> StickyResult:
         try:
             return _post(client, repo, issue_number, text, marker=marker_text, mode=mode, failed=failed,
-                         author=author, truncated=truncated)  # fmt: skip
+                         author=author, head_sha=head_sha, truncated=truncated)  # fmt: skip
         except ReadOnlyTokenError as exc:
             return StickyResult(StickyAction.READ_ONLY, None, None, str(exc), truncated)
 
@@ -145,8 +153,20 @@ def post_sticky(
         return attempt(text, truncated)
     except CommentTooLongError:
         # GitHub counted differently (e.g. in bytes): cut by UTF-8 bytes and try once more.
-        text, _ = fit_comment(body, marker_text, measure=lambda s: len(s.encode("utf-8")))
+        text, _ = fit_comment(body, prefix, measure=lambda s: len(s.encode("utf-8")))
         return attempt(text, True)
+
+
+def _superseded(client: GitHubClient, repo: Repo, number: int, head_sha: str) -> str | None:
+    """Why a run of ``head_sha`` may not write (the pull request moved on), or None."""
+    try:
+        now = client.get_pull_request(repo, number).head_sha
+    except ForbiddenError:  # the token may not read pull requests: nothing to compare, post as asked
+        return None
+    if now == head_sha:
+        return None
+    return (f"not posting: pull request #{number} is now at {now[:12]}, this run tested {head_sha[:12]} "
+            "(the run for the newer commit comments)")  # fmt: skip
 
 
 def _post(
@@ -159,8 +179,13 @@ def _post(
     mode: CommentMode,
     failed: bool,
     author: str | None,
+    head_sha: str | None,
     truncated: bool,
 ) -> StickyResult:
+    if head_sha is not None:
+        stale = _superseded(client, repo, number, head_sha)
+        if stale is not None:
+            return StickyResult(StickyAction.SKIPPED, None, None, stale, truncated)
     me = resolve_identity(client, author)
     comments = client.list_issue_comments(repo, number)
     existing = find_own(comments, me, marker)
@@ -170,10 +195,11 @@ def _post(
     if plan is _Plan.SKIP:
         return StickyResult(StickyAction.SKIPPED, None, None, "gate passed and comment mode is on-failure")
     if plan is _Plan.UPDATE and existing is not None:
+        before = head_of(existing.body)
         updated = client.update_comment(repo, existing.id, text)
-        return StickyResult(
-            StickyAction.UPDATED, updated.id, updated.html_url, f"updated comment {updated.id} by {me.shown}", truncated
-        )
+        was = f" (it reported on {before[:12]})" if before and before != head_sha else ""
+        return StickyResult(StickyAction.UPDATED, updated.id, updated.html_url,
+                            f"updated comment {updated.id} by {me.shown}{was}", truncated)  # fmt: skip
     seen = {c.id for c in comments}
 
     def confirm() -> Comment | None:

@@ -57,6 +57,23 @@ def marker(scope: str) -> str:
     return f"<!-- int8gate:{scope} -->"
 
 
+_SHA = re.compile(r"[0-9a-f]{7,64}")
+_HEAD = re.compile(r"<!-- int8gate-head:([0-9a-f]{7,64}) -->")
+
+
+def head_marker(sha: str) -> str:
+    """The hidden line naming the pull request head commit a comment reports on."""
+    if not _SHA.fullmatch(sha):
+        raise UsageError(f"head commit {sha!r} is not a hexadecimal SHA")
+    return f"<!-- int8gate-head:{sha} -->"
+
+
+def head_of(body: str) -> str | None:
+    """The head commit a comment's hidden line names, if any."""
+    found = _HEAD.search(body)
+    return found.group(1) if found else None
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A GitHub table; cells must already be escaped."""
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]

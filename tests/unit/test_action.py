@@ -332,3 +332,26 @@ def test_input_errors_and_an_empty_token_still_write_the_outputs(tmp_path: Path,
     assert "int8gate: comment: failed: no GitHub token" in h.err.getvalue()
     assert "::warning title=int8gate%3A comment failed::" in h.out.getvalue()
     assert h.outputs()["comment-action"] == "failed"
+
+
+def test_an_older_run_finishing_last_never_overwrites_the_newer_report(tmp_path: Path, standin: StandIn) -> None:
+    old_sha, new_sha = "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "4a2e5f0c0ffee0d15ea5e0ddba11c0de0b57ac1e"
+    standin.open_pull("Codertocat/Hello-World", 2, head_sha=old_sha)
+    newer = Harness(tmp_path / "newer", standin)
+    pushed = payload("pull_request.synchronize.json", rename={old_sha: new_sha})
+
+    def older_gate_while_a_push_lands(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+        standin.open_pull("Codertocat/Hello-World", 2, head_sha=new_sha)  # a push while the older run measures
+        assert newer.run(newer.env("pull_request", pushed), report=canned_report(Verdict.PASS)) == 0
+        return canned_report(Verdict.FAIL)
+
+    older = Harness(tmp_path / "older", standin)
+    settings = ActionSettings.from_environ(older.env("pull_request", payload("pull_request.opened.json")))
+    assert run(settings, {}, gate=older_gate_while_a_push_lands, client_factory=older.client,
+               out=older.out, err=older.err) == 1  # fmt: skip
+    (comment,) = standin.comments("Codertocat/Hello-World", 2)
+    assert f"<!-- int8gate-head:{new_sha} -->" in comment.body
+    assert "int8gate: pass" in comment.body  # the newer run's report stands
+    assert older.outputs()["comment-action"] == "skipped"
+    assert f"is now at {new_sha[:12]}, this run tested {old_sha[:12]}" in older.err.getvalue()
+    assert newer.outputs()["comment-action"] == "created"
