@@ -24,6 +24,7 @@ from typing import TextIO
 from int8gate.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, Int8gateError, UsageError
 from int8gate.github.comment import (
     ClientFactory,
+    CommentContent,
     CommentSettings,
     comment_step,
     default_client,
@@ -32,6 +33,7 @@ from int8gate.github.comment import (
     read_event,
 )
 from int8gate.github.event import Activity, EventFacts
+from int8gate.github.fork import SourcedReport
 from int8gate.github.publish import (
     StepOutcome,
     add_mask,
@@ -122,7 +124,7 @@ def run(settings: ActionSettings, env: Mapping[str, str], *, gate: Gate, client_
         print(add_mask(comment.token), file=out, flush=True)
     event = read_event(comment)
     if event.activity is Activity.POST_FROM_ARTIFACT:
-        return post_from_artifact(comment, event, client_factory, out=out, err=err)
+        return post_from_artifact(comment, event, client_factory, out=out, err=err, mode=settings.comment_mode)
     try:
         report = gate(settings.policy, settings.workspace, env, settings.fail_on)
     except Int8gateError as exc:
@@ -144,9 +146,10 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
     workspace = Workspace.at(settings.workspace)
     sticky: list[StickyResult] = []
 
+    content = CommentContent(comment_md, report.verdict, (SourcedReport(settings.report_path, report),))
+
     def comment() -> StepOutcome:
-        return comment_step(settings_now, event, comment_md, verdict=report.verdict,
-                            client_factory=client_factory, sticky=sticky)  # fmt: skip
+        return comment_step(settings_now, event, content, client_factory=client_factory, sticky=sticky)
 
     outcomes = run_steps([
         ("report", lambda: write_report_json(output_path(settings.report_path, workspace), report)),

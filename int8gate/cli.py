@@ -184,16 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fail_on(merge, FailOn.FAIL)
 
     comment = commands.add_parser(
-        "comment", help="post a saved comment as the sticky PR comment",
-        description="Post a comment written earlier (merge --markdown, or a fork run's int8gate-comment.json) as "
-        "the pull request's sticky comment, using GITHUB_TOKEN and the runner's GITHUB_* variables. Problems "
-        "posting are logged; the exit code stays 0.",
-        epilog=_epilog(("int8gate comment --markdown merged.md --scope fleet", "post a merged comparison"),
-                       ("int8gate comment --report int8gate-fork/int8gate-comment.json", "a fork PR's comment")),
+        "comment", help="post reports or a saved comment as the sticky PR comment",
+        description="Post JSON reports (one is shown as the report, several as the comparison of runners), a "
+        "comment written earlier (same-repository pull requests only), or a fork run's int8gate-comment.json "
+        "(the workflow_run poster, which renders it itself) as the pull request's sticky comment, using "
+        "GITHUB_TOKEN and the runner's GITHUB_* variables. On a fork's read-only run the reports are left for "
+        "the poster. Problems posting are logged; the exit code stays 0.",
+        epilog=_epilog(("int8gate comment --report reports/*.json --scope fleet", "post the runners' comparison"),
+                       ("int8gate comment --artifact int8gate-fork/int8gate-comment.json", "a fork PR's comment")),
     )  # fmt: skip
     source = comment.add_mutually_exclusive_group(required=True)
-    source.add_argument("--markdown", default=None, metavar="FILE", help="a rendered report or comparison")
-    source.add_argument("--report", default=None, metavar="FILE", help="a fork run's int8gate-comment.json")
+    source.add_argument("--report", nargs="+", default=None, metavar="FILE",
+                        help="JSON reports: one is shown as the report, several as the comparison of runners")
+    source.add_argument("--markdown", default=None, metavar="FILE",
+                        help="a rendered comment (same-repository PRs only: a fork's run can leave only reports)")
+    source.add_argument("--artifact", default=None, metavar="FILE",
+                        help="the workflow_run poster: a fork run's int8gate-comment.json")
     comment.add_argument("--scope", default=None, metavar="SCOPE", help="sticky-comment scope (default: job/policy)")
     comment.add_argument("--mode", choices=[m.value for m in CommentMode], default=None,
                          help="update one comment, add a new one, post only on failure, or not at all "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -19,14 +19,12 @@ from int8gate.errors import Int8gateError, UsageError
 from int8gate.github.answers import GitHubError, Repo
 from int8gate.github.client import DEFAULT_API_URL, GitHubClient
 from int8gate.github.event import Activity, EventFacts, check_artifact_claim, find_activity
-from int8gate.github.fork import FORK_COMMENT_FILE, ForkComment, read_fork_comment, write_fork_comment
+from int8gate.github.fork import FORK_COMMENT_FILE, ForkComment, SourcedReport, read_fork_comment, write_fork_comment
 from int8gate.github.publish import (
     StepOutcome,
     StepStatus,
-    annotation_command,
     append_outputs,
     comment_outcome,
-    error_annotation,
     log_outcomes,
     run_steps,
     step_outputs,
@@ -34,6 +32,8 @@ from int8gate.github.publish import (
 from int8gate.github.sticky import StickyAction, StickyResult, post_sticky
 from int8gate.judge.verdict import Verdict
 from int8gate.policy.spec import DEFAULT_POLICY_FILE, CommentMode
+from int8gate.report.data import Report
+from int8gate.report.forkview import ForkRun, fork_verdict, render_fork_comment
 from int8gate.report.syntax import sanitize_scope
 from int8gate.workspace import Workspace, output_path
 
@@ -124,31 +124,47 @@ PERMISSIONS_FIX = (
     "requests ({reason}). Give the job that permission (keep contents: read for the checkout):\n"
     "permissions:\n  contents: read\n  pull-requests: write"
 )
+NO_REPORTS_FOR_FORK = (
+    "int8gate cannot leave this comment for the workflow_run poster: the poster posts only what it renders "
+    "itself from JSON reports, never a fork's Markdown. Pass the reports (int8gate comment --report FILE...)."
+)
 
 
-def comment_step(settings: CommentSettings, event: EventFacts, markdown: str, *, verdict: Verdict,
+@dataclass(frozen=True)
+class CommentContent:
+    """What to comment: the rendered Markdown for a direct post, and the reports behind it for a fork's artifact."""
+
+    markdown: str
+    verdict: Verdict
+    reports: tuple[SourcedReport, ...] = ()
+
+
+def comment_step(settings: CommentSettings, event: EventFacts, content: CommentContent, *,
                  client_factory: ClientFactory, sticky: list[StickyResult]) -> StepOutcome:  # fmt: skip
-    """Post ``markdown`` as the sticky comment; on a fork's run, leave it for the poster instead.
+    """Post the sticky comment; on a fork's run, leave the reports for the poster instead.
 
     Only a fork's ``pull_request`` token is read-only by design. A 403 on a same-repository pull
     request means the workflow did not grant ``pull-requests: write``: that is a failed step with a
     warning naming the fix, and no artifact (no poster would post it). What happened is appended to
     ``sticky`` for the outputs.
     """
-    failed = verdict is not Verdict.PASS
+    failed = content.verdict is not Verdict.PASS
     if settings.mode is CommentMode.OFF:
         return StepOutcome("comment", StepStatus.SKIPPED, "comment: off")
     if event.pr_number is None:
         return StepOutcome("comment", StepStatus.SKIPPED, f"no pull request in a {event.event_name or 'local'} run")
     pr = event.pull_request
     if event.activity is Activity.FORK_ARTIFACT and pr is not None:
+        if not content.reports:
+            sticky.append(StickyResult(StickyAction.FAILED, None, None, "no JSON reports to leave for the poster"))
+            return StepOutcome("comment", StepStatus.FAILED, "no JSON reports to leave", warning=NO_REPORTS_FOR_FORK)
         sticky.append(StickyResult(StickyAction.READ_ONLY, None, None, "a fork's pull_request token is read-only"))
-        leave = ForkComment(pr.number, event.repository, pr.head_repo, pr.head_sha, settings.scope, failed,
-                            verdict.value, markdown)  # fmt: skip
+        leave = ForkComment(pr.number, event.repository, pr.head_repo, pr.head_sha, settings.scope, settings.mode,
+                            content.reports)  # fmt: skip
         return write_fork_comment(settings.fork_dir(), leave)
     try:
         result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
-                             markdown, scope=settings.scope, mode=settings.mode, failed=failed,
+                             content.markdown, scope=settings.scope, mode=settings.mode, failed=failed,
                              author=settings.author or None, head_sha=pr.head_sha if pr else None)  # fmt: skip
     except GitHubError as exc:
         sticky.append(StickyResult(StickyAction.FAILED, None, None, str(exc)))
@@ -160,49 +176,60 @@ def comment_step(settings: CommentSettings, event: EventFacts, markdown: str, *,
     return comment_outcome(result)
 
 
-def post_saved(settings: CommentSettings, event: EventFacts, markdown: Path, verdict: Verdict, *,
+def post_saved(settings: CommentSettings, event: EventFacts, content: CommentContent, *,
                client_factory: ClientFactory, out: TextIO, err: TextIO) -> int:  # fmt: skip
-    """Post a saved comment (a rendered report or fleet comparison) as the sticky comment."""
-    try:
-        body = markdown.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{markdown}: cannot read the comment text ({exc})") from None
+    """``int8gate comment``: post a saved comment or reports as the sticky comment (a fork's run leaves them)."""
     sticky: list[StickyResult] = []
     outcomes = run_steps([("comment", lambda: comment_step(
-        settings, event, body, verdict=verdict, client_factory=client_factory, sticky=sticky))])
+        settings, event, content, client_factory=client_factory, sticky=sticky))])
     result = sticky[0] if sticky else None
-    outcomes += run_steps([("outputs", lambda: append_outputs(settings.output_path, step_outputs(None, "", result)))])
+    outputs = step_outputs(None, "", result, verdict=content.verdict)
+    outcomes += run_steps([("outputs", lambda: append_outputs(settings.output_path, outputs))])
     log_outcomes(outcomes, err, out)
     return 0
 
 
-
 def post_from_artifact(settings: CommentSettings, event: EventFacts, client_factory: ClientFactory, *,
-                        out: TextIO, err: TextIO, path: Path | None = None) -> int:  # fmt: skip
-    """The trusted ``workflow_run`` side: post what a fork's run left, if it names its own PR."""
+                       out: TextIO, err: TextIO, path: Path | None = None,
+                       mode: CommentMode | None = None) -> int:  # fmt: skip
+    """The trusted ``workflow_run`` side: render and post what a fork's run left, if it names its own PR.
+
+    ``mode`` overrides the mode the fork's run recorded (the poster's own ``comment`` input, when
+    given). Nothing from the artifact is posted as written: the reports are read back into typed
+    data and rendered here. Outputs: the verdict of what was posted, empty when nothing was.
+    """
     run_facts = event.workflow_run
     if path is None:
         path = settings.fork_dir() / FORK_COMMENT_FILE
+    result: StickyResult | None = None
+    shown: Report | None = None
+    verdict: Verdict | None = None
     if run_facts is None or not path.is_file():
-        log_outcomes((StepOutcome("comment", StepStatus.SKIPPED, f"no {path.name}: nothing to post"),), err)
-        return 0
-    try:
-        left = read_fork_comment(path)
-        client = client_factory(settings)
-        repo = Repo.parse(event.repository)
-        claimed = client.get_pull_request(repo, left.pr_number)
-        refusal = check_artifact_claim(claimed, run_facts, event.repository)
-        if refusal is not None:
-            log_outcomes((StepOutcome("comment", StepStatus.SKIPPED, f"not posting: {refusal}"),), err)
-            return 0
-        result = post_sticky(client, repo, left.pr_number, left.markdown, scope=left.scope,
-                             mode=settings.mode, failed=left.failed, author=settings.author or None,
-                             head_sha=left.head_sha)  # fmt: skip
-    except (GitHubError, Int8gateError) as exc:
-        print(annotation_command(error_annotation(exc)).replace("::error", "::warning", 1), file=out)
-        log_outcomes((StepOutcome("comment", StepStatus.FAILED, str(exc)),), err)
-        return 0
-    outcomes: tuple[StepOutcome, ...] = (comment_outcome(result),)
-    outcomes += run_steps([("outputs", lambda: append_outputs(settings.output_path, step_outputs(None, "", result)))])
-    log_outcomes(outcomes, err)
+        outcome = StepOutcome("comment", StepStatus.SKIPPED, f"no {path.name}: nothing to post")
+    else:
+        try:
+            left = read_fork_comment(path)
+            client = client_factory(settings)
+            repo = Repo.parse(event.repository)
+            refusal = check_artifact_claim(client.get_pull_request(repo, left.pr_number), run_facts, event.repository)
+            if refusal is not None:
+                outcome = StepOutcome("comment", StepStatus.SKIPPED, f"not posting: {refusal}")
+            else:
+                reports = [(item.source, item.report) for item in left.reports]
+                verdict = fork_verdict([report for _, report in reports])
+                shown = replace(reports[0][1], verdict=verdict) if len(reports) == 1 else None
+                fork_run = ForkRun(run_facts.run_id, run_facts.html_url, run_facts.head_repo, run_facts.head_sha)
+                result = post_sticky(client, repo, left.pr_number, render_fork_comment(reports, fork_run),
+                                     scope=sanitize_scope(left.scope), mode=mode or left.mode,
+                                     failed=verdict is not Verdict.PASS, author=settings.author or None,
+                                     head_sha=run_facts.head_sha)  # fmt: skip
+                outcome = comment_outcome(result)
+        except (GitHubError, Int8gateError) as exc:
+            result = StickyResult(StickyAction.FAILED, None, None, str(exc))
+            outcome = StepOutcome("comment", StepStatus.FAILED, str(exc), warning=f"int8gate could not post: {exc}")
+    outputs = step_outputs(shown, "", result, verdict=verdict)
+    if verdict is None:
+        outputs["verdict"] = ""  # nothing was posted: no verdict to report (not "error": no gate ran here)
+    outcomes = (outcome, *run_steps([("outputs", lambda: append_outputs(settings.output_path, outputs))]))
+    log_outcomes(outcomes, err, out)
     return 0

@@ -64,6 +64,7 @@ class WorkflowRunFacts:
     head_branch: str | None
     head_repo: str
     pull_request_numbers: tuple[int, ...]
+    html_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def _workflow_run(run: Mapping[str, Any]) -> WorkflowRunFacts:
         head_branch=branch if isinstance(branch, str) else None,
         head_repo=_str(head_repo, "full_name", "workflow_run.head_repository") if isinstance(head_repo, dict) else "",
         pull_request_numbers=tuple(numbers),
+        html_url=run["html_url"] if isinstance(run.get("html_url"), str) else "",
     )
 
 

@@ -109,14 +109,20 @@ def error_annotation(error: Int8gateError) -> Annotation:
     return Annotation("error", str(error), None, None, "int8gate")
 
 
-def step_outputs(report: Report | None, report_path: str, comment: StickyResult | None) -> dict[str, str]:
-    """The Action's outputs: verdict, the first model's speedup, the report path, the comment id."""
+def step_outputs(report: Report | None, report_path: str, comment: StickyResult | None, *,
+                 verdict: Verdict | None = None) -> dict[str, str]:  # fmt: skip
+    """The Action's outputs: verdict, the first model's speedup, the report path, the comment id.
+
+    Without a report, ``verdict`` (what a saved comment or a poster's reports said) is shown, else
+    ``error``: the gate could not run.
+    """
     speedup = ""
     if report is not None and report.models and report.models[0].benchmark is not None:
         estimates = [run.speedup.estimate for run in report.models[0].benchmark.runs if run.speedup]
         speedup = f"{estimates[0]:.3f}" if estimates else ""
+    shown = report.verdict if report is not None else verdict
     return {
-        "verdict": report.verdict.value if report is not None else "error",
+        "verdict": shown.value if shown is not None else "error",
         "speedup": speedup,
         "report-path": report_path if report is not None else "",
         "comment-id": str(comment.comment_id) if comment and comment.comment_id is not None else "",

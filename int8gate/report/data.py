@@ -17,6 +17,7 @@ Schema history:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from int8gate.findings import Finding
 from int8gate.inputs.resolved import ResolvedInput
@@ -28,6 +29,7 @@ from int8gate.measure.opprofile import ProfileComparison
 from int8gate.model.inspection import ModelInspection, PairCheck
 from int8gate.model.values import AssumedDim
 from int8gate.policy.spec import CommentMode
+from int8gate.report.jsonable import ReportFormatError, from_jsonable
 
 SCHEMA_VERSION = 1
 
@@ -96,3 +98,12 @@ class Report:
     title: str = "int8gate"
     presentation: Presentation = Presentation()
     schema_version: int = SCHEMA_VERSION
+
+
+def read_report(data: Any, source: str = "report") -> Report:
+    """A report's JSON read back into a ``Report``, every value checked (``ReportFormatError`` names the key)."""
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ReportFormatError(f"{source}: not an int8gate report of schema version {SCHEMA_VERSION}")
+    report: Report = from_jsonable(Report, data, source)
+    return report

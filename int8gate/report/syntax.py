@@ -15,14 +15,28 @@ from int8gate.errors import UsageError
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
+ZWSP = "\u200b"
+"""A zero-width space: invisible, but it breaks GitHub's mention, reference and emoji patterns."""
+_REFERENCE = re.compile(r"(#|\bGH-)(?=\d)", re.IGNORECASE)
+_AUTOLINK = re.compile(r"(?<=:/)(?=/)|(?<=\bwww)(?=\.)", re.IGNORECASE)
+
+
 def escape(text: str) -> str:
-    """Plain text safe in Markdown and in a table cell: no markup, no HTML, no @mentions, one line."""
+    """Plain text safe in Markdown and in a table cell: no markup, no HTML, one line, and nothing GitHub acts on.
+
+    GitHub finds @mentions, ``#12``/``GH-12``/``owner/repo#12`` references, ``:emoji:`` and bare
+    ``https://``/``www.`` links in the *rendered* text, after Markdown has decoded entities and
+    backslash escapes, so those are broken with a zero-width space (after the ``@``, the ``#``, in
+    ``https:/ /``): a mention then notifies no one, a reference or a link to another issue leaves no
+    cross-reference there, and repository text makes no link at all.
+    """
     text = " ".join(str(text).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    # no @mentions, no #123 issue links, no :emoji: shortcodes from repository text
-    text = re.sub(r"#(?=\d)", "&#35;", text).replace("@", "&#64;")
-    return re.sub(r":([A-Za-z0-9_+-]+):", r"&#58;\1:", text)
+    text = text.replace("@", "@" + ZWSP)
+    text = _REFERENCE.sub(lambda m: m.group(1) + ZWSP, text)
+    text = _AUTOLINK.sub(ZWSP, text)
+    return re.sub(r":([A-Za-z0-9_+-]+):", ":" + ZWSP + r"\1:", text)
 
 
 def code(text: str) -> str:

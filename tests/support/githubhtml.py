@@ -10,6 +10,7 @@ commit 7c7fad1f), which github/markup's README pointed to until 2018. Copied her
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -134,3 +135,51 @@ def table_shape(table: Element) -> tuple[list[str], list[int]]:
     header = [th.text().strip() for th in table.find_all("th")]
     rows = [len(tr.find_all("td")) for tr in table.find_all("tr") if tr.find_all("td")]
     return header, rows
+
+
+# What GitHub acts on in the rendered text (outside code, pre and links): @mentions notify, issue
+# references and links to issues leave a cross-reference in the other issue.
+MENTION = re.compile(r"(?:^|[^\w`])@[A-Za-z0-9][A-Za-z0-9-]*", re.ASCII)
+REFERENCE = re.compile(r"(?:^|[^\w&])(?:[\w.-]+/[\w.-]+)?#\d+|\bGH-\d+", re.ASCII | re.IGNORECASE)
+ISSUE_LINK = re.compile(r"(?:https?://|www\.)(?:www\.)?github\.com/[\w.-]+/[\w.-]+/(?:issues|pull|discussions)/\d+",
+                        re.IGNORECASE)  # fmt: skip
+_NOT_SCANNED = frozenset({"code", "pre", "a"})
+
+
+def _scanned(element: Element) -> str:
+    return "".join(c if isinstance(c, str) else ("" if c.tag in _NOT_SCANNED else _scanned(c)) for c in element.children)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A comment as GitHub would see it: the HTML, its tree, and what GitHub would act on."""
+
+    html: str
+    root: Element
+    nesting: tuple[str, ...]
+
+    @property
+    def links(self) -> list[str]:
+        return [a.attrs.get("href") or "" for a in self.root.find_all("a")]
+
+    @property
+    def text(self) -> str:
+        return self.root.text()
+
+    def problems(self, allowed_links: frozenset[str] = frozenset()) -> list[str]:
+        """Broken nesting, what the sanitiser removes, foreign links and images, mentions and references."""
+        scanned = _scanned(self.root)
+        found = [*self.nesting, *sanitiser_violations(self.root)]
+        found += [f"link {href}" for href in self.links if href not in allowed_links]
+        found += [f"image {img.attrs.get('src')}" for img in self.root.find_all("img")]
+        found += [f"mention {m.group().strip()}" for m in MENTION.finditer(scanned)]
+        found += [f"reference {m.group().strip()}" for m in REFERENCE.finditer(scanned)]
+        found += [f"issue link {m.group()}" for m in ISSUE_LINK.finditer(scanned)]
+        return found
+
+
+def as_github(markdown: str) -> Rendered:
+    """Render ``markdown`` as github.com does and take it apart."""
+    html = render(markdown)
+    root, nesting = parse(html)
+    return Rendered(html, root, tuple(nesting))

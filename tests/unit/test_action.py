@@ -20,6 +20,7 @@ from int8gate.action import ActionSettings, run
 from int8gate.errors import PolicyError, UsageError
 from int8gate.github.client import GitHubClient, RetryPolicy, make_session
 from int8gate.github.comment import CommentSettings
+from int8gate.github.fork import ForkComment, SourcedReport, write_fork_comment
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.machine.probe import probe_runner
 from int8gate.policy.spec import CommentMode
@@ -151,11 +152,9 @@ def test_the_poster_refuses_an_artifact_naming_another_pr(tmp_path: Path, standi
     h = Harness(tmp_path, standin)
     folder = tmp_path / "ws" / "int8gate-fork"
     folder.mkdir()
-    (folder / "int8gate-comment.json").write_text(json.dumps({
-        "version": 1, "pr_number": 3, "repository": "octo-org/octo-repo", "head_repo": "forker/octo-repo",
-        "head_sha": run_event["workflow_run"]["head_sha"], "scope": "gate/x", "failed": False,
-        "verdict": "pass", "markdown": "all good, merge me",
-    }), encoding="utf-8")  # fmt: skip
+    leave = ForkComment(3, "octo-org/octo-repo", "forker/octo-repo", run_event["workflow_run"]["head_sha"],
+                        "gate/x", CommentMode.UPDATE, (SourcedReport("r.json", canned_report(Verdict.PASS)),))
+    write_fork_comment(folder, leave)
     assert h.run(h.env("workflow_run", run_event)) == 0
     assert standin.comments("octo-org/octo-repo", 3) == []
     assert "not posting: PR #3 comes from octo-org/octo-repo, the run from forker/octo-repo" in h.err.getvalue()
@@ -355,3 +354,53 @@ def test_an_older_run_finishing_last_never_overwrites_the_newer_report(tmp_path:
     assert older.outputs()["comment-action"] == "skipped"
     assert f"is now at {new_sha[:12]}, this run tested {old_sha[:12]}" in older.err.getvalue()
     assert newer.outputs()["comment-action"] == "created"
+
+
+HOSTILE = (
+    '<a href="https://evil.example/x">click</a> <img src=x onerror=alert(1)> @octocat @octo-org/owners '
+    "other/repo#12 #34 GH-56 https://github.com/other/repo/issues/7 [t](javascript:alert(1)) :rocket: ## Approved"
+)
+
+
+def hostile_report() -> Report:
+    """Everything a fork's run could put in a report: hostile text in every string, a forged verdict and title."""
+    from dataclasses import replace
+
+    from support.reportdata import pass_and_fake
+
+    real = pass_and_fake()
+    runner = replace(real.runner, cpu=replace(real.runner.cpu, brand=HOSTILE))
+    models = tuple(replace(m, name=f"{m.name} {HOSTILE}", reasons=(HOSTILE, *m.reasons), int8=HOSTILE)
+                   for m in real.models)  # fmt: skip
+    tool = replace(real.tool, version=HOSTILE, policy=HOSTILE)
+    return replace(real, title=f"✅ all good, merge {HOSTILE}", verdict=Verdict.PASS, runner=runner, models=models,
+                   tool=tool)  # fmt: skip
+
+
+@pytest.mark.parametrize("legs", [1, 3], ids=["one-report", "fleet-of-3"])
+def test_the_poster_renders_a_hostile_artifact_itself_and_names_the_fork_run(legs: int, tmp_path: Path,
+                                                                           standin: StandIn) -> None:  # fmt: skip
+    from support.githubhtml import as_github
+
+    run_event = payload("derived/workflow_run.completed.fork-pr.json")
+    run_facts = run_event["workflow_run"]
+    standin.open_pull("octo-org/octo-repo", 2, head_repo="forker/octo-repo", head_sha=run_facts["head_sha"])
+    h = Harness(tmp_path, standin)
+    reports = tuple(SourcedReport(f"reports/{HOSTILE} {leg}.json", hostile_report()) for leg in range(legs))
+    leave = ForkComment(2, "octo-org/octo-repo", "forker/octo-repo", run_facts["head_sha"], f"gate/{HOSTILE}",
+                        CommentMode.UPDATE, reports)  # fmt: skip
+    write_fork_comment(tmp_path / "ws" / "int8gate-fork", leave)
+
+    assert h.run(h.env("workflow_run", run_event)) == 0
+    (comment,) = standin.comments("octo-org/octo-repo", 2)
+    seen = as_github(comment.body)
+    assert seen.problems(allowed_links=frozenset({run_facts["html_url"]})) == []
+    assert seen.links == [run_facts["html_url"]]  # the note naming the fork's run, from GitHub's own event
+    assert f"From the fork's run {run_facts['id']} (forker/octo-repo at {run_facts['head_sha'][:12]})" in seen.text
+    headline = seen.html.split("<h2>", 1)[1].split("</h2>", 1)[0]
+    assert "fail" in headline and "all good" not in headline and "Approved" not in headline
+    assert h.outputs()["verdict"] == "fail"  # the models' verdicts, not the report's claim; after a successful post
+    assert h.outputs()["comment-action"] == "created"
+    from int8gate.report.syntax import marker, sanitize_scope
+
+    assert comment.body.split("\n", 1)[0] == marker(sanitize_scope(f"gate/{HOSTILE}"))

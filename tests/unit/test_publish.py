@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import reportdata
 from support.actionfiles import parse_outputs
 
 from int8gate.errors import PolicyError
@@ -15,6 +16,7 @@ from int8gate.github.fork import (
     FORK_COMMENT_FILE,
     ForkArtifactError,
     ForkComment,
+    SourcedReport,
     read_fork_comment,
     write_fork_comment,
 )
@@ -32,6 +34,7 @@ from int8gate.github.publish import (
     escape_property,
     run_steps,
 )
+from int8gate.policy.spec import CommentMode
 from int8gate.report.limits import SUMMARY_LIMIT
 
 
@@ -100,17 +103,33 @@ def test_one_failing_step_does_not_stop_the_others(tmp_path: Path) -> None:
 
 def test_the_fork_comment_round_trips_and_refuses_junk(tmp_path: Path) -> None:
     left = ForkComment(2, "octo-org/octo-repo", "forker/octo-repo", "ec26c3e5" * 5, "job/.int8gate.yml",
-                       True, "fail", "<!-- int8gate:job/.int8gate.yml -->\n## fail")  # fmt: skip
+                       CommentMode.UPDATE, (SourcedReport("int8gate-report.json", reportdata.crashed()),))  # fmt: skip
     assert write_fork_comment(tmp_path, left).status is StepStatus.OK
     assert read_fork_comment(tmp_path / FORK_COMMENT_FILE) == left
+    good = json.loads((tmp_path / FORK_COMMENT_FILE).read_text())
     bad = tmp_path / "bad.json"
+    runner = good["reports"][0]["report"]["runner"]
     for junk, message in [
-        ({**json.loads((tmp_path / FORK_COMMENT_FILE).read_text()), "pr_number": "2"}, "pr_number"),
-        ({**json.loads((tmp_path / FORK_COMMENT_FILE).read_text()), "pr_number": True}, "pr_number"),
-        ({"version": 99}, "not an int8gate fork comment"),
-    ]:
+        ({**good, "pr_number": "2"}, "pr_number"),
+        ({**good, "pr_number": True}, "pr_number"),
+        ({**good, "mode": "loudly"}, "loudly"),
+        ({**good, "reports": []}, "1 to 64 reports"),
+        ({"version": 1, "markdown": "<img src=x onerror=alert(1)>"}, "not an int8gate fork comment"),
+        ({**good, "reports": [{"source": "r.json", "report": {**good["reports"][0]["report"], "verdict": "great"}}]},
+         r"reports\[0\].report.verdict: 'great' is not one of pass, fail, inconclusive"),
+        ({**good, "reports": [{"source": "r.json", "report": {**good["reports"][0]["report"],
+                                                               "runner": {**runner, "cpus": []}}}]},
+         r"reports\[0\].report.runner.cpus: expected an object"),
+        ({**good, "reports": [{"source": 7, "report": {}}]}, "source"),
+    ]:  # fmt: skip
         bad.write_text(json.dumps(junk), encoding="utf-8")
         with pytest.raises(ForkArtifactError, match=message):
             read_fork_comment(bad)
+    bad.write_text(json.dumps(good).replace('"duration_s": ', '"duration_s": NaN, "x": ', 1), encoding="utf-8")
+    with pytest.raises(ForkArtifactError, match="not a readable JSON file"):
+        read_fork_comment(bad)
+    bad.write_text("[" * 100_000, encoding="utf-8")
+    with pytest.raises(ForkArtifactError, match="not a readable JSON file"):
+        read_fork_comment(bad)
     with pytest.raises(ForkArtifactError, match="no fork comment file"):
         read_fork_comment(tmp_path / "missing.json")
