@@ -108,7 +108,14 @@ def _is_temp(path: Path) -> bool:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename.
+
+    Run as root (the Action's container), what this creates takes the owner of the folder it was
+    created in, so a self-hosted runner's next checkout can clean the workspace.
+    """
+    base = path.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -119,3 +126,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+    _give_to_owner_of(base, path)
+
+
+def _give_to_owner_of(base: Path, path: Path) -> None:
+    """Chown ``path`` and the folders made between it and ``base`` to ``base``'s owner (only root can)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    owner = base.stat()
+    if owner.st_uid == 0:
+        return
+    base, path = base.absolute(), path.absolute()
+    made = [path, *path.parents[: len(path.parents) - len(base.parts)]] if path.is_relative_to(base) else [path]
+    for item in made:
+        os.chown(item, owner.st_uid, owner.st_gid, follow_symlinks=False)

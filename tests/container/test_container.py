@@ -8,6 +8,7 @@ int8gate imports: neither the entry nor any child it starts may run one.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,12 @@ from support.hostile import plant, ran
 from support.paths import REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
+RUNNER_UID = 1001  # the user a GitHub runner runs as
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, uid, uid, follow_symlinks=False)
 
 
 def _workspace(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -55,15 +62,21 @@ def test_the_gate_in_a_hostile_checkout_runs_none_of_it_and_comments_once(
 ) -> None:
     workspace, files, workflow = _workspace(tmp_path)
     plant(workspace)
+    as_root = os.geteuid() == 0
+    if as_root:
+        _chown_tree(workspace, RUNNER_UID)  # a self-hosted runner's user owns the checkout; the container runs as root
     shutil.copy(EVENTS_DIR / "pull_request.opened.json", workflow / "event.json")
     standin.open_pull("Codertocat/Hello-World", 2)
     env = _github_env(standin, "pull_request", policy=".int8gate.yml", github_token=ACTIONS, comment="update",
-                      fail_on="fail", report_path="int8gate-report.json", working_directory="")  # fmt: skip
+                      fail_on="fail", report_path="reports/int8gate-report.json", working_directory="")  # fmt: skip
 
     ran_, run_s = docker_run(image, env, _volumes(workspace, files, workflow))
 
     assert ran(workspace) == [], ran_.stderr[-2000:]
-    report = json.loads((workspace / "int8gate-report.json").read_text(encoding="utf-8"))
+    not_theirs = [str(p.relative_to(workspace)) for p in [workspace, *workspace.rglob("*")]
+                  if as_root and p.lstat().st_uid != RUNNER_UID]  # fmt: skip
+    assert not_theirs == [], "created root-owned: the next checkout could not clean them"
+    report = json.loads((workspace / "reports" / "int8gate-report.json").read_text(encoding="utf-8"))
     outputs = parse_outputs((files / "output").read_text(encoding="utf-8"))
     size = run([image.docker, "image", "inspect", image.ref, "--format", "{{.Size}}"]).stdout.strip()
     built = f"build {image.build_s:.0f} s, " if image.build_s is not None else ""

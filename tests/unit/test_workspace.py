@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,16 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
     atomic_write_text(target, "new")
     assert target.read_text() == "new"
     assert oct(target.stat().st_mode)[-3:] == "644"  # readable by the artifact uploader
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root can give files away")
+def test_what_root_writes_belongs_to_the_workspace_owner(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    os.chown(workspace, 4242, 4343)  # the runner's user on a self-hosted machine; the container runs as root
+    atomic_write_text(workspace / "reports" / "x64" / "int8gate-report.json", "{}\n")
+    atomic_write_text(workspace / "int8gate-report.json", "{}\n")
+    created = [workspace / "reports", workspace / "reports" / "x64", workspace / "reports" / "x64" / "int8gate-report.json",
+               workspace / "int8gate-report.json"]  # fmt: skip
+    assert [(p.stat().st_uid, p.stat().st_gid) for p in created] == [(4242, 4343)] * 4
+    assert tmp_path.stat().st_uid == 0  # nothing above the folder written into is touched
