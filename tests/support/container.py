@@ -9,11 +9,15 @@ legacy builder and BuildKit alike. Containers run with ``--network host`` or ``n
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -142,3 +146,93 @@ def docker_run(image: Image, env: Mapping[str, str], volumes: Mapping[Path, str]
     started = time.monotonic()
     done = run([*command, *args, image.ref], env={**os.environ, **env})
     return done, time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A running loopback registry: where to push (``host``, e.g. ``127.0.0.1:5055``)."""
+
+    host: str
+
+    def manifest_digest(self, repository: str, reference: str) -> str:
+        """The digest the registry itself names for a tag (the ``Docker-Content-Digest`` header)."""
+        accept = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+                            "application/vnd.docker.distribution.manifest.list.v2+json",
+                            "application/vnd.docker.distribution.manifest.v2+json"])  # fmt: skip
+        request = urllib.request.Request(f"http://{self.host}/v2/{repository}/manifests/{reference}",
+                                         method="HEAD", headers={"Accept": accept})  # fmt: skip
+        with _NO_PROXY.open(request, timeout=10) as answer:
+            return str(answer.headers["Docker-Content-Digest"])
+
+
+    def verify_pull(self, repository: str, digest: str) -> int:
+        """Fetch what a pull by ``digest`` fetches (manifest, config, every layer) and check each digest; bytes read.
+
+        The engine skips layers it already holds, so this is the proof that the registry alone
+        serves the whole image under that digest.
+        """
+        base = f"http://{self.host}/v2/{repository}"
+        manifest = self._get(f"{base}/manifests/{digest}", digest, accept=_MANIFEST_TYPES)
+        document = json.loads(manifest)
+        blobs = [document["config"], *document["layers"]]
+        return len(manifest) + sum(len(self._get(f"{base}/blobs/{blob['digest']}", blob["digest"])) for blob in blobs)
+
+    @staticmethod
+    def _get(url: str, digest: str, accept: str = "*/*") -> bytes:
+        request = urllib.request.Request(url, headers={"Accept": accept})
+        with _NO_PROXY.open(request, timeout=60) as answer:
+            body: bytes = answer.read()
+        actual = "sha256:" + hashlib.sha256(body).hexdigest()
+        assert actual == digest, f"{url}: served {actual}, not {digest}"
+        return body
+
+
+_MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+REGISTRY_CONFIG = """\
+# A throwaway loopback registry for one test session (Debian's docker-registry). No auth, no TLS.
+version: 0.1
+log: {{level: warn}}
+storage:
+  filesystem: {{rootdirectory: {root}}}
+  delete: {{enabled: true}}
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def loopback_registry(work: Path) -> Iterator[Registry]:
+    """A registry of its own on 127.0.0.1 (Debian's ``docker-registry``), stopped afterwards.
+
+    The engine trusts plain HTTP to 127.0.0.0/8 by default, so push and pull need no set-up.
+    """
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        skip_loudly("docker-registry is not installed (apt-get install docker-registry; .ci/run does)")
+    port = _free_port()
+    config = work / "registry.yml"
+    config.write_text(REGISTRY_CONFIG.format(root=work / "data", port=port), encoding="utf-8")
+    server = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
+                              stderr=(work / "registry.log").open("w"))  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with _NO_PROXY.open(f"http://127.0.0.1:{port}/v2/", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log = (work / "registry.log").read_text(encoding="utf-8")[-500:]
+                    pytest.fail(f"the loopback registry did not start: {log}")
+                time.sleep(0.1)
+        yield Registry(f"127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.wait(10)
