@@ -228,11 +228,50 @@ def test_action_workflow_and_dockerfile_lint_offline() -> None:
         assert done.returncode == 0, done.stdout + done.stderr
     # The user-facing Dockerfile builds with any builder: no BuildKit-only mounts, no build machine's secrets.
     assert "--mount" not in (root / "Dockerfile").read_text(encoding="utf-8")
-    pinned = re.compile(r"uses: (actions/[a-z-]+)@([0-9a-f]{40}) # v")
-    for path in workflows:
+    uses = re.compile(r"uses: ([\w.-]+/[\w.-]+)@(\S+)(?: # (v[\d.]+))?")
+    for path in [*workflows, str(root / "README.md")]:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if "uses: actions/" in line:
-                assert pinned.search(line), f"{path}: not pinned by commit SHA: {line.strip()}"
+            found = uses.search(line)
+            if found is None or found.group(1) == "int8gate/int8gate":
+                continue
+            action, ref, tag = found.groups()
+            assert (action, ref, tag) in NODE24_PINS, f"{path}: {line.strip()} is not a Node 24 release pinned by SHA"
+
+
+# Each action's current Node 24 release and its commit (runs.using: node24 at that commit; see
+# /work/notes/infra.md §3 for how each was checked). Node 20 actions stop running on GitHub's runners.
+NODE24_PINS = {
+    ("actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    ("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    ("actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+    ("actions/setup-python", "5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    ("docker/login-action", "4907a6ddec9925e35a0a9e82d7399ccc52663121", "v4.1.0"),
+    ("docker/setup-buildx-action", "37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"),
+    ("docker/build-push-action", "53b7df96c91f9c12dcc8a07bcb9ccacbed38856a", "v7.3.0"),
+}
+
+
+@pytest.mark.parametrize(("verdicts", "outcome", "passes"), [
+    ({"convnet": "pass", "convnet-fake": "fail"}, "failure", True),
+    ({"convnet": "pass", "convnet-fake": "pass"}, "failure", False),  # the fake slipped through
+    ({"convnet": "fail", "convnet-fake": "fail"}, "failure", False),  # the real model did not pass
+    ({"convnet": "pass", "convnet-fake": "fail"}, "success", False),  # the step did not fail
+])  # fmt: skip
+def test_the_self_test_check_fails_unless_the_fake_failed_the_step_and_the_real_model_passed(
+    verdicts: dict[str, str], outcome: str, passes: bool, tmp_path: Path
+) -> None:
+    import subprocess
+
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "self-test.yml").read_text(encoding="utf-8"))
+    (step,) = [s for s in workflow["jobs"]["leg"]["steps"] if s.get("name") == "The fake failed the step, the real model passed"]
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"models": [{"name": n, "verdict": v} for n, v in verdicts.items()]}), encoding="utf-8")
+    overall = "fail" if "fail" in verdicts.values() else "pass"
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True, check=False,
+                          env={"PATH": "/usr/bin:/bin", "OUTCOME": outcome, "VERDICT": overall, "REPORT": str(report)})  # fmt: skip
+    assert (done.returncode == 0) is passes, done.stdout + done.stderr
 
 
 def test_an_internal_error_exits_3_not_1_or_2_and_keeps_the_token_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
