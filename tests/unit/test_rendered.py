@@ -13,7 +13,7 @@ from support.paths import GOLDEN
 
 from int8gate.report.data import Report
 from int8gate.report.markdown import RenderOptions, render_report
-from int8gate.report.syntax import marker
+from int8gate.report.syntax import ZWSP, marker
 
 SUMMARY_HEADER = ["model", "verdict", "INT8 speedup (95% CI)", "quantized", "fidelity"]
 GOLDEN_COMMENTS = ["pass_and_fake.md", "crashed.md", "summary.md", "fleet.md", "stopped.md"]
@@ -71,5 +71,7 @@ def test_names_from_the_repository_cannot_break_a_table_or_open_a_tag(limit: int
     header, rows = table_shape(summary)
     assert header == SUMMARY_HEADER and rows == [5] * len(HOSTILE_NAMES)
     first_cells = [tr.find_all("td")[0].text() for tr in summary.find_all("tr")[1:]]
-    assert first_cells == [" ".join(name.split()) for name in HOSTILE_NAMES]  # shown as text, whole
+    # shown as text, whole; a zero-width space (invisible) breaks the mention and the issue reference
+    assert [cell.replace(ZWSP, "") for cell in first_cells] == [" ".join(name.split()) for name in HOSTILE_NAMES]
+    assert not any("@octocat" in cell or "#12" in cell for cell in first_cells)
     assert len(root.find_all("details")) == text.count("<details>")
