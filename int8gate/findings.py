@@ -52,6 +52,8 @@ CODES: Mapping[str, str] = MappingProxyType({
     "drift": "latencies drifted during the measurement",
     "latency-too-short": "runs are too short for the clock to time well",
     "budget-cut": "the time budget ran out before the interval was narrow enough",
+    "deadline-cut": "the run's deadline stopped a row before its interval was narrow enough",
+    "run-deadline": "the run's deadline passed before everything was measured",
     "other-load": "other work ran on the machine while measuring",
     "harness-overhead": "the cost of calling the model is a visible part of a run",
     "outliers": "many runs took far longer or shorter than usual",

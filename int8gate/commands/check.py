@@ -20,7 +20,8 @@ from typing import Any, TextIO
 from int8gate import __version__
 from int8gate.commands.output import Outputs, deliver, json_text, use_color
 from int8gate.commands.progress import ProgressPrinter
-from int8gate.errors import UsageError
+from int8gate.deadline import Clock, Deadline
+from int8gate.errors import PolicyError, UsageError
 from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import Edges, resolve_threads, run_gate
 from int8gate.github.publish import append_summary
@@ -34,7 +35,7 @@ from int8gate.model.file import load_model_proto
 from int8gate.model.graph import graph_io
 from int8gate.model.values import TensorSpec
 from int8gate.policy.load import parse_policy
-from int8gate.policy.spec import Policy
+from int8gate.policy.spec import Policy, default_run_seconds
 from int8gate.report.data import Report, ToolInfo
 from int8gate.report.dryrun import DryRun, PlannedPair, render_dry_run_text
 from int8gate.report.limits import SUMMARY_LIMIT
@@ -61,6 +62,9 @@ def real_edges(
 ) -> Edges:
     """The collaborators that touch this machine; ``declared`` holds each model's inputs, read once."""
 
+    def inspect(path: Path, **kw: Any) -> Any:
+        return inspect_model(path, env=env, **kw)
+
     def measure(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
         return measure_pair(fp32, int8, inputs=inputs, env=env, **kw)
 
@@ -71,7 +75,7 @@ def real_edges(
         return profile_in_child(paths.fp32, paths.int8, inputs, samples=paths.samples, env=env)
 
     return Edges(
-        inspect=inspect_model,
+        inspect=inspect,
         measure=measure,
         fidelity=fidelity,
         load_declared_inputs=declared.__getitem__,
@@ -120,10 +124,19 @@ def prepare(policy_path: Path, workspace_root: Path, *, budget: float | None = N
 def gate(
     policy_path: Path, workspace_root: Path, env: Mapping[str, str], fail_on: FailOn, *, budget: float | None = None
 ) -> Report:
-    """Load and check the policy, then run the gate; bad input raises before anything is measured."""
+    """Load and check the policy, then run the gate; bad input raises before anything is measured.
+
+    The run's deadline starts now: ``limits.max_run_seconds``, else ``default_run_seconds`` of the
+    policy's budgets.
+    """
+    clock = time.monotonic
+    started_at = clock()
     ready = prepare(policy_path, workspace_root, budget=budget)
     policy, pairs = ready.policy, ready.pairs
     runner = probe_runner(ort_info())
+    threads = resolve_threads(policy.benchmark.threads, runner.cpus.effective)
+    deadline = run_deadline(policy, pairs=len(pairs), rows=len(pairs) * len(threads), started_at=started_at,
+                            clock=clock)  # fmt: skip
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     rows = len(resolve_threads(policy.benchmark.threads, runner.cpus.effective))
     plan = Plan(len(pairs), rows, policy.benchmark.budget_seconds, policy.report.profile)
@@ -132,10 +145,32 @@ def gate(
     try:
         return run_gate(
             policy, pairs, runner, real_edges(env, ready.declared, printer),
-            tool=partial(_tool_info, ready.shown, started), fail_on=fail_on,
+            tool=partial(_tool_info, ready.shown, started), fail_on=fail_on, deadline=deadline,
         )
     finally:
         printer.close()
+
+
+def run_deadline(policy: Policy, *, pairs: int, rows: int, started_at: float, clock: Clock) -> Deadline:
+    """The run's deadline, counted from ``started_at``; more rows than ``limits.max_rows`` are refused.
+
+    Raises ``PolicyError`` (naming ``limits.max_rows``, or ``models`` when the cap is the default) before
+    anything is measured.
+    """
+    limits = policy.limits
+    if rows > limits.max_rows:
+        key = "limits.max_rows" if policy.line_of("limits.max_rows") is not None else "models"
+        raise PolicyError(
+            policy.source, policy.line_of(key), key,
+            f"{pairs} model pair(s) × {rows // max(pairs, 1)} thread setting(s) = {rows} rows, over the limit of "
+            f"{limits.max_rows} (limits.max_rows); raise it or split the policy",
+        )  # fmt: skip
+    if limits.max_run_seconds is not None:
+        seconds, source = limits.max_run_seconds, "limits.max_run_seconds"
+    else:
+        seconds = default_run_seconds(policy.benchmark, pairs=pairs, rows=rows)
+        source = "default from the budgets; set limits.max_run_seconds"
+    return Deadline(started_at + seconds, clock, seconds, source)
 
 
 def dry_run(policy_path: Path, workspace_root: Path) -> DryRun:

@@ -17,9 +17,10 @@ from int8gate.model.graph import graph_io
 from int8gate.model.inspection import ModelInspection, assemble
 from int8gate.model.optimized import analyze_optimized
 from int8gate.policy.spec import OptLevel, QuantizedRequirement
-from int8gate.runtime.optimizer import optimized_model
+from int8gate.runtime.optimizer import DEFAULT_TIMEOUT_SECONDS, optimized_model
 
 _NO_SHAPES: Mapping[str, tuple[int, ...]] = MappingProxyType({})
+_NO_ENV: Mapping[str, str] = MappingProxyType({})
 
 
 def inspect_model(
@@ -31,10 +32,14 @@ def inspect_model(
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     runtime_layer: bool = True,
     vnni: bool | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    env: Mapping[str, str] = _NO_ENV,
 ) -> ModelInspection:
     """Census of ``path``; with ``runtime_layer`` also what ONNX Runtime makes of it at ``opt_level``.
 
     ``vnni=False`` says the CPU lacks VNNI (enables ``u8s8-no-vnni``); ``None`` means unknown.
+    ``timeout`` limits ONNX Runtime's child (the policy's ``timeout_seconds``, within the run's
+    deadline); ``env`` is the parent environment its allow-listed one is built from.
     Raises ``ModelFileError`` for an unusable or unsafe file, ``UsageError`` for shapes of unknown inputs.
     """
     loaded = read_model(path, max_bytes=max_bytes)
@@ -42,5 +47,7 @@ def inspect_model(
     census = take_census(loaded.model, input_shapes=input_shapes, source=str(path))
     io = graph_io(loaded.model)
     del loaded  # the session below loads the model itself; do not hold two copies
-    after = analyze_optimized(optimized_model(path, opt_level), opt_level) if runtime_layer else None
+    after = None
+    if runtime_layer:
+        after = analyze_optimized(optimized_model(path, opt_level, env=env, timeout=timeout), opt_level)
     return assemble(info, census, io, after, requirement=requirement, vnni=vnni)

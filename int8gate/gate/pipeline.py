@@ -3,7 +3,9 @@
 The collaborators that touch the machine (census with ONNX Runtime, worker processes, profiling,
 the clock) come in as ``Edges``, so this module only sequences them and turns their results into
 facts for the pure verdict and explanation. A model that crashes or hangs becomes a failed row; the
-other models are still measured and the report is still written.
+other models are still measured and the report is still written. Once the run's ``Deadline`` has
+passed, no new row, fidelity check or profile starts: what is left is reported as not measured (a
+``run-deadline`` finding says what), and pairs not started yet are inconclusive, not failed.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from int8gate.deadline import Deadline
 from int8gate.errors import ModelFileError
-from int8gate.findings import Finding
+from int8gate.findings import Finding, Severity
 from int8gate.inputs.plan import InputPlan, plan_inputs
 from int8gate.inputs.resolved import ResolvedInput, SampleShapes
 from int8gate.judge import explain as explain_mod
-from int8gate.judge.verdict import FailOn, GateFacts, apply_rules, decide, exit_code, overall, speed_row
+from int8gate.judge.verdict import FailOn, GateFacts, Verdict, apply_rules, decide, exit_code, overall, speed_row
 from int8gate.machine.expected import expected_range
 from int8gate.machine.facts import ExpectedRange, RunnerProfile, has_vnni
 from int8gate.measure.benchrun import BenchRun
@@ -55,6 +58,7 @@ class Inspect(Protocol):
         max_bytes: int | None,
         runtime_layer: bool,
         vnni: bool | None,
+        timeout: float,
     ) -> ModelInspection: ...
 
 
@@ -71,6 +75,7 @@ class Measure(Protocol):
         threads: int,
         settings: BenchmarkSettings,
         threshold: float,
+        deadline: Deadline,
     ) -> BenchRun: ...
 
 
@@ -86,6 +91,7 @@ class Fidelity(Protocol):
         samples: Path | None,
         requirement: FidelityRequirement,
         settings: BenchmarkSettings,
+        deadline: Deadline,
     ) -> FidelityResult: ...
 
 
@@ -124,10 +130,18 @@ def run_gate(
     *,
     tool: Callable[[float], ToolInfo],
     fail_on: FailOn = FailOn.FAIL,
+    deadline: Deadline | None = None,
 ) -> Report:
-    """Check every pair and assemble the report (the overall verdict follows the models')."""
+    """Check every pair and assemble the report (the overall verdict follows the models').
+
+    ``deadline`` (default: none) stops new work once it has passed; see the module's docstring.
+    """
     started = edges.clock()
-    results = tuple(_check_pair(paths, policy, runner, edges, (k, len(pairs))) for k, paths in enumerate(pairs, 1))
+    deadline = deadline or Deadline.never(edges.clock)
+    count = len(pairs)
+    results = tuple(
+        _check_pair(paths, policy, runner, edges, (k, count), deadline=deadline) for k, paths in enumerate(pairs, 1)
+    )
     verdict = overall(result.verdict for result in results)
     return Report(
         tool=tool(edges.clock() - started),
@@ -155,6 +169,7 @@ class Measured:
     threshold_source: str
     profile: ProfileComparison | None
     profile_error: str | None
+    cut: tuple[Finding, ...] = ()
 
     @property
     def qdq_time_share(self) -> float | None:
@@ -163,12 +178,17 @@ class Measured:
 
 
 def _check_pair(
-    paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges, position: tuple[int, int]
+    paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges, position: tuple[int, int], *,
+    deadline: Deadline,
 ) -> ModelResult:
     pair = paths.pair
     require = policy.requirements_for(pair)
+    if deadline.expired():
+        reason = f"not checked: {deadline.reason()} before this model pair started"
+        finding = deadline_finding(deadline, ("the whole model pair",))
+        return ModelResult(pair.name, pair.fp32, pair.int8, Verdict.INCONCLUSIVE, (reason,), findings=(finding,))
     try:
-        measured = _measure(paths, policy, runner, edges, position)
+        measured = _measure(paths, policy, runner, edges, position, deadline=deadline)
     except ModelFileError as exc:  # ONNX Runtime refused or crashed on a file that parsed: a failed model
         verdict, reasons = decide(GateFacts(error=str(exc)))
         return ModelResult(pair.name, pair.fp32, pair.int8, verdict, reasons, error=str(exc))
@@ -195,7 +215,8 @@ def _check_pair(
 
 
 def _measure(
-    paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges, position: tuple[int, int]
+    paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges, position: tuple[int, int], *,
+    deadline: Deadline,
 ) -> Measured:
     pair = paths.pair
     require = policy.requirements_for(pair)
@@ -208,38 +229,72 @@ def _measure(
     int8 = edges.inspect(
         paths.int8, input_shapes=shapes, opt_level=settings.optimization_level,
         requirement=require.quantized, max_bytes=policy.limits.max_model_bytes, runtime_layer=True, vnni=vnni,
+        timeout=deadline.limit(settings.timeout_seconds),
     )
     fp32 = edges.inspect(
         paths.fp32, input_shapes=shapes, opt_level=settings.optimization_level,
         requirement=require.quantized, max_bytes=policy.limits.max_model_bytes, runtime_layer=False, vnni=vnni,
+        timeout=deadline.limit(settings.timeout_seconds),
     )
     pairing = pair_models(fp32, int8)
     rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=None)
     threshold, threshold_source = resolve_threshold(require.min_speedup, rng)
     runs: list[BenchRun] = []
     fidelity: FidelityResult | None = None
+    skipped: list[str] = []
     if pairing.io_match:
         for row, threads in enumerate(resolve_threads(settings.threads, runner.cpus.effective), 1):
+            if deadline.expired():
+                runs.append(not_measured_row(threads, threshold, deadline))
+                skipped.append(f"the row at {threads} thread(s)")
+                continue
             edges.progress(step(Stage.MEASURE, threads=threads, row=row))
             runs.append(edges.measure(
                 paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
-                threads=threads, settings=settings, threshold=threshold,
+                threads=threads, settings=settings, threshold=threshold, deadline=deadline,
             ))
-        edges.progress(step(Stage.FIDELITY))
-        fidelity = edges.fidelity(
-            paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
-            requirement=require.fidelity, settings=settings,
-        )
+            if runs[-1].not_measured:
+                skipped.append(f"the row at {threads} thread(s)")
+        if not deadline.expired():
+            edges.progress(step(Stage.FIDELITY))
+            fidelity = edges.fidelity(
+                paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
+                requirement=require.fidelity, settings=settings, deadline=deadline,
+            )
+        if deadline.expired() and (fidelity is None or fidelity.error):  # not run, or stopped by the deadline
+            fidelity = None
+            skipped.append("the fidelity check")
     ok = [run for run in runs if run.error is None and run.fp32 is not None]
     if ok and ok[0].fp32 is not None:  # the small-model class also looks at the measured FP32 latency
         rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=ok[0].fp32.median_ms)
     profile: ProfileComparison | str | None = None
-    if edges.profile is not None and ok and policy.report.profile:
+    if edges.profile is not None and ok and policy.report.profile and not deadline.expired():
         edges.progress(step(Stage.PROFILE))
         profile = edges.profile(paths, plan.inputs)
     return Measured(
         int8, fp32, pairing, plan, tuple(runs), fidelity, rng, threshold, threshold_source,
         profile if isinstance(profile, ProfileComparison) else None, profile if isinstance(profile, str) else None,
+        (deadline_finding(deadline, skipped),) if skipped else (),
+    )
+
+
+def not_measured_row(threads: int, threshold: float, deadline: Deadline) -> BenchRun:
+    """A row the run's deadline left out: no figures, not a failure (the verdict is inconclusive)."""
+    return BenchRun(
+        intra_op_threads=threads, threshold=threshold, fp32=None, int8=None, speedup=None, call=None,
+        stopped_by=None, confirmed=False, sessions=0, rounds=0, seconds=0.0, setup="",
+        harness_overhead_ms=0.0, not_measured=deadline.reason(),
+    )  # fmt: skip
+
+
+def deadline_finding(deadline: Deadline, skipped: Sequence[str]) -> Finding:
+    """What the run's deadline left out, and what to change."""
+    return Finding(
+        "run-deadline",
+        Severity.WARN,
+        "The run's deadline passed before everything was measured; what was left out is not measured.",
+        "Raise limits.max_run_seconds, lower benchmark.budget_seconds, or gate fewer models per run.",
+        f"not measured: {', '.join(skipped)}; {deadline.reason()}",
     )
 
 
@@ -261,6 +316,7 @@ def _findings(m: Measured, runner: RunnerProfile, require: Requirements) -> tupl
         ordered.extend(run.findings)
     if m.fidelity is not None:
         ordered.extend(m.fidelity.findings)
+    ordered.extend(m.cut)
     unique: dict[str, Finding] = {}
     for finding in ordered:  # one per code; the expected-range verdict only from the first row
         key = "expected-range" if finding.code.startswith("expected-range") else finding.code

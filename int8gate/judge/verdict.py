@@ -46,6 +46,7 @@ class SpeedRow:
     ci_low: float | None
     ci_high: float | None
     error: str | None = None
+    not_measured: str | None = None
 
 
 def speed_row(run: BenchRun) -> SpeedRow:
@@ -58,6 +59,7 @@ def speed_row(run: BenchRun) -> SpeedRow:
         ci_low=speed.ci_low if speed else None,
         ci_high=speed.ci_high if speed else None,
         error=run.error,
+        not_measured=run.not_measured,
     )
 
 
@@ -154,6 +156,9 @@ def _speed_reason(row: SpeedRow, facts: GateFacts, fails: list[str], doubts: lis
     where = f"at {row.threads} thread{'s' if row.threads != 1 else ''}"
     if row.error:
         fails.append(f"benchmark failed {where}: {row.error}")
+        return
+    if row.not_measured:
+        doubts.append(f"not measured {where}: {row.not_measured}")
         return
     shown = _interval(row)
     need = _threshold_text(facts)

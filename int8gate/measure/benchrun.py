@@ -17,7 +17,8 @@ from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
 class BenchRun:
     """One (model pair, threads) row of the benchmark. Field names are the JSON contract.
 
-    fp32, int8, speedup, call and stopped_by are ``None`` only when the row failed (``error`` set).
+    fp32, int8, speedup, call and stopped_by are ``None`` only when the row failed (``error`` set) or
+    was not measured (``not_measured`` says why: the run's deadline had passed; not a failure).
     rounds: paired rounds over all sessions; a round holds one or more timed runs of each model
     (``fp32.n`` counts the runs).
     session_speedups: each session's own speedup, in the order they ran.
@@ -40,6 +41,7 @@ class BenchRun:
     session_speedups: tuple[float, ...] = ()
     findings: tuple[Finding, ...] = ()
     error: str | None = None
+    not_measured: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,18 @@ class CompletedRun:
     stopped_by: StopReason
 
 
+def row_status(run: BenchRun) -> str:
+    """Why a row has no figures, as a renderer shows it: ``failed: …`` or ``not measured: …``."""
+    if run.error:
+        return f"failed: {run.error}"
+    if run.not_measured:
+        return f"not measured: {run.not_measured}"
+    return "measured"
+
+
 def completed(run: BenchRun) -> CompletedRun | None:
     """The measured parts of a row, or ``None`` when the row failed."""
-    if run.error or run.fp32 is None or run.int8 is None or run.speedup is None:
+    if run.error or run.not_measured or run.fp32 is None or run.int8 is None or run.speedup is None:
         return None
     if run.call is None or run.stopped_by is None:
         return None

@@ -232,10 +232,12 @@ def within_session_trend(sessions: Sequence[SessionSamples]) -> Trend:
 
 
 class StopReason(str, Enum):
-    """Why a row stopped measuring: the interval reached the target, or the budget ran out."""
+    """Why a row stopped measuring: the interval reached the target, the budget ran out, or the run's
+    deadline came first."""
 
     TARGET = "target"
     BUDGET = "budget"
+    DEADLINE = "deadline"
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,16 @@ def quality_findings(
                 "A run is too short for the clock to time it precisely.",
                 "Benchmark a larger input (batch or sequence length) so a run lasts longer.",
                 f"median {shortest_ns / 1e3:.1f} µs, clock tick {clock_tick_ns:.0f} ns",
+            )
+        )
+    if stopped_by is StopReason.DEADLINE and speedup.halfwidth > target_halfwidth:
+        found.append(
+            Finding(
+                "deadline-cut",
+                Severity.WARN,
+                "The run's deadline stopped this row before the interval was as narrow as the target.",
+                "Raise limits.max_run_seconds, or gate fewer models or thread settings per run.",
+                f"±{speedup.halfwidth:.1%} reached, ±{target_halfwidth:.1%} wanted",
             )
         )
     if stopped_by is StopReason.BUDGET and speedup.halfwidth > target_halfwidth:

@@ -60,7 +60,7 @@ def parse_policy(text: str, filename: str) -> Policy:
         require=require,
         benchmark=_benchmark(data.get("benchmark", {})),
         report=_report(data.get("report", {})),
-        limits=Limits(max_model_mb=float(data.get("limits", {}).get("max_model_mb", Limits().max_model_mb))),
+        limits=_limits(data.get("limits", {})),
         version=int(data.get("version", 1)),
         source=filename,
         lines=tuple(sorted(loaded.lines.items())),
@@ -241,6 +241,16 @@ def _benchmark(raw: Mapping[str, Any]) -> BenchmarkSettings:
         confirm=bool(raw.get("confirm", d.confirm)),
         fidelity_samples=int(raw.get("fidelity_samples", d.fidelity_samples)),
         seed=int(raw.get("seed", d.seed)),
+    )
+
+
+def _limits(raw: Mapping[str, Any]) -> Limits:
+    d = Limits()
+    run_seconds = raw.get("max_run_seconds", d.max_run_seconds)
+    return Limits(
+        max_model_mb=float(raw.get("max_model_mb", d.max_model_mb)),
+        max_rows=int(raw.get("max_rows", d.max_rows)),
+        max_run_seconds=None if run_seconds is None else float(run_seconds),
     )
 
 

@@ -113,14 +113,38 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class Limits:
-    """What the gate refuses to read: models arrive in pull requests and are untrusted input."""
+    """What the gate refuses to read or spend: models arrive in pull requests and are untrusted input.
+
+    max_rows: model pairs × thread settings a run may measure; more is refused before anything runs.
+    max_run_seconds: the run's deadline; ``None`` derives it from the budgets (``default_run_seconds``).
+    After it, remaining rows are reported as not measured.
+    """
 
     max_model_mb: float = 2048.0
+    max_rows: int = 64
+    max_run_seconds: float | None = None
 
     @property
     def max_model_bytes(self) -> int:
         """The cap in bytes (the ``.onnx`` file with its external data)."""
         return int(self.max_model_mb * 1024 * 1024)
+
+
+PAIR_OVERHEAD_SECONDS = 60.0
+"""What the default deadline allows per model pair for inspection, the fidelity check and profiling."""
+ROW_MARGIN = 1.5
+"""The default deadline allows each row this multiple of its budget (with its confirmation)."""
+
+
+def default_run_seconds(benchmark: BenchmarkSettings, *, pairs: int, rows: int) -> float:
+    """The run's deadline when the policy sets none, from the budgets.
+
+    Each row may spend its budget, and three times that when a "slower" call is confirmed (the
+    confirmation re-measures with twice the budget), with a 1.5x margin; each pair gets a minute for
+    inspection, the fidelity check and profiling. The policy's ``limits.max_run_seconds`` replaces it.
+    """
+    per_row = benchmark.budget_seconds * (3.0 if benchmark.confirm else 1.0) * ROW_MARGIN
+    return rows * per_row + pairs * PAIR_OVERHEAD_SECONDS
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
-from int8gate.measure.benchrun import completed
+from int8gate.measure.benchrun import completed, row_status
 from int8gate.report.data import ModelResult, Report
 from int8gate.report.facts import inputs_text, runner_facts
 from int8gate.report.limits import COMMENT_LIMIT, FOLD_LEVELS, REPORT_TOO_LARGE, folded_note
@@ -102,7 +102,7 @@ def _speed_cells(model: ModelResult) -> str:
     for run in model.benchmark.runs:
         done = completed(run)
         if done is None:
-            cells.append(f"{run.intra_op_threads}t: failed")
+            cells.append(f"{run.intra_op_threads}t: {'not measured' if run.not_measured else 'failed'}")
         else:
             s = done.speedup
             cells.append(f"{run.intra_op_threads}t: **{s.estimate:.2f}×** ({s.ci_low:.2f}–{s.ci_high:.2f})")
@@ -216,7 +216,7 @@ def _measurement_details(model: ModelResult) -> str:
     for run in bench.runs:
         done = completed(run)
         if done is None:
-            rows.append((str(run.intra_op_threads), "—", "—", "—", escape(f"failed: {run.error}"), "—"))
+            rows.append((str(run.intra_op_threads), "—", "—", "—", escape(row_status(run)), "—"))
             continue
         rows.append(
             (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
-from int8gate.measure.benchrun import completed
+from int8gate.measure.benchrun import completed, row_status
 from int8gate.report.data import BenchmarkSection, ModelResult, Report
 from int8gate.report.facts import inputs_text, printable, runner_facts
 
@@ -63,7 +63,7 @@ def render_bench_text(
     for run in bench.runs:
         done = completed(run)
         if done is None:
-            lines.append(f"{run.intra_op_threads} thread(s): failed: {run.error}")
+            lines.append(f"{run.intra_op_threads} thread(s): {row_status(run)}")
             continue
         s = done.speedup
         lines.append(
@@ -162,7 +162,7 @@ def _speed_texts(model: ModelResult) -> list[tuple[str, str]]:
     for run in model.benchmark.runs:
         done = completed(run)
         if done is None:
-            out.append((str(run.intra_op_threads), "failed (see below)"))
+            out.append((str(run.intra_op_threads), "not measured" if run.not_measured else "failed (see below)"))
         else:
             s = done.speedup
             out.append((str(run.intra_op_threads), f"{s.estimate:.2f}x ({s.ci_low:.2f}-{s.ci_high:.2f})"))

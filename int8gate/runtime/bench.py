@@ -7,6 +7,9 @@ budget; the row says which. A call of "slower" is confirmed before it stands: th
 again with twice the budget and decided on the pooled sessions. A worker that crashes, is killed by
 a signal, runs out of memory or hangs past ``timeout_seconds`` turns its row into a failed row with
 the cause; it never raises. Time is read from an injected ``clock`` (seconds), so tests are exact.
+The run's ``Deadline`` bounds a row too: no session starts once it has passed, a worker's time
+limit is the smaller of ``timeout_seconds`` and the time left, and a row it cuts short keeps the
+sessions it has (``stopped_by: deadline``) or, with none, is reported as not measured.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # no types-protobuf in dev deps
 
+from int8gate.deadline import Deadline
 from int8gate.inputs.declared import inputs_of
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.measure import fidelity as fid
@@ -53,10 +58,11 @@ class WorkerLauncher:
     timeout_seconds: float
     command: tuple[str, ...] = field(default_factory=lambda: module_command(WORKER_MODULE))
 
-    def run(self, request: WorkerRequest) -> WorkerResult | str:
-        """The worker's result, or a one-line cause when it failed."""
+    def run(self, request: WorkerRequest, *, timeout: float | None = None) -> WorkerResult | str:
+        """The worker's result, or a one-line cause when it failed (``timeout`` overrides the launcher's)."""
+        limit = self.timeout_seconds if timeout is None else timeout
         try:
-            text = run_child(self.command, request.to_json(), env=self.env, timeout=self.timeout_seconds)
+            text = run_child(self.command, request.to_json(), env=self.env, timeout=limit)
         except ChildError as exc:
             return exc.cause("worker")
         lines = [line for line in text.splitlines() if line.strip()]
@@ -130,24 +136,27 @@ def measure_pair(
     clock: Clock = time.monotonic,
     env: Mapping[str, str] | None = None,
     worker_command: Sequence[str] | None = None,
+    deadline: Deadline | None = None,
 ) -> BenchRun:
     """Measure the speedup of ``int8`` over ``fp32`` at ``threads`` intra-op threads.
 
     ``inputs`` are resolved input specs (empty: read from the FP32 model, free dims = 1);
-    ``env`` is the parent environment the worker's allow-listed one is built from.
+    ``env`` is the parent environment the worker's allow-listed one is built from; ``deadline``
+    is the run's (default: none).
     """
+    deadline = deadline or Deadline.never(clock)
     launcher = _launcher(env, settings, worker_command)
     base = _request("measure", fp32, int8, threads=threads, settings=settings, inputs=inputs, samples=samples,
                     warmup_runs=settings.warmup_runs, min_rounds=MIN_ROUNDS, overhead_runs=0)  # fmt: skip
     start = clock()
     row = _Row()
-    stop, error = _phase(row, base, launcher=launcher, settings=settings, budget=settings.budget_seconds, clock=clock)
+    phase = partial(_phase, row, base, launcher=launcher, settings=settings, clock=clock, deadline=deadline)
+    stop, error = phase(budget=settings.budget_seconds)
     confirmed = False
-    if error is None and settings.confirm:
+    if error is None and row.results and settings.confirm and not deadline.expired():
         first = stats.estimate_speedup(row.samples(), seed=settings.seed)
         if stats.call(first, threshold) is stats.Call.SLOWER:
-            budget = CONFIRM_BUDGET_FACTOR * settings.budget_seconds
-            stop, error = _phase(row, base, launcher=launcher, settings=settings, budget=budget, clock=clock)
+            stop, error = phase(budget=CONFIRM_BUDGET_FACTOR * settings.budget_seconds)
             confirmed = True
     shell = BenchRun(
         intra_op_threads=threads,
@@ -164,6 +173,8 @@ def measure_pair(
         setup=row.results[0].setup if row.results else setup_description(threads),
         harness_overhead_ms=row.results[0].overhead_ns / 1e6 if row.results else 0.0,
     )
+    if error is None and not row.results and stop is stats.StopReason.DEADLINE:
+        return replace(shell, not_measured=deadline.reason())
     if error is not None or not row.results:
         return replace(shell, error=error or "no session finished")
     return _finish(shell, row, settings, stop)
@@ -177,26 +188,34 @@ def _phase(
     settings: BenchmarkSettings,
     budget: float,
     clock: Clock,
+    deadline: Deadline,
 ) -> tuple[stats.StopReason, str | None]:
-    """Add sessions to ``row`` until the target is met or ``budget`` seconds are spent."""
+    """Add sessions to ``row`` until the target is met, ``budget`` seconds are spent or the deadline
+    passes (a worker the deadline stopped is not an error: the row keeps what it has)."""
     minimum = max(settings.sessions, 1)
     slice_seconds = max(budget / (SLICES_PER_SESSION * minimum), MIN_SLICE_SECONDS)
     began = clock()
     costs: list[float] = []
     while len(costs) < MAX_SESSIONS:
+        if deadline.expired():
+            return stats.StopReason.DEADLINE, None
         if len(costs) >= minimum:
             speedup = stats.estimate_speedup(row.samples(), seed=settings.seed)
             if speedup.halfwidth <= settings.target_halfwidth:
                 return stats.StopReason.TARGET, None
             expected = float(np.mean(costs))
+            if deadline.remaining() < expected:
+                return stats.StopReason.DEADLINE, None
             if clock() - began + expected > budget:
                 return stats.StopReason.BUDGET, None
         index = len(row.results)
         request = _for_session(base, index, slice_seconds)
         t0 = clock()
-        result = launcher.run(request)
+        result = launcher.run(request, timeout=deadline.limit(settings.timeout_seconds))
         costs.append(clock() - t0)
         if isinstance(result, str):
+            if deadline.expired():
+                return stats.StopReason.DEADLINE, None
             return stats.StopReason.BUDGET, result
         row.results.append(result)
     return stats.StopReason.BUDGET, None
@@ -273,12 +292,16 @@ def check_fidelity(
     threads: int = 1,
     env: Mapping[str, str] | None = None,
     worker_command: Sequence[str] | None = None,
+    deadline: Deadline | None = None,
 ) -> fid.FidelityResult:
     """Run both models on the same inputs in a worker and judge their outputs' agreement.
 
-    Inputs are the sample file's (up to ``settings.fidelity_samples``) or seeded random data.
+    Inputs are the sample file's (up to ``settings.fidelity_samples``) or seeded random data. The
+    worker's time limit is the smaller of ``timeout_seconds`` and the time ``deadline`` leaves.
     """
     launcher = _launcher(env, settings, worker_command)
+    if deadline is not None:
+        launcher = replace(launcher, timeout_seconds=deadline.limit(settings.timeout_seconds))
     source = "random" if samples is None else "samples"
     with tempfile.TemporaryDirectory(prefix="int8gate-fidelity-") as tmp:
         request = _request("fidelity", fp32, int8, threads=threads, settings=settings, inputs=inputs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from int8gate.deadline import Deadline
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.measure.stats import Call, StopReason
 from int8gate.policy.spec import BenchmarkSettings
@@ -56,6 +57,38 @@ def test_budget_stops_before_the_next_session_would_overrun(zoo: Any) -> None:
     assert run.sessions == 3 and run.stopped_by is StopReason.BUDGET
     assert run.seconds == 1.25
     assert "budget-cut" in {f.code for f in run.findings}
+
+
+class ScriptedClock:
+    """A clock that answers the given readings in turn, then repeats the last one."""
+
+    def __init__(self, *readings: float) -> None:
+        self.readings = list(readings)
+
+    def __call__(self) -> float:
+        return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+
+
+def test_the_run_deadline_cuts_a_row_short_and_keeps_its_sessions(zoo: Any) -> None:
+    # The deadline's clock reads 0 before the first session (50 s left for its worker), then 100.
+    settings = BenchmarkSettings(warmup_runs=1, budget_seconds=10.0, sessions=2, target_halfwidth=0.0, confirm=False)
+    run = measure_pair(
+        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings, threshold=1.0,
+        deadline=Deadline(50.0, ScriptedClock(0.0, 0.0, 100.0), 50.0, "test"),
+    )  # fmt: skip
+    assert run.error is None and run.not_measured is None
+    assert run.sessions == 1 and run.stopped_by is StopReason.DEADLINE
+    assert "deadline-cut" in {f.code for f in run.findings}
+
+
+def test_a_row_whose_first_worker_the_deadline_stops_is_not_measured_not_failed(zoo: Any) -> None:
+    # No time is left when the first worker starts: it is stopped at once, and the row is not failed.
+    run = measure_pair(
+        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=FAST, threshold=1.0,
+        deadline=Deadline(50.0, ScriptedClock(0.0, 50.0), 50.0, "test"),
+    )  # fmt: skip
+    assert run.error is None and run.sessions == 0 and run.speedup is None
+    assert run.not_measured == "the run's deadline (50 s, test) had passed"
 
 
 def test_target_stops_right_after_the_minimum_sessions(zoo: Any) -> None:

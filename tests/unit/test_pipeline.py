@@ -8,6 +8,7 @@ from pathlib import Path
 
 from support import reportdata
 
+from int8gate.deadline import Deadline
 from int8gate.errors import ModelFileError
 from int8gate.gate.pipeline import Edges, run_gate
 from int8gate.inputs.resolved import ResolvedInput
@@ -40,11 +41,14 @@ class FakeEdges:
     broken: frozenset[str] = frozenset()
     calls: list[str] = field(default_factory=list)
     progress: list[Step] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)
     now: float = 0.0
+    row_seconds: float = 0.0
 
     def inspect(self, path: Path, *, input_shapes: Mapping[str, tuple[int, ...]], opt_level: OptLevel,
                 requirement: QuantizedRequirement, max_bytes: int | None, runtime_layer: bool,
-                vnni: bool | None) -> ModelInspection:  # fmt: skip
+                vnni: bool | None, timeout: float) -> ModelInspection:  # fmt: skip
+        self.timeouts.append(timeout)
         self.calls.append(f"inspect {path.name} shapes={dict(input_shapes)} runtime={runtime_layer} vnni={vnni}")
         if path.name in self.broken:
             raise ModelFileError(str(path), "ONNX Runtime crashed with SIGSEGV while loading it")
@@ -52,14 +56,16 @@ class FakeEdges:
         return reportdata.inspection(str(path), quantized=quantized, size=360_000 if quantized else 1_320_000)
 
     def measure(self, fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], samples: Path | None,
-                threads: int, settings: BenchmarkSettings, threshold: float) -> BenchRun:  # fmt: skip
+                threads: int, settings: BenchmarkSettings, threshold: float, deadline: Deadline) -> BenchRun:  # fmt: skip
         self.calls.append(f"measure {int8.name} threads={threads} threshold={threshold} inputs={list(inputs)}")
+        self.now += self.row_seconds
         if "fake" in int8.name:
             return reportdata.row(threads, 9.4, 9.4, 0.98, 1.02, Call.WITHIN_NOISE)
         return reportdata.row(threads, 9.2, 3.9, 2.28, 2.38, Call.FASTER)
 
     def fidelity(self, fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], samples: Path | None,
-                 requirement: FidelityRequirement, settings: BenchmarkSettings) -> FidelityResult:  # fmt: skip
+                 requirement: FidelityRequirement, settings: BenchmarkSettings,
+                 deadline: Deadline) -> FidelityResult:  # fmt: skip
         self.calls.append(f"fidelity {int8.name}")
         return reportdata.fidelity(0.9999, True)
 
@@ -84,11 +90,11 @@ def pair(name: str) -> PairPaths:
                      Path(f"{name}_fp32.onnx"), Path(f"{name}_int8.onnx"), None)  # fmt: skip
 
 
-def gate(fake: FakeEdges, *names: str) -> Report:
+def gate(fake: FakeEdges, *names: str, deadline: Deadline | None = None) -> Report:
     policy = Policy(models=tuple(pair(name).pair for name in names))
     return run_gate(policy, [pair(name) for name in names], reportdata.runner(), fake.edges(),
                     tool=lambda seconds: ToolInfo("int8gate", "0", ".int8gate.yml", "t", seconds),
-                    fail_on=FailOn.FAIL)  # fmt: skip
+                    fail_on=FailOn.FAIL, deadline=deadline)  # fmt: skip
 
 
 def test_each_pair_is_inspected_measured_at_each_thread_setting_then_profiled() -> None:
@@ -144,3 +150,37 @@ def test_the_policys_report_settings_travel_with_the_report() -> None:
     report = run_gate(policy, [pair("resnet")], reportdata.runner(), FakeEdges().edges(),
                       tool=lambda seconds: ToolInfo("int8gate", "0", ".int8gate.yml", "t", seconds))  # fmt: skip
     assert report.presentation == Presentation(CommentMode.OFF, details=True, chart=False)
+
+
+def test_after_the_deadline_rows_fidelity_and_later_pairs_are_not_measured_and_the_report_is_written() -> None:
+    # The clock moves 1.5 s per read and each row costs 15 s: the first row (threads 1) starts before
+    # the 20 s deadline, the second (threads 4) after it; the second pair does not start at all.
+    fake = FakeEdges(row_seconds=15.0)
+    deadline = Deadline(20.0, fake.clock, 20.0, "limits.max_run_seconds")
+    report = gate(fake, "resnet", "mobilenet", deadline=deadline)
+    assert [call.split(" shapes")[0] for call in fake.calls] == [
+        "inspect resnet_int8.onnx", "inspect resnet_fp32.onnx",
+        "measure resnet_int8.onnx threads=1 threshold=1.2 inputs=[ResolvedInput(name='input', shape=(1, 3, 112, 112), dtype='float32', source='default')]",
+    ]  # fmt: skip
+    resnet, mobilenet = report.models
+    assert resnet.benchmark is not None
+    first, second = resnet.benchmark.runs
+    assert first.speedup is not None and second.speedup is None and second.error is None
+    assert second.not_measured == "the run's deadline (20 s, limits.max_run_seconds) had passed"
+    assert resnet.fidelity is None and resnet.profile is None
+    assert resnet.verdict is Verdict.INCONCLUSIVE
+    assert resnet.reasons == ("not measured at 4 threads: the run's deadline (20 s, limits.max_run_seconds) had passed",)
+    cut = {f.code: f for f in resnet.findings}["run-deadline"]
+    assert cut.evidence.startswith("not measured: the row at 4 thread(s), the fidelity check;")
+    assert mobilenet.verdict is Verdict.INCONCLUSIVE and mobilenet.quantization is None
+    assert mobilenet.reasons[0].startswith("not checked: the run's deadline (20 s, limits.max_run_seconds) had passed")
+    assert report.verdict is Verdict.INCONCLUSIVE and report.exit_code == 0
+
+
+def test_the_inspection_child_gets_the_policy_timeout_within_the_deadline() -> None:
+    fake = FakeEdges()
+    gate(fake, "resnet")
+    assert fake.timeouts == [BenchmarkSettings().timeout_seconds] * 2
+    fake = FakeEdges()
+    gate(fake, "resnet", deadline=Deadline(31.0, fake.clock, 31.0))
+    assert fake.timeouts == [31.0 - 4.5, 31.0 - 6.0]  # reads at 4.5 and 6.0 s: the time left is shorter

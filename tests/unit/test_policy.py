@@ -107,3 +107,14 @@ def test_published_schema_is_valid_and_describes_every_top_level_key() -> None:
     # every section of the Policy dataclass is published, and nothing else
     assert set(schema["properties"]) == {f.name for f in dataclasses.fields(Policy)} - {"source", "lines"}
     assert json.loads(json.dumps(schema)) == schema
+
+
+def test_limits_on_rows_and_the_run_deadline() -> None:
+    default = parse_policy(TWO_LINES, ".int8gate.yml").limits
+    assert (default.max_rows, default.max_run_seconds) == (64, None)
+    limits = parse_policy(TWO_LINES + "limits:\n  max_rows: 3\n  max_run_seconds: 90\n", "p.yml").limits
+    assert (limits.max_rows, limits.max_run_seconds) == (3, 90.0)
+    assert error_of(TWO_LINES + "limits:\n  max_rows: 0\n").startswith(".int8gate.yml:4: limits.max_rows: must be at least 1")
+    assert error_of(TWO_LINES + "limits:\n  max_run_seconds: 0\n").startswith(
+        ".int8gate.yml:4: limits.max_run_seconds: must be greater than 0"
+    )
