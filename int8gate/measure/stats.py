@@ -137,6 +137,34 @@ def small_sample_widening(n_sessions: int) -> float:
     return math.sqrt(n_sessions / (n_sessions - 1))
 
 
+def bootstrap_medians(
+    values: npt.NDArray[np.float64], resamples: int, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """The medians of ``resamples`` bootstrap resamples of ``values``, drawn without building them.
+
+    A resample draws ``n`` values with replacement; mapping ``n`` uniforms ``U`` to the sorted values
+    (``sorted[ceil(n·U) - 1]``) is such a draw, and the map keeps order, so the resample's ``j``-th
+    smallest value is ``sorted[ceil(n·U_(j)) - 1]`` with ``U_(j) ~ Beta(j, n - j + 1)``, the ``j``-th
+    order statistic of ``n`` uniforms. For an even ``n`` the median averages ``j = n/2`` and the next
+    one, ``U_(j+1) = U_(j) + (1 - U_(j))·Beta(1, n - j)``. This is the same distribution as
+    ``np.median(values[rng.integers(0, n, (resamples, n))], axis=1)`` in O(n log n) time and O(n +
+    resamples) memory instead of a resamples × n array (2,000 × 200,000 samples was 3 GiB).
+    """
+    ordered = np.sort(values)
+    n = len(ordered)
+
+    def at(u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        index = np.clip(np.ceil(n * u).astype(np.int64) - 1, 0, n - 1)
+        return np.asarray(ordered[index], dtype=np.float64)
+
+    j = (n + 1) // 2 if n % 2 else n // 2
+    low = rng.beta(j, n - j + 1, size=resamples)
+    if n % 2:
+        return at(low)
+    high = low + (1.0 - low) * rng.beta(1, n - j, size=resamples)
+    return np.asarray((at(low) + at(high)) / 2.0, dtype=np.float64)
+
+
 def estimate_speedup(
     sessions: Sequence[SessionSamples],
     *,
@@ -146,7 +174,8 @@ def estimate_speedup(
     """The speedup estimate and its widened 95% hierarchical-bootstrap interval.
 
     With one session the interval only covers the variation between its rounds (say so: the
-    quality findings flag a single session).
+    quality findings flag a single session). Memory: O(samples of one session + sessions ×
+    resamples); ``bootstrap_medians`` never builds the resamples.
     """
     if not sessions:
         raise ValueError("no sessions to estimate a speedup from")
@@ -156,8 +185,7 @@ def estimate_speedup(
     # boot[s, b]: the median of the b-th resample of session s's rounds.
     boot = np.empty((len(ratios), resamples), dtype=np.float64)
     for i, r in enumerate(ratios):
-        picks = rng.integers(0, len(r), size=(resamples, len(r)))
-        boot[i] = np.median(r[picks], axis=1)
+        boot[i] = bootstrap_medians(r, resamples, rng)
     n = len(ratios)
     if n == 1:
         stats = boot[0]

@@ -43,6 +43,8 @@ SLICES_PER_SESSION = 3
 MIN_SLICE_SECONDS = 0.2
 MIN_ROUNDS = 5
 MAX_SESSIONS = 200
+"""At most this many sessions per row, confirmation included (with ``MAX_SAMPLES_PER_SESSION``, the
+row's latencies stay within a few hundred MB whatever the budget)."""
 CONFIRM_BUDGET_FACTOR = 2.0
 
 
@@ -196,7 +198,7 @@ def _phase(
     slice_seconds = max(budget / (SLICES_PER_SESSION * minimum), MIN_SLICE_SECONDS)
     began = clock()
     costs: list[float] = []
-    while len(costs) < MAX_SESSIONS:
+    while len(row.results) < MAX_SESSIONS:
         if deadline.expired():
             return stats.StopReason.DEADLINE, None
         if len(costs) >= minimum:

@@ -143,7 +143,7 @@ def measure(request: WorkerRequest) -> WorkerResult:
                     call.run()
                     times.append(clock() - t0)
             rounds = i + 1
-            if rounds >= request.min_rounds and clock() >= deadline:
+            if rounds >= request.min_rounds and (clock() >= deadline or len(fp32_ns) >= request.max_samples):
                 break
     except Exception as err:  # a kernel failing mid-run becomes the row's cause
         raise ModelRunError(f"run: {one_line(err)}") from err

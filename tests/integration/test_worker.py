@@ -74,6 +74,16 @@ def test_a_model_against_itself_runs_two_sessions(zoo: Any) -> None:
     assert code == 0 and raw["rounds"] == 3 and len(raw["fp32_ns"]) == 3 * raw["block"]
 
 
+def test_a_session_ends_at_its_sample_cap_not_its_time_slice(zoo: Any) -> None:
+    request = WorkerRequest("measure", str(zoo.conv_fp32), str(zoo.conv_fp32), 1, min_rounds=4, max_seconds=60.0,
+                            max_samples=1, overhead_runs=0)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "int8gate.runtime.worker"], input=request.to_json(),
+                          capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and raw["rounds"] == 4  # the minimum rounds, then the cap ends it
+    assert raw["rounds_seconds"] < 10
+
+
 def test_fidelity_mode_writes_both_outputs(zoo: Any, tmp_path: Path) -> None:
     request = WorkerRequest(
         "fidelity", str(zoo.conv_fp32), str(zoo.conv_qdq), 1, fidelity_samples=3, outputs_dir=str(tmp_path)

@@ -72,8 +72,8 @@ def test_between_session_spread_widens_the_interval_beyond_the_bootstrap() -> No
     sp = stats.estimate_speedup(sessions, seed=3)
     rng = np.random.default_rng(3)
     logs = np.log([1.9, 2.0, 2.1])
-    for r in (20, 20, 20):  # the within-session draws the estimator makes first
-        rng.integers(0, r, size=(stats.BOOTSTRAP_RESAMPLES, r))
+    for _ in range(3):  # the within-session draws the estimator makes first (20 rounds: two Beta draws)
+        stats.bootstrap_medians(np.zeros(20), stats.BOOTSTRAP_RESAMPLES, rng)
     drawn = rng.integers(0, 3, size=(stats.BOOTSTRAP_RESAMPLES, 3))
     boot = logs[drawn].mean(axis=1)
     lo, hi = np.quantile(boot, [0.025, 0.975])
@@ -81,6 +81,31 @@ def test_between_session_spread_widens_the_interval_beyond_the_bootstrap() -> No
     widen = stats.small_sample_widening(3)
     assert math.log(sp.ci_low) == pytest.approx(center - widen * (center - lo))
     assert math.log(sp.ci_high) == pytest.approx(center + widen * (hi - center))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 31, 200])
+def test_bootstrap_medians_follow_the_resampling_they_replace(n: int) -> None:
+    # Same distribution as taking the median of n values drawn with replacement, without the
+    # resamples x n array: compare quantiles and spread over many resamples.
+    values = np.random.default_rng(n).normal(0.7, 0.1, n)
+    direct = np.median(values[np.random.default_rng(1).integers(0, n, size=(40_000, n))], axis=1)
+    drawn = stats.bootstrap_medians(values, 40_000, np.random.default_rng(2))
+    possible = set(values.tolist()) | set(((values[:, None] + values) / 2).ravel().tolist())  # a value, or a midpoint
+    assert set(drawn.tolist()) <= possible
+    assert np.quantile(drawn, [0.025, 0.5, 0.975]) == pytest.approx(np.quantile(direct, [0.025, 0.5, 0.975]), abs=0.01)
+    assert drawn.std() == pytest.approx(direct.std(), rel=0.05, abs=1e-9)
+
+
+def test_bootstrap_memory_does_not_grow_with_resamples_times_samples() -> None:
+    # 2,000 resamples of 2,000,000 samples: the old resampling asked for 32 GB; this needs the sort.
+    import tracemalloc
+
+    values = np.random.default_rng(0).normal(0.0, 1.0, 2_000_000)
+    tracemalloc.start()
+    stats.bootstrap_medians(values, stats.BOOTSTRAP_RESAMPLES, np.random.default_rng(0))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 3 * values.nbytes  # the sorted copy and its index arithmetic, nothing resamples-sized
 
 
 def test_widening_factor_corrects_the_cluster_bootstrap_bias() -> None:
