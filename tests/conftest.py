@@ -8,6 +8,10 @@ the Action's image. Helpers live in ``support/`` (importable as ``support``: pyp
 
 from __future__ import annotations
 
+import os
+
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before anything imports onnxruntime: no telemetry from the suite
+
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NoReturn
 

@@ -99,6 +99,19 @@ def _memory_limit(root: Path, membership: CgroupMembership | None) -> int | None
     return min(limits) if limits else None
 
 
+def _memory_bytes(root: Path, membership: CgroupMembership | None) -> int | None:
+    meminfo = _read(_under(root, "/proc/meminfo"))
+    total = memory_total_bytes(meminfo) if meminfo is not None else None
+    limit = _memory_limit(root, membership)
+    return min(x for x in (total, limit) if x is not None) if (total or limit) else None
+
+
+def probe_memory_bytes(*, root: Path = _LIVE) -> int | None:
+    """The memory this job may use: the smaller of MemTotal and its cgroup's limit (``None``: unknown)."""
+    cgroup_text = _read(_under(root, "/proc/self/cgroup"))
+    return _memory_bytes(root, parse_proc_cgroup(cgroup_text) if cgroup_text is not None else None)
+
+
 def _usable(root: Path, logical: int) -> int:
     if root == _LIVE and hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
@@ -143,10 +156,7 @@ def probe_runner(ort: OrtInfo, *, root: Path = _LIVE) -> RunnerProfile:
     logical = _logical(root, cpuinfo_text)
     usable = _usable(root, logical)
     quota, source = _cpu_quota(root, membership)
-    meminfo = _read(_under(root, "/proc/meminfo"))
-    total = memory_total_bytes(meminfo) if meminfo is not None else None
-    limit = _memory_limit(root, membership)
-    memory = min(x for x in (total, limit) if x is not None) if (total or limit) else None
+    memory = _memory_bytes(root, membership)
     markers = [m for m in ("/.dockerenv", "/run/.containerenv") if _under(root, m).exists()]
     pid1 = _read(_under(root, "/proc/1/cgroup")) or ""
     return RunnerProfile(

@@ -1,4 +1,4 @@
-"""The one launcher of child processes: allow-listed environment, time limit, one-line causes.
+"""The one launcher of child processes: allow-listed environment, limits, one-line causes.
 
 Models arrive in pull requests, so anything that hands one to ONNX Runtime (a benchmark worker,
 the optimized-graph writer, the profiler) runs in a child: a crash, a hang or an out-of-memory
@@ -10,18 +10,36 @@ or an ``int8gate/`` package in the workspace is never imported in its place (pat
 absolute). The protocol (``protocol``): one request on stdin, the answer on stdout; a child that
 knows why it failed prints ``error_line(message)`` and exits ``REPORTED_EXIT``, and that message is
 the cause as it is.
+
+Every child is bounded (``ChildLimits``):
+- time: stopped after ``timeout`` seconds (the caller passes the policy's, within the run's deadline);
+- memory: an address-space limit (``RLIMIT_AS``), by default 75% of the memory this job may use
+  (``child_memory_limit``), so a model that allocates without end fails its own row with "out of
+  memory" instead of waking the kernel's out-of-memory killer; no core dumps;
+- lifetime: the kernel kills it when the gate dies (``PR_SET_PDEATHSIG``), so cancelling the gate
+  (SIGTERM, SIGKILL) leaves no worker spinning on a looping model;
+- files: its own empty ``HOME`` and ``TMPDIR`` (a folder in the gate's temporary folder, removed
+  afterwards) and ONNX Runtime's telemetry off (``ORT_DISABLE_TELEMETRY=1``), so nothing it writes
+  lands outside the workspace and the temporary folder.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import importlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+
+from int8gate.machine.probe import probe_memory_bytes
 
 ENV_NAMES = frozenset(
     {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "PYTHONPATH",
@@ -29,6 +47,44 @@ ENV_NAMES = frozenset(
 )  # fmt: skip
 ENV_PREFIXES = ("OMP_", "ORT_", "MKL_", "KMP_", "OPENBLAS_", "GOMP_")
 ENV_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH")
+TELEMETRY_OFF = {"ORT_DISABLE_TELEMETRY": "1"}
+"""ONNX Runtime's switch for its telemetry (POSIX builds: no device id, no offline store, no upload);
+it must be set before ONNX Runtime initialises, so every child gets it in its environment."""
+CHILD_MEMORY_SHARE = 0.75
+"""A child's address space may be this share of the memory the job may use (the gate itself stays small)."""
+MIN_CHILD_MEMORY = 1 << 30
+PR_SET_PDEATHSIG = 1
+
+
+def _resource_module() -> ModuleType | None:
+    """``resource`` where the OS has it (POSIX); ``None`` on Windows, where children get no limits."""
+    try:
+        return importlib.import_module("resource")
+    except ImportError:
+        return None
+
+
+_RESOURCE = _resource_module()
+
+
+@dataclass(frozen=True)
+class ChildLimits:
+    """What bounds a child besides its time limit: its address space in bytes (``None``: no limit)."""
+
+    memory_bytes: int | None
+
+
+def child_memory_limit(job_memory_bytes: int | None) -> int | None:
+    """A child's address-space limit: 75% of the job's memory, at least 1 GiB; ``None`` when unknown."""
+    if job_memory_bytes is None:
+        return None
+    return max(MIN_CHILD_MEMORY, int(job_memory_bytes * CHILD_MEMORY_SHARE))
+
+
+@functools.cache
+def default_limits() -> ChildLimits:
+    """The limits derived from this machine (read once per process)."""
+    return ChildLimits(child_memory_limit(probe_memory_bytes()))
 
 
 class ChildError(Exception):
@@ -82,9 +138,10 @@ def signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def describe_failure(returncode: int, stdout: str, stderr: str) -> ChildError:
+def describe_failure(returncode: int, stdout: str, stderr: str, *, memory_bytes: int | None = None) -> ChildError:
     """A failed child as one line: a signal (with the OOM hint for SIGKILL), its own error line,
-    running out of memory, or its last words on stderr."""
+    running out of memory (with its limit, when it had one), or its last words on stderr."""
+    limit = f" (its limit: {memory_bytes / 2**30:.1f} GiB of address space)" if memory_bytes else ""
     if returncode < 0:
         name = signal_name(-returncode)
         hint = " (out of memory, or killed from outside)" if name == "SIGKILL" else ""
@@ -95,7 +152,7 @@ def describe_failure(returncode: int, stdout: str, stderr: str) -> ChildError:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     last = lines[-1] if lines else "no message"
     if "MemoryError" in stderr or "bad_alloc" in stderr:
-        return ChildError(f"ran out of memory: {last[:200]}")
+        return ChildError(f"ran out of memory{limit}: {last[:200]}")
     return ChildError(f"failed (exit {returncode}): {last[:300]}")
 
 
@@ -109,28 +166,66 @@ def _reported(stdout: str) -> str | None:
         return None
 
 
-def run_child(command: Sequence[str], request: str, *, env: Mapping[str, str], timeout: float) -> str:
+def run_child(
+    command: Sequence[str],
+    request: str,
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    limits: ChildLimits | None = None,
+) -> str:
     """Run ``command`` with ``request`` on stdin and the allow-listed part of ``env``; its stdout.
 
-    Raises ``ChildError`` when the child fails, is killed, or is still running after ``timeout`` s
-    (it is stopped, with its process group). The child's working folder is a fresh empty one, never
-    the caller's (the caller may be standing in a pull request's checkout).
+    The child gets a private ``HOME``/``TMPDIR`` (also its working folder: a fresh empty one, never the
+    caller's, who may be standing in a pull request's checkout), telemetry off, ``limits`` (default:
+    derived from this machine) and dies with the gate. Raises ``ChildError`` when the child fails, is
+    killed, or is still running after ``timeout`` s (it is stopped).
     """
-    try:
-        with tempfile.TemporaryDirectory(prefix="int8gate-child-") as private:
+    bounds = default_limits() if limits is None else limits
+    with tempfile.TemporaryDirectory(prefix="int8gate-child-") as private:
+        environment = {**child_env(env), **private_env(private), **TELEMETRY_OFF}
+        try:
             done = subprocess.run(
                 list(command),
                 input=request,
                 capture_output=True,
                 text=True,
-                env=child_env(env),
+                env=environment,
                 cwd=private,
                 timeout=timeout,
                 check=False,
-                start_new_session=True,
+                start_new_session=True,  # a terminal's Ctrl-C reaches the gate, which stops its child itself
+                # safe: the gate starts children from one thread; POSIX only (Windows has no fork)
+                preexec_fn=_bound(bounds, os.getpid()) if _RESOURCE is not None else None,
             )
-    except subprocess.TimeoutExpired:
-        raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped") from None
+        except subprocess.TimeoutExpired:
+            raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped") from None
     if done.returncode != 0:
-        raise describe_failure(done.returncode, done.stdout, done.stderr)
+        raise describe_failure(done.returncode, done.stdout, done.stderr, memory_bytes=bounds.memory_bytes)
     return done.stdout
+
+
+def private_env(folder: str) -> dict[str, str]:
+    """A child's own home and temporary folder (where ONNX Runtime or a library may write)."""
+    return {"HOME": folder, "TMPDIR": folder, "TMP": folder, "TEMP": folder}
+
+
+def _bound(limits: ChildLimits, parent: int) -> Callable[[], None]:
+    """What runs in the child between fork and exec: the address-space limit, no core files, and
+    death with the parent (checked after arming it, in case the parent died in between)."""
+
+    resource = _RESOURCE
+    assert resource is not None
+
+    def apply() -> None:
+        if limits.memory_bytes is not None:
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            wanted = limits.memory_bytes if hard == resource.RLIM_INFINITY else min(limits.memory_bytes, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if sys.platform == "linux":
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return apply

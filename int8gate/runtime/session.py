@@ -11,6 +11,7 @@ inputs and outputs bound once (the lowest per-call overhead measured: ~4 µs aga
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -93,10 +94,23 @@ class Bound:
 
 
 def one_line(err: BaseException) -> str:
-    """The error on one line, without ORT's source paths and signatures, at most 400 characters."""
+    """The error on one line, without ORT's source paths and signatures, at most 400 characters.
+
+    Running out of memory says so first, with the worker's address-space limit when it has one.
+    """
     text = _ORT_SOURCE.sub("", " ".join(str(err).split()))[:400] or type(err).__name__
     oom = isinstance(err, MemoryError) or "bad_alloc" in text or "Failed to allocate" in text
-    return f"out of memory: {text}" if oom else text
+    return f"out of memory{memory_limit_note()}: {text}" if oom else text
+
+
+def memory_limit_note() -> str:
+    """`` (the worker's limit: 4.0 GiB of address space)``, or nothing without a limit."""
+    try:
+        resource = importlib.import_module("resource")
+    except ImportError:  # Windows: no address-space limit
+        return ""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return "" if soft == resource.RLIM_INFINITY else f" (the worker's limit: {soft / 2**30:.1f} GiB of address space)"
 
 
 def set_global_pool(threads: int) -> None:

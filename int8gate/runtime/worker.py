@@ -21,6 +21,7 @@ from int8gate.runtime.rounds import measure
 from int8gate.runtime.session import (
     ModelRunError,
     feeds_for,
+    memory_limit_note,
     open_session,
     run_session,
     session_options,
@@ -69,7 +70,7 @@ def serve(request_text: str) -> tuple[int, str]:
     except ModelRunError as err:
         return EXIT_MODEL_ERROR, error_line(str(err))
     except MemoryError:
-        return EXIT_MODEL_ERROR, error_line("out of memory")
+        return EXIT_MODEL_ERROR, error_line(f"out of memory{memory_limit_note()}")
     return 0, result.to_json()
 
 

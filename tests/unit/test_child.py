@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from int8gate.runtime.child import ChildError, child_env, describe_failure, module_command, run_child
+from int8gate.runtime.child import (
+    ChildError,
+    ChildLimits,
+    child_env,
+    child_memory_limit,
+    describe_failure,
+    module_command,
+    run_child,
+)
 from int8gate.runtime.protocol import error_line
 
 
@@ -60,3 +72,65 @@ def test_child_env_keeps_thread_knobs_and_drops_secrets() -> None:
     assert env["PYTHONPATH"].endswith(":/extra")
     assert Path(env["PYTHONPATH"].split(":")[0], "int8gate", "runtime", "child.py").is_file()
     assert "ghp_secret" not in json.dumps(env)
+
+
+def test_a_child_gets_a_private_home_and_temp_folder_and_no_telemetry(tmp_path: Path) -> None:
+    script = "import json, os; print(json.dumps({k: os.environ.get(k) for k in ('HOME', 'TMPDIR', 'ORT_DISABLE_TELEMETRY')}))"
+    seen = json.loads(run_child((sys.executable, "-c", script), "", env={"HOME": "/root", "TMPDIR": "/tmp"}, timeout=60))
+    assert seen["HOME"] == seen["TMPDIR"] and Path(seen["HOME"]).name.startswith("int8gate-child-")
+    assert Path(seen["HOME"]).parent == Path(tempfile.gettempdir())
+    assert not Path(seen["HOME"]).exists()  # removed with whatever the child left in it
+    assert seen["ORT_DISABLE_TELEMETRY"] == "1"
+
+
+def test_a_child_has_an_address_space_limit_and_running_into_it_is_a_clear_cause() -> None:
+    show = "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CORE)[0])"
+    limits = ChildLimits(memory_bytes=512 << 20)
+    assert run_child((sys.executable, "-c", show), "", env={}, timeout=60, limits=limits).split() == [str(512 << 20), "0"]
+    grab = "b = bytearray(1 << 30)"
+    with pytest.raises(ChildError, match=r"^ran out of memory \(its limit: 0\.5 GiB of address space\): MemoryError"):
+        run_child((sys.executable, "-c", grab), "", env={}, timeout=60, limits=limits)
+
+
+def test_the_default_limit_is_three_quarters_of_the_job_s_memory() -> None:
+    assert child_memory_limit(8 << 30) == 6 << 30
+    assert child_memory_limit(1 << 30) == 1 << 30  # never below 1 GiB
+    assert child_memory_limit(None) is None  # unknown memory: no limit rather than a guess
+
+
+def test_a_child_dies_with_the_gate(tmp_path: Path) -> None:
+    # A stand-in gate starts a child that would sleep for a minute, then is killed with SIGKILL
+    # (no chance to clean up): the kernel must take the child with it.
+    pid_file = tmp_path / "child.pid"
+    sleeper = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    gate = tmp_path / "gate.py"
+    gate.write_text(
+        "import sys\nfrom int8gate.runtime.child import run_child\n"
+        f"run_child((sys.executable, '-c', {sleeper!r}), '', env={{}}, timeout=120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(gate)], env={**os.environ, "TMPDIR": str(tmp_path)})  # its leftovers
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        survived = _alive(child)
+        if survived:
+            os.kill(child, signal.SIGKILL)
+        assert not survived, "the child outlived the gate"
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped by its new parent, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
