@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
@@ -67,8 +68,26 @@ def parse_policy(text: str, filename: str) -> Policy:
     )
 
 
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """An integer is an ``int`` (JSON Schema would also take ``1.0``, which then breaks a shape)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _is_number(checker: Any, instance: Any) -> bool:
+    """A number is finite (JSON Schema would take NaN and infinities, which no setting means)."""
+    return isinstance(instance, (int, float)) and not isinstance(instance, bool) and math.isfinite(instance)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_integer, "number": _is_number}
+    ),
+)
+
+
 def _validate(loaded: LoadedYaml, filename: str) -> None:
-    validator = jsonschema.Draft202012Validator(policy_schema())
+    validator = _Validator(policy_schema())
     errors = list(validator.iter_errors(loaded.data))
     if not errors:
         return
@@ -107,7 +126,7 @@ def _unknown_key_problem(key: str, allowed: list[str]) -> str:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    text = json.dumps(value, default=repr) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -118,3 +118,50 @@ def test_limits_on_rows_and_the_run_deadline() -> None:
     assert error_of(TWO_LINES + "limits:\n  max_run_seconds: 0\n").startswith(
         ".int8gate.yml:4: limits.max_run_seconds: must be greater than 0"
     )
+
+
+M = "models:\n  - fp32: m/a.onnx\n    int8: m/b.onnx\n"
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (M + "? !!python/name:os.system\n: 1\n", ".int8gate.yml:4: invalid value: could not determine a constructor for the tag 'tag:yaml.org,2002:python/name:os.system'"),
+        (M + "benchmark:\n  <<: 5\n", ".int8gate.yml:5: benchmark: invalid merge key `<<`: expected a mapping or list of mappings"),
+        (M + "benchmark:\n  <<: [5]\n", ".int8gate.yml:5: benchmark: invalid merge key `<<`: expected a mapping for merging"),
+        (M + "    name: 2024-01-01\n", '.int8gate.yml:4: models[0].name: 2024-01-01 is read as a date; quote it ("...") if you mean text'),
+        (M + "benchmark:\n  threads: [2024-01-01]\n", ".int8gate.yml:5: benchmark.threads[0]: 2024-01-01 is read as a date"),
+        (M + "    name: !!binary aGVsbG8=\n", ".int8gate.yml:4: models[0].name: binary data (!!binary) is not allowed"),
+        (M + "    name: !!timestamp 'x'\n", ".int8gate.yml:4: models[0].name: invalid value 'x' for !!timestamp"),
+        (M + "benchmark:\n  budget_seconds: !!float 'abc'\n", ".int8gate.yml:5: benchmark.budget_seconds: invalid value 'abc' for !!float"),
+        (M + "benchmark:\n  seed: !!int 'abc'\n", ".int8gate.yml:5: benchmark.seed: invalid value 'abc' for !!int"),
+        (M + "benchmark:\n  seed: 1" + "0" * 5000 + "\n", ".int8gate.yml:5: benchmark.seed: a number with 5,001 digits is too long"),
+        ("models: " + "[" * 3000 + "]" * 3000 + "\n", ".int8gate.yml:1: nested more than 64 levels deep"),
+        ("models: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", ".int8gate.yml:1: nested more than 64 levels deep"),
+        (M + LAUGHS, ".int8gate.yml:9: more than 100,000 values once its aliases (*name) are expanded"),
+        (M + '    name: "m\\ud800"\n', ".int8gate.yml:4: models[0].name: text holds a lone UTF-16 surrogate"),
+        ('models:\n  - fp32: "m/a\\0.onnx"\n    int8: m/b.onnx\n', ".int8gate.yml:2: models[0].fp32: text holds a NUL character"),
+        (M + "benchmark:\n  budget_seconds: .nan\n", ".int8gate.yml:5: benchmark.budget_seconds: must be a finite number, not nan"),
+        (M + "benchmark:\n  timeout_seconds: .inf\n", ".int8gate.yml:5: benchmark.timeout_seconds: must be a finite number, not inf"),
+        (M + "require:\n  fidelity:\n    min_snr_db: -.inf\n", ".int8gate.yml:6: require.fidelity.min_snr_db: must be a finite number, not -inf"),
+        (M + "require:\n  fidelity:\n    min_snr_db: -3\n", ".int8gate.yml:6: require.fidelity.min_snr_db: must be at least 0; got -3"),
+        (M + "benchmark:\n  budget_seconds: 1e9\n", ".int8gate.yml:5: benchmark.budget_seconds: must be at most 3600; got 1000000000.0"),
+        (M + "    inputs:\n      x: {shape: [1.0, 64]}\n", ".int8gate.yml:5: models[0].inputs.x.shape[0]: expected integer, got 1.0"),
+        (M + "benchmark:\n  seed: 99999999999\n", ".int8gate.yml:5: benchmark.seed: must be at most 4294967295"),
+    ],
+    ids=["key-tag", "merge-scalar", "merge-list", "date", "date-in-list", "binary", "bad-timestamp", "bad-float",
+         "bad-int", "5000-digits", "deep-list", "deep-map", "alias-bomb", "surrogate", "nul", "nan", "inf", "-inf",
+         "negative-snr", "1e9", "float-dim", "huge-seed"],
+)
+def test_hostile_yaml_is_one_clear_line_before_anything_is_built(text: str, expected: str) -> None:
+    assert error_of(text).startswith(expected)
+
+
+def test_yaml_1_2_numbers_and_anchors_within_bounds_are_fine() -> None:
+    text = "models:\n  - &m {fp32: m/a.onnx, int8: m/b.onnx, require: &r {speedup: 1.1}}\n  - {<<: *m, name: other}\n"
+    policy = parse_policy(text + "benchmark:\n  budget_seconds: 1e1\n", ".int8gate.yml")
+    assert policy.benchmark.budget_seconds == 10.0
+    assert [m.name for m in policy.models] == ["b", "other"] and policy.models[1].require is not None
