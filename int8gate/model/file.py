@@ -10,7 +10,10 @@ Edge module. Models arrive in pull requests, so before anything else looks at on
 - every tensor's dims must be sane (0 ≤ dim ≤ 2^31, at most 2^40 bytes) and inline data must match
   its dims; value-info dims must be sane too;
 - ops may only come from domains ONNX Runtime knows or from the model's own functions, and the model's
-  functions must not call themselves.
+  functions must not call themselves, nor expand to more than ``MAX_INLINED_NODES`` nodes once
+  inlined (counted before anything inlines them: 40 levels of functions that each call the one below
+  twice is a 3 KB file and 2^40 nodes, which took the census to 5 GB);
+- every value's element type must be one ONNX defines.
 External data is never read: the model is loaded with its tensors' locations only
 (``load_external_data=False`` semantics), so inspecting a few-hundred-MB model costs little memory.
 ``sha256`` is the digest of the ``.onnx`` file; ``size_bytes`` adds the external data files.
@@ -20,17 +23,21 @@ from __future__ import annotations
 
 import hashlib
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnx
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # no types-protobuf in dev deps
-from onnx import GraphProto, TensorProto
+from onnx import GraphProto, NodeProto, TensorProto
 
 from int8gate.errors import ModelFileError
 from int8gate.model.graph import element_bits, model_tensors, subgraphs, walk_graphs
 
+MAX_INLINED_NODES = 250_000
+"""Nodes the graph may have once its model-local functions are inlined (shape inference and ONNX
+Runtime both inline them); real models with functions have tens of thousands at most."""
 DEFAULT_MAX_BYTES = 2 * 1024**3
 """Default cap on a model's size, external data included (2 GiB, protobuf's own limit for one file)."""
 MAX_DIM = 2**31
@@ -123,19 +130,63 @@ def _regular_file_size(path: Path) -> int:
 
 
 def _check_structure(where: str, model: onnx.ModelProto) -> None:
-    if model.ir_version <= 0 or not model.HasField("graph") or not model.opset_import:
-        raise ModelFileError(where, "is not an ONNX model, or is truncated (no IR version, graph or opset)")
+    # ir_version 0 is not checked: ONNX Runtime loads and runs such a model, so the gate does too.
+    if not model.HasField("graph") or not model.opset_import:
+        raise ModelFileError(where, "is not an ONNX model, or is truncated (no graph or opset)")
+    if model.ir_version < 0:
+        raise ModelFileError(where, f"declares a negative IR version {model.ir_version}")
     if not model.graph.output:
         raise ModelFileError(where, "is truncated or malformed: its graph has no outputs")
     functions = {(function.domain, function.name): function for function in model.functions}
     _check_domains(where, model, functions)
     _check_recursion(where, functions)
+    _check_inlined_size(where, model, functions)
     _check_defined(where, model.graph, frozenset())
     for value in _value_infos(model):
-        dims = value.type.tensor_type.shape.dim
-        for dim in dims:
+        tensor_type = value.type.tensor_type
+        if value.type.HasField("tensor_type") and tensor_type.elem_type not in _ELEMENT_TYPES:
+            raise ModelFileError(
+                where, f"value {value.name!r} has element type {tensor_type.elem_type}, which ONNX does not define"
+            )
+        for dim in tensor_type.shape.dim:
             if dim.HasField("dim_value") and not 0 <= dim.dim_value <= MAX_DIM:
                 raise ModelFileError(where, f"value {value.name!r} declares an absurd dimension {dim.dim_value}")
+
+
+_ELEMENT_TYPES = frozenset(TensorProto.DataType.values())
+
+
+def _check_inlined_size(where: str, model: onnx.ModelProto, functions: Mapping[tuple[str, str], Any]) -> None:
+    """Refuse a graph whose local functions would inline to more than ``MAX_INLINED_NODES`` nodes.
+
+    A function's size is its nodes with each call of a local function counted as that function's
+    size (memoised: the functions were checked not to recurse), so the count costs one pass per function.
+    """
+    sizes: dict[tuple[str, str], int] = {}
+
+    def nodes_of(nodes: Iterable[NodeProto]) -> int:
+        total = 0
+        for node in nodes:
+            key = (node.domain, node.op_type)
+            total += size_of(key) if key in functions else 1
+            for graph in subgraphs(node):
+                total += nodes_of(graph.node)
+            if total > MAX_INLINED_NODES:  # stop counting once over: the sizes can have hundreds of digits
+                return total
+        return total
+
+    def size_of(key: tuple[str, str]) -> int:
+        if key not in sizes:
+            sizes[key] = nodes_of(functions[key].node)
+        return sizes[key]
+
+    total = nodes_of(model.graph.node)
+    if total > MAX_INLINED_NODES:
+        raise ModelFileError(
+            where,
+            f"its model-local functions expand to more than {MAX_INLINED_NODES:,} nodes when inlined "
+            "(nested functions that call each other many times); int8gate does not inline that many",
+        )
 
 
 def _value_infos(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from support.hostile.artifacts import nested_functions, relu
 from support.onnxbuild import GraphBuilder, conv_pair, floats
 
 from int8gate.errors import EXIT_BAD_INPUT, ModelFileError
@@ -203,3 +204,28 @@ def test_a_good_model_round_trips(tmp_path: Path) -> None:
         onnx.numpy_helper.to_array(loaded.model.graph.initializer[-1]),
         onnx.numpy_helper.to_array(model.graph.initializer[-1]),
     )
+
+
+def test_functions_that_would_inline_to_billions_of_nodes_are_refused_before_inlining(tmp_path: Path) -> None:
+    # 40 levels of functions that each call the one below twice: 3 KB on disk, 2^40 nodes inlined
+    # (onnx's inliner reached 5.3 GB on it). Counting is memoised, so refusing it is instant.
+    (tmp_path / "m.onnx").write_bytes(nested_functions(40).SerializeToString())
+    assert _problem(tmp_path / "m.onnx").startswith(
+        "its model-local functions expand to more than 250,000 nodes when inlined"
+    )
+    (tmp_path / "ok.onnx").write_bytes(nested_functions(10).SerializeToString())  # 1,024 nodes: fine
+    assert read_model(tmp_path / "ok.onnx").model.functions
+
+
+def test_an_element_type_onnx_does_not_define_is_named(tmp_path: Path) -> None:
+    model = relu()
+    model.graph.input[0].type.tensor_type.elem_type = 99
+    (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
+    assert _problem(tmp_path / "m.onnx") == "value 'x' has element type 99, which ONNX does not define"
+
+
+def test_ir_version_0_is_read_as_onnx_runtime_reads_it(tmp_path: Path) -> None:
+    model = relu()
+    model.ir_version = 0
+    (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
+    assert read_model(tmp_path / "m.onnx").model.ir_version == 0
