@@ -128,7 +128,7 @@ def profile_in_child(
 
 def _child_main(request: ProfileRequest) -> None:
     if request.samples:
-        feeds = load_samples(Path(request.samples), request.inputs)[0]
+        feeds = load_samples(Path(request.samples), request.inputs, 1)[0]
     else:
         feeds = random_feeds(request.inputs, 1, request.seed)[0]
     with tempfile.TemporaryDirectory(prefix="int8gate-profile-") as work:

@@ -128,7 +128,7 @@ def feeds_for(request: WorkerRequest, count: int) -> list[Feeds]:
         specs = inputs_of(request.fp32)
     if request.samples is not None:
         try:
-            return load_samples(Path(request.samples), specs)[: max(count, 1)]
+            return load_samples(Path(request.samples), specs, max(count, 1))
         except FeedError as err:
             raise ModelRunError(f"samples {err}") from err
     return random_feeds(specs, count, request.seed)
