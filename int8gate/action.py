@@ -152,7 +152,7 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
         return comment_step(settings_now, event, content, client_factory=client_factory, sticky=sticky)
 
     outcomes = run_steps([
-        ("report", lambda: write_report_json(output_path(settings.report_path, workspace), report)),
+        ("report", lambda: write_report_json(output_path(settings.report_path, workspace), report, workspace)),
         ("annotations", lambda: emit_annotations(report_annotations(report), out)),
         ("summary", lambda: append_summary(settings.summary_path, summary_md)),
         ("comment", comment),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from int8gate import __version__
-from int8gate.commands.output import Outputs, deliver, json_text, use_color
+from int8gate.commands.output import STDOUT, Outputs, deliver, json_text, use_color
 from int8gate.commands.progress import ProgressPrinter
 from int8gate.deadline import Clock, Deadline
 from int8gate.errors import PolicyError, UsageError
@@ -173,6 +173,14 @@ def run_deadline(policy: Policy, *, pairs: int, rows: int, started_at: float, cl
     return Deadline(started_at + seconds, clock, seconds, source)
 
 
+def check_outputs(outputs: Outputs, workspace_root: Path) -> None:
+    """Check the ``--json``/``--markdown`` destinations before anything is measured (``WorkspaceError``)."""
+    workspace = Workspace.at(workspace_root)
+    for value in (outputs.json, outputs.markdown):
+        if value is not None and value != STDOUT:
+            output_path(value, workspace)
+
+
 def dry_run(policy_path: Path, workspace_root: Path) -> DryRun:
     """Everything ``check`` checks before measuring (policy, paths, model files, inputs and samples); no model runs."""
     ready = prepare(policy_path, workspace_root)
@@ -195,10 +203,11 @@ def publish(report: Report, outputs: Outputs, workspace_root: Path, env: Mapping
     place = partial(output_path, workspace=workspace)
     written: list[Written] = []
     if outputs.json is not None:
-        path = deliver(outputs.json, json_text(report), out, place)
+        path = deliver(outputs.json, json_text(report), out, place, write=workspace.write_text)
         written.append(Written("JSON", workspace.display(path) if path else "stdout"))
     if outputs.markdown is not None:
-        path = deliver(outputs.markdown, render_report(report, options_for(report)), out, place)
+        markdown = render_report(report, options_for(report))
+        path = deliver(outputs.markdown, markdown, out, place, write=workspace.write_text)
         written.append(Written("Markdown", workspace.display(path) if path else "stdout"))
     summary = env.get("GITHUB_STEP_SUMMARY") if env.get("GITHUB_ACTIONS") == "true" else None
     if summary:
@@ -214,9 +223,12 @@ def run_check(
 ) -> int:
     """``int8gate check``: the gate, the documents asked for, and the short report (or only the checks)."""
     outputs = Outputs.from_args(args)
+    check_outputs(outputs, workspace_root)
     if args.dry_run:
         checked = dry_run(policy_path, workspace_root)
-        deliver(outputs.json, json_text(checked), out, partial(output_path, workspace=Workspace.at(workspace_root)))
+        workspace = Workspace.at(workspace_root)
+        deliver(outputs.json, json_text(checked), out, partial(output_path, workspace=workspace),
+                write=workspace.write_text)  # fmt: skip
         if outputs.text_to_stdout:
             out.write(render_dry_run_text(checked) + "\n")
         return 0
@@ -239,6 +251,7 @@ def run_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
     policy_path = DEMO / ".int8gate.yml"
     if not policy_path.is_file():
         raise DemoError(f"{policy_path}: the bundled example is missing from this installation of int8gate")
+    check_outputs(outputs, Path.cwd())
     fail_on = FailOn(args.fail_on)
     report = gate(policy_path, DEMO, env, fail_on, budget=args.budget)
     publish(report, outputs, Path.cwd(), env, out=out, err=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TextIO
 
@@ -13,6 +12,7 @@ from int8gate.judge.verdict import FailOn, exit_code
 from int8gate.report.fleet import merge, parse_runner, render_fleet
 from int8gate.report.markdown import RenderOptions
 from int8gate.report.syntax import marker
+from int8gate.workspace import JsonFileError, read_json
 
 
 def run_merge(args: argparse.Namespace, out: TextIO) -> int:
@@ -20,11 +20,10 @@ def run_merge(args: argparse.Namespace, out: TextIO) -> int:
     outputs = Outputs.from_args(args)
     runners = []
     for name in args.reports:
-        path = Path(name)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"{name}: cannot read a JSON report ({exc})") from None
+            data = read_json(Path(name))
+        except JsonFileError as exc:
+            raise UsageError(f"cannot read a JSON report: {exc}") from None
         runners.append(parse_runner(data, name))
     fleet = merge(runners)
     text = render_fleet(fleet, RenderOptions(marker=marker(args.scope) if args.scope else None))

@@ -59,8 +59,16 @@ def json_text(document: Any) -> str:
     return json.dumps(to_jsonable(document), indent=2) + "\n"
 
 
-def deliver(target: str | None, text: str, out: TextIO, place: Callable[[str], Path] = Path) -> Path | None:
-    """Send ``text`` to ``target``: stdout for ``-``, else the file ``place(target)``; the file, if one was written."""
+def deliver(
+    target: str | None,
+    text: str,
+    out: TextIO,
+    place: Callable[[str], Path] = Path,
+    *,
+    write: Callable[[Path, str], None] = atomic_write_text,
+) -> Path | None:
+    """Send ``text`` to ``target``: stdout for ``-``, else the file ``place(target)`` written by ``write``
+    (atomically; ``Workspace.write_text`` also refuses links on the way); the file, if one was written."""
     if target is None:
         return None
     if target == STDOUT:
@@ -68,5 +76,5 @@ def deliver(target: str | None, text: str, out: TextIO, place: Callable[[str], P
         out.flush()
         return None
     path = place(target)
-    atomic_write_text(path, text)
+    write(path, text)
     return path

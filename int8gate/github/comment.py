@@ -9,7 +9,6 @@ read-only) or ``post_from_artifact`` (the trusted ``workflow_run`` side). The po
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from int8gate.policy.spec import DEFAULT_POLICY_FILE, CommentMode
 from int8gate.report.data import Report
 from int8gate.report.forkview import ForkRun, fork_verdict, render_fork_comment
 from int8gate.report.syntax import sanitize_scope
-from int8gate.workspace import Workspace, output_path
+from int8gate.workspace import JsonFileError, Workspace, output_path, read_json
 
 DEFAULT_FORK_FOLDER = "int8gate-fork"
 
@@ -100,7 +99,7 @@ class CommentSettings:
 
     def fork_dir(self) -> Path:
         """The fork artifact folder, inside the workspace (``WorkspaceError`` otherwise)."""
-        return output_path(self.fork_folder, Workspace.at(self.workspace))
+        return output_path(self.fork_folder, Workspace.at(self.workspace), folder=True)
 
 
 ClientFactory = Callable[[CommentSettings], GitHubClient]
@@ -112,10 +111,18 @@ def default_client(settings: CommentSettings) -> GitHubClient:
 
 
 def read_event(settings: CommentSettings) -> EventFacts:
-    """The event as facts; no event file (a local run) means no PR."""
+    """The event as facts; no event file (a local run) means no PR. An event file that is not a JSON
+    object is a ``UsageError`` naming ``GITHUB_EVENT_PATH``."""
     payload = {}
-    if settings.event_path is not None and settings.event_path.is_file():
-        payload = json.loads(settings.event_path.read_text(encoding="utf-8"))
+    if settings.event_path is not None and settings.event_path.exists():
+        try:
+            payload = read_json(settings.event_path)
+        except JsonFileError as exc:
+            raise UsageError(f"the event file (GITHUB_EVENT_PATH) {exc}") from None
+        if not isinstance(payload, dict):
+            kind = "null" if payload is None else type(payload).__name__
+            raise UsageError(f"the event file (GITHUB_EVENT_PATH) {settings.event_path}: holds a JSON {kind}, "
+                             "not the event's object")  # fmt: skip
     return find_activity(settings.event_name, payload, settings.repository)
 
 
@@ -161,7 +168,7 @@ def comment_step(settings: CommentSettings, event: EventFacts, content: CommentC
         sticky.append(StickyResult(StickyAction.READ_ONLY, None, None, "a fork's pull_request token is read-only"))
         leave = ForkComment(pr.number, event.repository, pr.head_repo, pr.head_sha, settings.scope, settings.mode,
                             content.reports)  # fmt: skip
-        return write_fork_comment(settings.fork_dir(), leave)
+        return write_fork_comment(settings.fork_dir(), leave, Workspace.at(settings.workspace))
     try:
         result = post_sticky(client_factory(settings), Repo.parse(event.repository), event.pr_number,
                              content.markdown, scope=settings.scope, mode=settings.mode, failed=failed,

@@ -21,7 +21,7 @@ from int8gate.github.publish import StepOutcome, StepStatus
 from int8gate.policy.spec import CommentMode
 from int8gate.report.data import Report, read_report
 from int8gate.report.jsonable import ReportFormatError, to_jsonable
-from int8gate.workspace import atomic_write_text
+from int8gate.workspace import Workspace, atomic_write_text
 
 FORK_COMMENT_FILE = "int8gate-comment.json"
 FORK_COMMENT_VERSION = 2
@@ -58,10 +58,16 @@ class ForkComment:
     version: int = FORK_COMMENT_VERSION
 
 
-def write_fork_comment(folder: Path, comment: ForkComment) -> StepOutcome:
-    """Write the comment file into ``folder`` for ``actions/upload-artifact``."""
+def write_fork_comment(folder: Path, comment: ForkComment, workspace: Workspace | None = None) -> StepOutcome:
+    """Write the comment file into ``folder`` for ``actions/upload-artifact``: inside ``workspace``,
+    never through a symlink (the Action passes it: a fork controls the checkout); without one the
+    folder is trusted as given (a test's fixture)."""
     path = folder / FORK_COMMENT_FILE
-    atomic_write_text(path, json.dumps(to_jsonable(comment), indent=1) + "\n")
+    text = json.dumps(to_jsonable(comment), indent=1) + "\n"
+    if workspace is None:
+        atomic_write_text(path, text)
+    else:
+        workspace.write_text(path, text)
     return StepOutcome("fork-artifact", StepStatus.OK, f"wrote {path} for the workflow_run poster")
 
 

@@ -22,7 +22,7 @@ from int8gate.judge.verdict import Verdict
 from int8gate.report.data import Report
 from int8gate.report.jsonable import to_jsonable
 from int8gate.report.limits import SUMMARY_LIMIT, fit_summary
-from int8gate.workspace import atomic_write_text
+from int8gate.workspace import Workspace
 
 
 class StepStatus(str, Enum):
@@ -167,9 +167,9 @@ def emit_annotations(notes: Iterable[Annotation], out: TextIO) -> StepOutcome:
     return StepOutcome("annotations", StepStatus.OK, f"{len(lines)} annotation(s)")
 
 
-def write_report_json(path: Path, report: Report) -> StepOutcome:
-    """The versioned JSON report, written atomically."""
-    atomic_write_text(path, json.dumps(to_jsonable(report), indent=2) + "\n")
+def write_report_json(path: Path, report: Report, workspace: Workspace) -> StepOutcome:
+    """The versioned JSON report, written atomically inside ``workspace`` (never through a symlink)."""
+    workspace.write_text(path, json.dumps(to_jsonable(report), indent=2) + "\n")
     return StepOutcome("report", StepStatus.OK, f"wrote {path}")
 
 

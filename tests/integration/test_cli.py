@@ -178,6 +178,8 @@ def test_bench_fails_a_pair_slower_than_required_unless_told_never(zoo: Zoo,
     ("argv", "needle"),
     [
         (["bench", "a.onnx", "b.onnx", "--threads", "0"], "--threads: '0' is not a positive whole number"),
+        (["check", "--json", "adir"], "adir: is a folder, not a file"),
+        (["check", "--policy", "p" * 5000 + ".yml"], "the policy is too long a path (5,004 characters)"),
         (["inspect", "missing.onnx"], "missing.onnx"),
         (["inspect", "x.onnx", "--input", "input=1xfoo"], "dims must be whole numbers"),
         (["check", "--policy", "nope.yml"], "nope.yml: policy file not found"),
@@ -188,6 +190,7 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], needle: str, capsys:
                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.onnx").write_bytes(b"")
+    (tmp_path / "adir").mkdir()
     code, _, err = run(argv, capsys)
     assert code == 2
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err

@@ -443,3 +443,43 @@ def test_the_poster_renders_a_hostile_artifact_itself_and_names_the_fork_run(leg
     from int8gate.report.syntax import marker, sanitize_scope
 
     assert comment.body.split("\n", 1)[0] == marker(sanitize_scope(f"gate/{HOSTILE}"))
+
+
+def test_a_fork_that_commits_the_artifact_folder_as_a_symlink_gets_nothing_written_through_it(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    to_octo = {"Codertocat/Hello-World": "octo-org/octo-repo", "forker/Hello-World": "forker/octo-repo"}
+    fork_event = payload("derived/pull_request.opened.fork.json", rename=to_octo)
+    h = Harness(tmp_path / "pr", standin)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "pr" / "ws" / "int8gate-fork").symlink_to(outside)
+    assert h.run(h.env("pull_request", fork_event, token=READ_ONLY)) == 1  # the verdict stands
+    assert list(outside.iterdir()) == []
+    assert "int8gate: comment: failed: WorkspaceError: int8gate-fork: int8gate-fork is a symbolic link" in h.err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'{"pull_request": ', "not valid JSON (Expecting value at line 1 column 18)"),
+        (b"[]", "holds a JSON list, not the event's object"),
+        (b"null", "holds a JSON null, not the event's object"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply to be a report or an event"),
+        (b'{"a": "\xff\xfe"}', "not UTF-8 text (byte 7)"),
+    ],
+    ids=["malformed", "list", "null", "100000-deep", "not-utf8"],
+)
+def test_a_bad_event_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                content: bytes, problem: str) -> None:  # fmt: skip
+    from int8gate.action import main
+
+    event = tmp_path / "event.json"
+    event.write_bytes(content)
+    env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_COMMENT": "off", "GITHUB_EVENT_NAME": "pull_request",
+           "GITHUB_EVENT_PATH": str(event)}  # fmt: skip
+    assert main(env) == 2
+    _, err = capsys.readouterr()
+    error = err.splitlines()[0]  # then the outputs and summary steps' own lines
+    assert error.startswith("int8gate: error: the event file (GITHUB_EVENT_PATH) ") and problem in error
+    assert "internal error" not in err

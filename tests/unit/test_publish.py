@@ -36,6 +36,7 @@ from int8gate.github.publish import (
 )
 from int8gate.policy.spec import CommentMode
 from int8gate.report.limits import SUMMARY_LIMIT
+from int8gate.workspace import Workspace
 
 
 def test_escaping_follows_githubs_rules() -> None:
@@ -104,7 +105,7 @@ def test_one_failing_step_does_not_stop_the_others(tmp_path: Path) -> None:
 def test_the_fork_comment_round_trips_and_refuses_junk(tmp_path: Path) -> None:
     left = ForkComment(2, "octo-org/octo-repo", "forker/octo-repo", "ec26c3e5" * 5, "job/.int8gate.yml",
                        CommentMode.UPDATE, (SourcedReport("int8gate-report.json", reportdata.crashed()),))  # fmt: skip
-    assert write_fork_comment(tmp_path, left).status is StepStatus.OK
+    assert write_fork_comment(tmp_path, left, Workspace.at(tmp_path)).status is StepStatus.OK
     assert read_fork_comment(tmp_path / FORK_COMMENT_FILE) == left
     good = json.loads((tmp_path / FORK_COMMENT_FILE).read_text())
     bad = tmp_path / "bad.json"
