@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
+from int8gate.cancel import EXIT_CANCELLED, Cancelled, cancel_on_sigterm
 from int8gate.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, Int8gateError, UsageError
 from int8gate.github.comment import (
     ClientFactory,
@@ -186,8 +187,13 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ if environ is None else environ)
     token = env.get("INPUT_GITHUB-TOKEN", "").strip()
     try:
-        settings = ActionSettings.from_environ(env)
-        return run(settings, env, gate=_real_gate, client_factory=default_client, out=sys.stdout, err=sys.stderr)
+        with cancel_on_sigterm():  # the gate is PID 1 in the container: without a handler SIGTERM does nothing
+            settings = ActionSettings.from_environ(env)
+            return run(settings, env, gate=_real_gate, client_factory=default_client, out=sys.stdout, err=sys.stderr)
+    except Cancelled:
+        print("int8gate: cancelled (SIGTERM); the running step was stopped", file=sys.stderr)
+        _stopped(env, "cancelled (SIGTERM)")
+        return EXIT_CANCELLED
     except Int8gateError as exc:
         print(annotation_command(error_annotation(exc)), flush=True)
         print(f"int8gate: error: {exc}", file=sys.stderr)

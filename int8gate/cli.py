@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import shutil
 import sys
@@ -20,11 +21,40 @@ from pathlib import Path
 from typing import TextIO
 
 from int8gate import __version__
+from int8gate.cancel import EXIT_CANCELLED, Cancelled, cancel_on_sigterm
 from int8gate.errors import EXIT_INTERNAL, Int8gateError, UsageError
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.policy.spec import AUTO, BenchmarkSettings, CommentMode, OptLevel
 
 INTERNAL_ERROR_HINT = "set INT8GATE_DEBUG=1 for the traceback, and please report it"
+MAX_THREADS = 1024
+MAX_BUDGET_SECONDS = 3600.0
+MAX_SPEEDUP = 100.0
+
+
+def _seconds(text: str) -> float:
+    """A budget in seconds: a finite number above 0, at most an hour (what the policy allows)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_BUDGET_SECONDS):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most 3600")
+    return value
+
+
+def _speedup(text: str) -> str:
+    """``auto`` or a finite speedup above 0 and at most 100 (kept as text, like ``auto``)."""
+    if text == AUTO:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_SPEEDUP):
+        raise argparse.ArgumentTypeError(f"{text!r} is not 'auto' or a speedup above 0 and at most 100")
+    return text
+
 
 DESCRIPTION = (
     "int8gate checks that a committed INT8 ONNX model is really quantized, measures it against its FP32 "
@@ -111,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_epilog(("int8gate demo", "the example, about 30 s"),
                        ("int8gate demo --budget 2 --markdown demo.md", "quicker, with the full report as Markdown")),
     )  # fmt: skip
-    demo.add_argument("--budget", type=float, default=None, metavar="S",
+    demo.add_argument("--budget", type=_seconds, default=None, metavar="S",
                       help="seconds per model and thread setting (default: the example's 6)")
     _add_outputs(demo, "the report")
     _add_fail_on(demo, FailOn.NEVER, note="; the example fails on purpose")
@@ -145,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(bench)
     bench.add_argument("--threads", default="1,auto", metavar="LIST",
                        help="comma-separated intra-op thread settings; auto = usable CPUs (default: 1,auto)")
-    bench.add_argument("--budget", type=float, default=10.0, metavar="S",
+    bench.add_argument("--budget", type=_seconds, default=10.0, metavar="S",
                        help="seconds per thread setting (default: 10)")
-    bench.add_argument("--min-speedup", default=AUTO, metavar="X",
+    bench.add_argument("--min-speedup", type=_speedup, default=AUTO, metavar="X",
                        help="the speedup INT8 must reach; auto = the lower edge of this runner's expected range "
                             "(default: auto)")  # fmt: skip
     _add_json(bench, "the measurements")
@@ -247,10 +277,10 @@ def parse_threads(text: str) -> tuple[int | str, ...]:
         item = raw.strip()
         if item == AUTO:
             out.append(AUTO)
-        elif item.isdigit() and int(item) >= 1:
+        elif item.isascii() and item.isdigit() and 1 <= int(item) <= MAX_THREADS:  # '²'.isdigit() is True
             out.append(int(item))
         else:
-            raise UsageError(f"--threads: {item!r} is not a positive whole number or 'auto'")
+            raise UsageError(f"--threads: {item[:40]!r} is not a whole number from 1 to {MAX_THREADS}, or 'auto'")
     return tuple(dict.fromkeys(out))
 
 
@@ -266,9 +296,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     _tolerant(sys.stdout)
     _tolerant(sys.stderr)
     try:
-        args = build_parser().parse_args(argv)
-        handler = _HANDLERS[args.command]
-        return handler(args, env, sys.stdout)
+        with cancel_on_sigterm():
+            args = build_parser().parse_args(argv)
+            handler = _HANDLERS[args.command]
+            return handler(args, env, sys.stdout)
+    except Cancelled:
+        print("int8gate: cancelled (SIGTERM); the running step was stopped and no report written", file=sys.stderr)
+        return EXIT_CANCELLED
     except Int8gateError as exc:
         print(f"int8gate: error: {exc}", file=sys.stderr)
         return exc.exit_code
