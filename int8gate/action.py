@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from int8gate.cancel import EXIT_CANCELLED, Cancelled, cancel_on_sigterm
-from int8gate.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, Int8gateError, UsageError
+from int8gate.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, Int8gateError, UsageError, log_safe
 from int8gate.github.comment import (
     ClientFactory,
     CommentContent,
@@ -41,6 +41,7 @@ from int8gate.github.publish import (
     annotation_command,
     append_outputs,
     append_summary,
+    commands_paused,
     emit_annotations,
     error_annotation,
     log_outcomes,
@@ -127,7 +128,8 @@ def run(settings: ActionSettings, env: Mapping[str, str], *, gate: Gate, client_
     if event.activity is Activity.POST_FROM_ARTIFACT:
         return post_from_artifact(comment, event, client_factory, out=out, err=err, mode=settings.comment_mode)
     try:
-        report = gate(settings.policy, settings.workspace, env, settings.fail_on)
+        with commands_paused(out):
+            report = gate(settings.policy, settings.workspace, env, settings.fail_on)
     except Int8gateError as exc:
         print(annotation_command(error_annotation(exc)), file=out, flush=True)
         stopped = render_stopped(str(exc))
@@ -196,7 +198,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         return EXIT_CANCELLED
     except Int8gateError as exc:
         print(annotation_command(error_annotation(exc)), flush=True)
-        print(f"int8gate: error: {exc}", file=sys.stderr)
+        print(f"int8gate: error: {log_safe(str(exc))}", file=sys.stderr)
         _stopped(env, str(exc))
         return exc.exit_code if isinstance(exc, UsageError) else EXIT_BAD_INPUT
     except Exception as exc:  # the last line of defence: a bug must not read as the gate's "fail" (exit 1)
@@ -204,8 +206,8 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             traceback.print_exc()
         print(f"::error title=int8gate::internal error: {type(exc).__name__}", flush=True)
         text = str(exc).replace(token, "***") if token else str(exc)
-        print(f"int8gate: internal error: {type(exc).__name__}: {text} (set INT8GATE_DEBUG=1 for the traceback)",
-              file=sys.stderr)  # fmt: skip
+        hint = "set INT8GATE_DEBUG=1 for the traceback"
+        print(f"int8gate: internal error: {type(exc).__name__}: {log_safe(text)} ({hint})", file=sys.stderr)
         _stopped(env, f"internal error: {type(exc).__name__}")
         return EXIT_INTERNAL
 

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from int8gate import __version__
 from int8gate.cancel import EXIT_CANCELLED, Cancelled, cancel_on_sigterm
-from int8gate.errors import EXIT_INTERNAL, Int8gateError, UsageError
+from int8gate.errors import EXIT_INTERNAL, Int8gateError, UsageError, log_safe
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.policy.spec import AUTO, BenchmarkSettings, CommentMode, OptLevel
 
@@ -304,7 +304,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print("int8gate: cancelled (SIGTERM); the running step was stopped and no report written", file=sys.stderr)
         return EXIT_CANCELLED
     except Int8gateError as exc:
-        print(f"int8gate: error: {exc}", file=sys.stderr)
+        print(f"int8gate: error: {log_safe(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("int8gate: interrupted", file=sys.stderr)
@@ -312,7 +312,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except Exception as exc:  # the last line of defence: one line, traceback only on request
         if env.get("INT8GATE_DEBUG"):
             traceback.print_exc()
-        print(f"int8gate: internal error: {type(exc).__name__}: {exc} ({INTERNAL_ERROR_HINT})", file=sys.stderr)
+        print(f"int8gate: internal error: {type(exc).__name__}: {log_safe(str(exc))} ({INTERNAL_ERROR_HINT})",
+              file=sys.stderr)  # fmt: skip
         return EXIT_INTERNAL
 
 

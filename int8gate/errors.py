@@ -13,6 +13,8 @@ Only entry points (``cli``, ``action``) turn these into exit codes; libraries ne
 
 from __future__ import annotations
 
+import unicodedata
+
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_BAD_INPUT = 2
@@ -59,3 +61,22 @@ def first_line(exc: BaseException) -> str:
     """An exception's message cut to its first line (its type's name when it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+_SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def log_safe(text: str) -> str:
+    """``text`` fit to print inside one log line: line breaks and other control characters shown as
+    escapes (``\\n``, ``\\x1b``, ``\\u2028``), so nothing from a pull request (a model name, a file name,
+    an input name) can start a line of its own, such as a workflow command (``::error::``) or a fake
+    log line. Every line int8gate prints starts with ``int8gate:`` and puts untrusted text through this."""
+    out = []
+    for char in text:
+        if char in _SHOWN:
+            out.append(_SHOWN[char])
+        elif unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return "".join(out)

@@ -9,14 +9,16 @@ through and GitHub being down never hides the verdict. Workflow commands (``::er
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
-from int8gate.errors import Int8gateError, PolicyError
+from int8gate.errors import Int8gateError, PolicyError, log_safe
 from int8gate.github.sticky import StickyAction, StickyResult
 from int8gate.judge.verdict import Verdict
 from int8gate.report.data import Report
@@ -76,6 +78,19 @@ def workflow_command(name: str, message: str, properties: Mapping[str, str] | No
 def add_mask(secret: str) -> str:
     """The command that makes the runner mask ``secret`` in every later log line."""
     return f"::add-mask::{escape_data(secret)}"
+
+
+@contextmanager
+def commands_paused(out: TextIO) -> Iterator[None]:
+    """Within the block the runner treats no log line as a workflow command (``::stop-commands::``
+    with a one-off token, then that token to resume): a second guard, besides escaping every name we
+    print, while the gate reads and runs the pull request's files."""
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}", file=out, flush=True)
+    try:
+        yield
+    finally:
+        print(f"::{token}::", file=out, flush=True)
 
 
 def annotation_command(note: Annotation) -> str:
@@ -197,4 +212,4 @@ def log_outcomes(outcomes: Iterable[StepOutcome], err: TextIO, out: TextIO | Non
         if outcome.warning and out is not None:
             note = Annotation("warning", outcome.warning, title=f"int8gate: {outcome.step} {outcome.status.value}")
             print(annotation_command(note), file=out, flush=True)
-        print(f"int8gate: {outcome.step}: {outcome.status.value}: {outcome.detail}", file=err, flush=True)
+        print(f"int8gate: {outcome.step}: {outcome.status.value}: {log_safe(outcome.detail)}", file=err, flush=True)

@@ -3,6 +3,9 @@
 The same facts as the comment, for a person reading one screen: no Markdown here (``markdown``
 renders what GitHub shows; the facts both show come from ``facts``), colour only when the caller
 says the stream is a terminal that wants it.
+The lines of ``inspect`` and ``bench`` are put through ``errors.log_safe``, and names in the short
+report through ``facts.printable``: a path or a model's own names (inputs, ops) cannot break a line,
+so nothing from a model can start a workflow command in a CI log.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from int8gate.errors import log_safe
 from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
@@ -50,7 +54,7 @@ def render_inspection_text(q: ModelInspection) -> str:
             f"{after.quantize_linear} QuantizeLinear, {after.dequantize_linear} DequantizeLinear left"
         )
     lines += [f"  [{f.severity.value}] {f.code}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in q.findings]
-    return "\n".join(lines)
+    return "\n".join(log_safe(line) for line in lines)
 
 
 def render_bench_text(
@@ -82,7 +86,7 @@ def render_bench_text(
     if verdict is not None:
         lines.append(f"verdict: {verdict[0].value}")
         lines.extend(f"  - {reason}" for reason in verdict[1])
-    return "\n".join(lines)
+    return "\n".join(log_safe(line) for line in lines)
 
 
 WIDTH = 100

@@ -483,3 +483,21 @@ def test_a_bad_event_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.C
     error = err.splitlines()[0]  # then the outputs and summary steps' own lines
     assert error.startswith("int8gate: error: the event file (GITHUB_EVENT_PATH) ") and problem in error
     assert "internal error" not in err
+
+
+def test_workflow_commands_are_paused_while_the_gate_runs(tmp_path: Path, standin: StandIn) -> None:
+    h = Harness(tmp_path, standin)
+    env = h.env("push", payload("push.json"))
+
+    def gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+        print("::error title=x::pwned (stands for anything the gate or a library might print)", file=h.out)
+        return canned_report()
+
+    assert run(ActionSettings.from_environ(env), env, gate=gate, client_factory=h.client, out=h.out, err=h.err) == 1
+    lines = h.out.getvalue().splitlines()
+    stop = next(i for i, line in enumerate(lines) if line.startswith("::stop-commands::"))
+    token = lines[stop].removeprefix("::stop-commands::")
+    assert len(token) == 32 and lines.index(f"::{token}::") == stop + 2  # the gate's line sits in between
+    assert lines[stop + 1].endswith("pwned (stands for anything the gate or a library might print)")
+    annotations = [i for i, line in enumerate(lines) if line.startswith("::error title=int8gate")]
+    assert annotations and min(annotations) > stop + 2  # our own annotations come after the resume
