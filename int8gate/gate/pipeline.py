@@ -226,8 +226,12 @@ def _measure(
     edges.progress(step(Stage.INSPECT, detail=f"{paths.int8.name} and {paths.fp32.name}"))
     plan = _plan(paths, edges)
     shapes = {item.name: item.shape for item in plan.inputs}
+    # The INT8 model gets the shapes of the inputs it has: a renamed input is the pairing's mismatch to
+    # report (exit 1 with the reason), not a usage error about shapes for an input it lacks.
+    int8_inputs = {spec.name for spec in edges.load_declared_inputs(paths.int8)}
     int8 = edges.inspect(
-        paths.int8, input_shapes=shapes, opt_level=settings.optimization_level,
+        paths.int8, input_shapes={name: shape for name, shape in shapes.items() if name in int8_inputs},
+        opt_level=settings.optimization_level,
         requirement=require.quantized, max_bytes=policy.limits.max_model_bytes, runtime_layer=True, vnni=vnni,
         timeout=deadline.limit(settings.timeout_seconds),
     )

@@ -92,12 +92,13 @@ class ChildError(Exception):
 
     ``reported`` is True when the cause is the child's own words (``error_line``); otherwise it
     describes what happened to the child ("crashed with SIGSEGV") and reads after a subject
-    ("worker crashed with SIGSEGV").
+    ("worker crashed with SIGSEGV"). ``hung``: it was stopped at its time limit.
     """
 
-    def __init__(self, cause: str, *, reported: bool = False) -> None:
+    def __init__(self, cause: str, *, reported: bool = False, hung: bool = False) -> None:
         super().__init__(cause)
         self.reported = reported
+        self.hung = hung
 
     def cause(self, subject: str) -> str:
         """The cause as a sentence about ``subject`` (the child's own words stand alone)."""
@@ -199,7 +200,7 @@ def run_child(
                 preexec_fn=_bound(bounds, os.getpid()) if _RESOURCE is not None else None,
             )
         except subprocess.TimeoutExpired:
-            raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped") from None
+            raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped", hung=True) from None
     if done.returncode != 0:
         raise describe_failure(done.returncode, done.stdout, done.stderr, memory_bytes=bounds.memory_bytes)
     return done.stdout

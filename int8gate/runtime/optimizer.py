@@ -19,10 +19,11 @@ import onnx
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
-from int8gate.errors import ModelFileError, first_line
+from int8gate.errors import ModelFileError
 from int8gate.policy.spec import OptLevel
 from int8gate.runtime.child import ChildError, module_command, run_child
 from int8gate.runtime.protocol import REPORTED_EXIT, error_line
+from int8gate.runtime.session import ort_reason
 
 _LEVELS = {
     OptLevel.DISABLE: ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -68,7 +69,10 @@ def optimized_model(
         try:
             run_child(module_command("int8gate.runtime.optimizer"), request, env=env or {}, timeout=timeout)
         except ChildError as exc:
-            cause = str(exc) if exc.reported else f"ONNX Runtime {exc} while loading it"
+            if exc.hung:
+                cause = f"ONNX Runtime did not finish loading it within {timeout:g} s (benchmark.timeout_seconds)"
+            else:
+                cause = str(exc) if exc.reported else f"ONNX Runtime {exc} while loading it"
             raise ModelFileError(str(path), cause) from None
         if not target.is_file():
             raise ModelFileError(str(path), "ONNX Runtime wrote no optimized model for it")
@@ -81,7 +85,7 @@ def _write_optimized(model: Path, opt_level: OptLevel, target: Path) -> None:
         ort.InferenceSession(str(model), sess_options=_session_options(opt_level, target),
                              providers=["CPUExecutionProvider"])  # fmt: skip
     except _ORT_ERRORS as exc:
-        print(error_line(_REFUSED + first_line(exc).removeprefix("[ONNXRuntimeError] : ").strip()))
+        print(error_line(_REFUSED + (ort_reason(str(exc)) or type(exc).__name__)))
         raise SystemExit(REPORTED_EXIT) from None
 
 

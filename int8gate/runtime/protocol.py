@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 REPORTED_EXIT = 3
 """The exit code of a child that printed ``error_line`` (it knows why it failed)."""
+MAX_FIDELITY_OUTPUT_BYTES = 32 << 20
+"""Fidelity compares at most this many bytes of outputs per model (whole samples, at least one): the
+parent holds both models' outputs and its comparison's float64 working copies, about 20 times this
+(64 MiB measured 1.27 GB on the 256 KiB-output case of the hostile corpus)."""
 MAX_SAMPLES_PER_SESSION = 10_000
 """Timed runs per model a worker keeps: it ends its session once it has this many (after its minimum
 rounds). The parent holds every session's latencies, so this bounds the gate's memory whatever the
@@ -52,6 +56,7 @@ class WorkerRequest(_JsonLine):
     rewarm_runs, block_ms: in each round a model first runs ``rewarm_runs`` times untimed (the other
     model has just evicted its weights from cache), then enough timed runs to fill ``block_ms``.
     max_samples: the session ends once each model has this many timed runs (``MAX_SAMPLES_PER_SESSION``).
+    max_output_bytes: fidelity mode stops adding samples once the FP32 outputs kept reach this many bytes.
     outputs_dir: fidelity mode writes ``fp32.npz`` and ``int8.npz`` there.
     """
 
@@ -70,6 +75,7 @@ class WorkerRequest(_JsonLine):
     max_rounds: int = 1_000_000
     max_seconds: float = 1.0
     max_samples: int = MAX_SAMPLES_PER_SESSION
+    max_output_bytes: int = MAX_FIDELITY_OUTPUT_BYTES
     rewarm_runs: int = 1
     block_ms: float = 10.0
     overhead_runs: int = 5

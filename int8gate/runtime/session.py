@@ -62,7 +62,21 @@ def run_session(session: ort.InferenceSession, feeds: Feeds) -> list[Any]:
         raise ModelRunError(f"run: {one_line(err)}") from err
 
 
-_ORT_SOURCE = re.compile(r"/onnxruntime_src/\S+ [\w:~<>]+\([^)]*\) ?")
+_ORT_SOURCE = re.compile(r"/onnxruntime_src/\S+ (?:[\w:~<>*&,]+ )*?[\w:~<>]+\((?:[^()]|\([^()]*\))*\)(?: const)? ?")
+"""ORT's source location and the C++ signature after it (``...model_load_utils.h:46 void ns::F(const T&, int)``)."""
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")
+_LOAD_FROM = re.compile(r"Load model from \S+ failed: ?")
+MAX_CAUSE = 600
+
+
+def ort_reason(text: str) -> str:
+    """ONNX Runtime's message with its own words kept and the noise around them gone: the error-code
+    prefix, the model's path (the report names the file), source locations and C++ signatures; one line,
+    at most ``MAX_CAUSE`` characters ("Current official support for domain ai.onnx is till opset 28" sat
+    behind a 300-character signature and was cut off)."""
+    text = " ".join(text.split())
+    text = _LOAD_FROM.sub("", _ORT_SOURCE.sub("", _ORT_PREFIX.sub("", text)))
+    return text if len(text) <= MAX_CAUSE else text[: MAX_CAUSE - 3] + "..."
 
 
 class Bound:
@@ -94,11 +108,11 @@ class Bound:
 
 
 def one_line(err: BaseException) -> str:
-    """The error on one line, without ORT's source paths and signatures, at most 400 characters.
+    """The error on one line, without ORT's source paths and signatures (``ort_reason``).
 
     Running out of memory says so first, with the worker's address-space limit when it has one.
     """
-    text = _ORT_SOURCE.sub("", " ".join(str(err).split()))[:400] or type(err).__name__
+    text = ort_reason(str(err)) or type(err).__name__
     oom = isinstance(err, MemoryError) or "bad_alloc" in text or "Failed to allocate" in text
     return f"out of memory{memory_limit_note()}: {text}" if oom else text
 

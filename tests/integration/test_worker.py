@@ -94,6 +94,15 @@ def test_fidelity_mode_writes_both_outputs(zoo: Any, tmp_path: Path) -> None:
         assert fp32["o0"].shape[0] == 3 and fp32["o0"].shape == int8["o0"].shape
 
 
+def test_fidelity_stops_adding_samples_at_its_output_cap(zoo: Any, tmp_path: Path) -> None:
+    request = WorkerRequest("fidelity", str(zoo.conv_fp32), str(zoo.conv_qdq), 1, fidelity_samples=5,
+                            outputs_dir=str(tmp_path), max_output_bytes=1)  # fmt: skip
+    code, raw = run_worker(request)
+    assert code == 0 and raw["samples"] == 1  # one sample already holds more than a byte: both models stop there
+    with np.load(tmp_path / "fp32.npz") as fp32, np.load(tmp_path / "int8.npz") as int8:
+        assert fp32["o0"].shape[0] == int8["o0"].shape[0] == 1
+
+
 def test_a_kernel_failing_at_run_is_a_model_error(zoo: Any) -> None:
     code, raw = run_worker(WorkerRequest("measure", str(zoo.fails_at_run), str(zoo.fails_at_run), 1))
     assert code == EXIT_MODEL_ERROR

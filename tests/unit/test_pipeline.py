@@ -39,6 +39,7 @@ class FakeEdges:
     """Edges that answer from canned data and record every call in order."""
 
     broken: frozenset[str] = frozenset()
+    declared: Mapping[str, tuple[TensorSpec, ...]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     progress: list[Step] = field(default_factory=list)
     timeouts: list[float] = field(default_factory=list)
@@ -80,7 +81,7 @@ class FakeEdges:
     def edges(self) -> Edges:
         return Edges(
             inspect=self.inspect, measure=self.measure, fidelity=self.fidelity,
-            load_declared_inputs=lambda path: DECLARED, sample_shapes=lambda path: {},
+            load_declared_inputs=lambda path: self.declared.get(path.name, DECLARED), sample_shapes=lambda path: {},
             clock=self.clock, progress=self.progress.append, profile=self.profile,
         )  # fmt: skip
 
@@ -184,3 +185,13 @@ def test_the_inspection_child_gets_the_policy_timeout_within_the_deadline() -> N
     fake = FakeEdges()
     gate(fake, "resnet", deadline=Deadline(31.0, fake.clock, 31.0))
     assert fake.timeouts == [31.0 - 4.5, 31.0 - 6.0]  # reads at 4.5 and 6.0 s: the time left is shorter
+
+
+def test_an_int8_model_with_a_renamed_input_gets_no_shape_for_it_and_the_pairing_reports_it() -> None:
+    # The FP32 plan's shapes go to the INT8 census only for inputs it declares; before, a renamed
+    # input was a usage error ("input shape given for input") that stopped the whole run.
+    renamed = (TensorSpec("input_q", "float32", ("batch", 3, 112, 112)),)
+    fake = FakeEdges(declared={"resnet_int8.onnx": renamed})
+    gate(fake, "resnet")
+    assert fake.calls[0] == "inspect resnet_int8.onnx shapes={} runtime=True vnni=True"
+    assert fake.calls[1].startswith("inspect resnet_fp32.onnx shapes={'input': (1, 3, 112, 112)}")
