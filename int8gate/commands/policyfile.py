@@ -30,7 +30,8 @@ def find_policy(start: Path) -> Path:
     root = repository_root(start)
     folders = [start] if root is None else [start, *start.parents[: len(start.parents) - len(root.parents)]]
     for folder in folders:
-        found = [folder / name for name in POLICY_NAMES if (folder / name).is_file()]
+        # a link counts as found (even a loop or a dangling one): reading it then says what is wrong with it
+        found = [folder / name for name in POLICY_NAMES if (folder / name).is_file() or (folder / name).is_symlink()]
         if len(found) > 1:
             raise UsageError(f"{found[0]} and {found[1].name} are both here; keep one (or pass --policy FILE)")
         if found:

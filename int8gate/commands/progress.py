@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TextIO
 
+from int8gate.github.publish import escape_data, own_command
 from int8gate.report.facts import printable
 from int8gate.report.progress import Plan, Progress, Stage, Step
 
@@ -37,7 +38,8 @@ class ProgressPrinter:
         line = self.progress.line(step, self.clock())
         if self.actions and step.stage is Stage.INSPECT:
             self._end_group()
-            print(f"::group::int8gate: pair {step.pair}/{step.pairs} {printable(step.name)}", file=self.err)
+            title = f"int8gate: pair {step.pair}/{step.pairs} {escape_data(printable(step.name))}"
+            own_command(f"::group::{title}", self.err)
             self._grouped = True
         self._print(line)
 
@@ -49,7 +51,7 @@ class ProgressPrinter:
 
     def _end_group(self) -> None:
         if self._grouped:
-            print("::endgroup::", file=self.err)
+            own_command("::endgroup::", self.err)
             self._grouped = False
 
     def _print(self, text: str) -> None:

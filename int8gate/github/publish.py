@@ -80,17 +80,43 @@ def add_mask(secret: str) -> str:
     return f"::add-mask::{escape_data(secret)}"
 
 
+@dataclass
+class _Pause:
+    token: str
+    out: TextIO
+
+
+_PAUSED: list[_Pause] = []
+"""The open ``commands_paused`` block, if any (one process, one thread: at most one)."""
+
+
 @contextmanager
 def commands_paused(out: TextIO) -> Iterator[None]:
     """Within the block the runner treats no log line as a workflow command (``::stop-commands::``
     with a one-off token, then that token to resume): a second guard, besides escaping every name we
-    print, while the gate reads and runs the pull request's files."""
-    token = secrets.token_hex(16)
-    print(f"::stop-commands::{token}", file=out, flush=True)
+    print, while the gate reads and runs the pull request's files. Our own commands inside the block
+    go through ``own_command``."""
+    pause = _Pause(secrets.token_hex(16), out)
+    print(f"::stop-commands::{pause.token}", file=out, flush=True)
+    _PAUSED.append(pause)
     try:
         yield
     finally:
-        print(f"::{token}::", file=out, flush=True)
+        _PAUSED.remove(pause)
+        print(f"::{pause.token}::", file=out, flush=True)
+
+
+def own_command(line: str, err: TextIO) -> None:
+    """Print one of int8gate's own workflow commands (a log group). Inside ``commands_paused`` the
+    commands are resumed for this one line and paused again with a new token, all three lines on the
+    pause's own stream so the runner sees them in order; elsewhere the line goes to ``err``."""
+    if not _PAUSED:
+        print(line, file=err, flush=True)
+        return
+    pause = _PAUSED[-1]
+    token = secrets.token_hex(16)
+    print(f"::{pause.token}::\n{line}\n::stop-commands::{token}", file=pause.out, flush=True)
+    pause.token = token
 
 
 def annotation_command(note: Annotation) -> str:

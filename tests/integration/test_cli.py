@@ -185,7 +185,7 @@ def test_bench_fails_a_pair_slower_than_required_unless_told_never(zoo: Zoo,
         (["bench", "a.onnx", "b.onnx", "--budget", "inf"], "argument --budget: 'inf' is not a number of seconds"),
         (["bench", "a.onnx", "b.onnx", "--min-speedup", "nan"], "argument --min-speedup: 'nan' is not 'auto' or a speedup"),
         (["demo", "--budget", "nan"], "argument --budget: 'nan' is not a number of seconds"),
-        (["check", "--json", "adir"], "adir: is a folder, not a file"),
+        (["check", "--policy", "nope.yml", "--json", "adir"], "adir: is a folder, not a file"),  # before the policy
         (["check", "--policy", "p" * 5000 + ".yml"], "the policy is too long a path (5,004 characters)"),
         (["inspect", "missing.onnx"], "missing.onnx"),
         (["inspect", "x.onnx", "--input", "input=1xfoo"], "dims must be whole numbers"),

@@ -501,3 +501,37 @@ def test_workflow_commands_are_paused_while_the_gate_runs(tmp_path: Path, standi
     assert lines[stop + 1].endswith("pwned (stands for anything the gate or a library might print)")
     annotations = [i for i, line in enumerate(lines) if line.startswith("::error title=int8gate")]
     assert annotations and min(annotations) > stop + 2  # our own annotations come after the resume
+
+
+def _runner_commands(lines: list[str]) -> list[str]:
+    """What GitHub's runner takes as commands: ``::stop-commands::T`` stops it until a line ``::T::``."""
+    commands, token = [], None
+    for line in lines:
+        if token is not None:
+            token = None if line == f"::{token}::" else token
+        elif line.startswith("::stop-commands::"):
+            token = line.removeprefix("::stop-commands::")
+        elif line.startswith("::"):
+            commands.append(line)
+    return commands if token is None else [*commands, "(still stopped)"]
+
+
+def test_our_log_groups_are_commands_while_the_gate_runs_paused_and_nothing_else_is() -> None:
+    from int8gate.commands.progress import ProgressPrinter
+    from int8gate.github.publish import commands_paused
+    from int8gate.report.progress import Plan, Stage, Step
+
+    stream = io.StringIO()  # the Action's stdout and stderr, as the runner reads them (one stream here)
+    printer = ProgressPrinter(Plan(2, 1, 1.0, False), stream, lambda: 0.0, actions=True)
+    with commands_paused(stream):
+        printer.start()
+        for pair, name in ((1, "m%0A::error::pwned"), (2, "m\n::error title=x::pwned")):
+            printer(Step(pair, 2, name, Stage.INSPECT))
+            print("::error title=x::pwned (a library's own line)", file=stream)
+        printer.close()
+    assert _runner_commands(stream.getvalue().splitlines()) == [
+        "::group::int8gate: pair 1/2 m%250A::error::pwned",
+        "::endgroup::",
+        "::group::int8gate: pair 2/2 m?::error title=x::pwned",
+        "::endgroup::",
+    ]

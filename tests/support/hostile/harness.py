@@ -201,7 +201,8 @@ def _injected(line: str) -> bool:
     """A log line that is a workflow command from the hostile input (ours carry "int8gate" in their title)."""
     if not line.startswith("::") or INJECTION_MARK not in line:
         return False
-    return "int8gate" not in line[2:].split("::", 1)[0]
+    head, _, data = line[2:].partition("::")  # ::error title=int8gate::… or ::group::int8gate: pair …
+    return "int8gate" not in head and not data.startswith("int8gate")
 
 
 def _annotation_text(line: str) -> str:
