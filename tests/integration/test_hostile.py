@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
-from support.hostile.cases import CASES, Case
-from support.hostile.harness import run_case
+from support.corpus.cases import CASES, Case
+from support.corpus.harness import run_case
 
 PARAMS = [pytest.param(case, id=case.name, marks=[pytest.mark.slow] if case.slow else []) for case in CASES]
 

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from support.hostile.artifacts import nested_functions, relu
+from support.corpus.artifacts import nested_functions, relu
 from support.onnxbuild import GraphBuilder, conv_pair, floats
 
 from int8gate.errors import EXIT_BAD_INPUT, ModelFileError

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.hostile.artifacts import build, npy_header, zeros_npz
+from support.corpus.artifacts import build, npy_header, zeros_npz
 
 from int8gate.errors import UsageError
 from int8gate.inputs.resolved import ResolvedInput

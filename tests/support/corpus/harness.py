@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.hostile import artifacts
-from support.hostile.cases import FAKE_TOKEN, INJECTION_MARK, Case
+from support.corpus import artifacts
+from support.corpus.cases import FAKE_TOKEN, INJECTION_MARK, Case
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 ERROR_PREFIX = "int8gate: error:"
