@@ -10,7 +10,6 @@ a saved Markdown file cannot be left (the poster never posts text it did not ren
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -32,6 +31,7 @@ from int8gate.report.data import read_report
 from int8gate.report.fleet import merge, parse_runner, render_fleet
 from int8gate.report.markdown import RenderOptions, options_for, render_report
 from int8gate.report.syntax import marker
+from int8gate.workspace import JsonFileError, read_json
 
 
 def run_comment(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
@@ -55,7 +55,10 @@ def reports_content(names: Sequence[str], scope: str) -> CommentContent:
     """JSON reports as a comment: one shown as the report, several as the fleet comparison."""
     loaded = []
     for name in names:
-        data = json.loads(_read_text(Path(name)))
+        try:
+            data = read_json(Path(name), max_bytes=FORK_FILE_CAP)
+        except JsonFileError as exc:  # missing, too large, not UTF-8, malformed, nested too deeply: one line
+            raise UsageError(f"cannot read a JSON report: {exc}") from None
         loaded.append((name, data, read_report(data, name)))
     reports = tuple(SourcedReport(name, report) for name, _, report in loaded)
     if len(loaded) == 1:
