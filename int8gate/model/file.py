@@ -8,7 +8,8 @@ Edge module. Models arrive in pull requests, so before anything else looks at on
 - external-data locations must be relative paths that resolve, symlinks followed, to regular files
   inside the model's own folder, and each tensor's offset/length must fit in its file;
 - every tensor's dims must be sane (0 ≤ dim ≤ 2^31, at most 2^40 bytes) and inline data must match
-  its dims; value-info dims must be sane too;
+  its dims; value-info dims must be at most 2^31 (a negative one, Paddle2ONNX's way of writing
+  "dynamic", is read as dynamic: ``graph.known_dim``);
 - ops may only come from domains ONNX Runtime knows or from the model's own functions, and the model's
   functions must not call themselves, nor expand to more than ``MAX_INLINED_NODES`` nodes once
   inlined (counted before anything inlines them: 40 levels of functions that each call the one below
@@ -148,8 +149,8 @@ def _check_structure(where: str, model: onnx.ModelProto) -> None:
             raise ModelFileError(
                 where, f"value {value.name!r} has element type {tensor_type.elem_type}, which ONNX does not define"
             )
-        for dim in tensor_type.shape.dim:
-            if dim.HasField("dim_value") and not 0 <= dim.dim_value <= MAX_DIM:
+        for dim in tensor_type.shape.dim:  # a negative size is how some exporters write "dynamic"
+            if dim.HasField("dim_value") and dim.dim_value > MAX_DIM:
                 raise ModelFileError(where, f"value {value.name!r} declares an absurd dimension {dim.dim_value}")
 
 

@@ -165,12 +165,23 @@ def model_tensors(model: onnx.ModelProto) -> Iterator[tuple[str, TensorProto]]:
                 yield from graph_tensors(sub)
 
 
+def known_dim(dim: onnx.TensorShapeProto.Dimension) -> int | None:
+    """A declared dimension's size, ``None`` when it is dynamic: a name, nothing, or a negative number.
+
+    Exporters write "dynamic" in several ways; Paddle2ONNX writes ``-1`` (a value ONNX Runtime runs
+    as dynamic), so a negative size is read as dynamic, never as a size.
+    """
+    if dim.HasField("dim_value") and dim.dim_value >= 0:
+        return int(dim.dim_value)
+    return None
+
+
 def value_shape(value: onnx.ValueInfoProto) -> Shape | None:
     """The shape a value-info declares, ``None`` when it declares no shape (unknown rank)."""
     tensor_type = value.type.tensor_type
     if not tensor_type.HasField("shape"):
         return None
-    return tuple(dim.dim_value if dim.HasField("dim_value") else None for dim in tensor_type.shape.dim)
+    return tuple(known_dim(dim) for dim in tensor_type.shape.dim)
 
 
 @dataclass(frozen=True)
@@ -218,10 +229,8 @@ def _tensor_spec(value: onnx.ValueInfoProto) -> TensorSpec:
         return TensorSpec(value.name, dtype, None)
     dims: list[int | str | None] = []
     for dim in tensor_type.shape.dim:
-        if dim.HasField("dim_value"):
-            dims.append(dim.dim_value)
-        else:
-            dims.append(dim.dim_param or None)
+        size = known_dim(dim)
+        dims.append(size if size is not None else dim.dim_param or None)
     return TensorSpec(value.name, dtype, tuple(dims))
 
 
@@ -234,15 +243,19 @@ def index_graph(
     """Index a graph and its subgraphs; value types and shapes come from its value-infos and constants.
 
     ``shapes_from`` is a copy of the graph that shape inference ran on (same value names); its shapes
-    fill what ``graph`` does not declare, and its types too except for the names in ``untyped``.
+    come first, and ``graph``'s own value-infos only fill the dims it left open: quantizers copy the
+    FP32 model's value-infos, symbolic dims and all, so the file's shapes are often stale. Types come
+    from ``graph`` first, then ``shapes_from`` except for the names in ``untyped``.
     """
     nodes = tuple(walk_nodes(graph))
     constants: dict[str, TensorProto] = {}
     elem_types: dict[str, int] = {}
     shapes: dict[str, Shape | None] = {}
+    if shapes_from is not None:
+        _read_values(shapes_from, {}, shapes, frozenset())
     _read_values(graph, elem_types, shapes, frozenset())
     if shapes_from is not None:
-        _read_values(shapes_from, elem_types, shapes, untyped)
+        _read_values(shapes_from, elem_types, {}, untyped)
     for sub in walk_graphs(graph):
         for tensor in sub.initializer:
             constants[tensor.name] = tensor
@@ -279,15 +292,23 @@ def index_graph(
 def _read_values(
     graph: GraphProto, elem_types: dict[str, int], shapes: dict[str, Shape | None], untyped: frozenset[str]
 ) -> None:
-    """Record the types and shapes a graph's value-infos declare, without overwriting what is known."""
+    """Record the types and shapes a graph's value-infos declare, filling only what is not known yet."""
     for sub in walk_graphs(graph):
         for value in (*sub.input, *sub.output, *sub.value_info):
             if not value.type.HasField("tensor_type"):
                 continue
             if value.name not in untyped:
                 elem_types.setdefault(value.name, value.type.tensor_type.elem_type)
-            if shapes.get(value.name) is None:
-                shapes[value.name] = value_shape(value)
+            shapes[value.name] = merge_shapes(shapes.get(value.name), value_shape(value))
+
+
+def merge_shapes(known: Shape | None, other: Shape | None) -> Shape | None:
+    """``known`` with its open dims filled from ``other`` when both have the same rank; else ``known``."""
+    if known is None:
+        return other
+    if other is None or len(other) != len(known):
+        return known
+    return tuple(a if a is not None else b for a, b in zip(known, other, strict=True))
 
 
 def _constant_value(node: NodeProto) -> TensorProto | None:

@@ -35,8 +35,15 @@ NOT_LOADED = "int8gate:not-loaded"
 def prepare_for_inference(
     model: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...]]
 ) -> tuple[onnx.ModelProto, tuple[AssumedDim, ...]]:
-    """A light copy of ``model`` with fixed input shapes: the given ones, else 1 for each dynamic dim."""
+    """A light copy of ``model`` with fixed input shapes: the given ones, else 1 for each dynamic dim.
+
+    Negative declared dims (Paddle2ONNX's "dynamic") become dynamic ones first. The copy keeps the
+    file's value-infos, which only fill what inference leaves open (``graph.index_graph`` prefers
+    inferred shapes), unless a given shape contradicts a dim the model fixed: then they are dropped.
+    """
     work = _skeleton(model)
+    for value in (*work.graph.input, *work.graph.output, *work.graph.value_info):
+        _negative_dims_dynamic(value)
     initializers = {tensor.name for tensor in model.graph.initializer}
     inputs = [value for value in work.graph.input if value.name not in initializers]
     unknown = sorted(set(input_shapes) - {value.name for value in inputs})
@@ -62,6 +69,14 @@ def prepare_for_inference(
         for output in work.graph.output:
             output.type.tensor_type.ClearField("shape")
     return work, tuple(assumed)
+
+
+def _negative_dims_dynamic(value: onnx.ValueInfoProto) -> None:
+    if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+        return
+    for dim in value.type.tensor_type.shape.dim:
+        if dim.HasField("dim_value") and dim.dim_value < 0:
+            dim.ClearField("dim_value")
 
 
 def _set_shape(name: str, tensor_type: onnx.TypeProto.Tensor, shape: tuple[int, ...]) -> bool:
@@ -130,6 +145,9 @@ def infer(model: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...]], *
             problem = f"its model-local functions cannot be expanded: {first_line(exc)}"
             raise ModelFileError(source, problem) from exc
     shadow, stand_ins = _with_stand_ins(work)
+    for output in shadow.graph.output:  # a declared output shape is a hint: some exporters get it wrong
+        if output.type.HasField("tensor_type"):
+            output.type.tensor_type.ClearField("shape")
     error: str | None = None
     try:
         shadow = onnx.shape_inference.infer_shapes(shadow, data_prop=True)

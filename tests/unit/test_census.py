@@ -250,3 +250,37 @@ def test_op_histogram_is_sorted_by_count() -> None:
     assert pairs[0] == ("DequantizeLinear", 4)
     assert ("Conv", 2) in pairs and ("QuantizeLinear", 2) in pairs
     assert [c for _, c in pairs] == sorted((c for _, c in pairs), reverse=True)
+
+
+def test_inferred_shapes_beat_the_stale_value_info_a_quantizer_copies() -> None:
+    """ONNX Runtime's quantizers copy the FP32 model's value-infos, symbolic dims and all, into the INT8 file."""
+    model = conv_pair(quantize_big=True, quantize_small=True)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    conv_outputs = [node.output[0] for node in model.graph.node if node.op_type == "Conv"]
+    model.graph.value_info.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", None, "h", "w"])
+                                  for name in conv_outputs)  # fmt: skip
+    census = take_census(model, input_shapes={"x": (1, 3, 16, 16)})
+    assert census.compute_ops.macs_unknown == 0
+    assert census.macs_total == BIG_CONV_MACS + SMALL_CONV_MACS
+
+
+def test_a_wrongly_declared_output_shape_does_not_stop_inference() -> None:
+    """ddddocr's export declares its output [1, seqlen]; ONNX Runtime produces a rank-3 tensor."""
+    model = conv_pair(quantize_big=True, quantize_small=True)
+    output = model.graph.output[0].type.tensor_type.shape
+    del output.dim[:]
+    output.dim.add().dim_value = 1
+    output.dim.add().dim_param = "seqlen"
+    census = take_census(model)
+    assert census.shape_inference_error is None
+    assert census.macs_total == BIG_CONV_MACS + SMALL_CONV_MACS
+
+
+def test_a_negative_dim_is_dynamic() -> None:
+    """Paddle2ONNX writes a dynamic batch as -1; ONNX Runtime runs such a model."""
+    model = conv_pair(quantize_big=True, quantize_small=True)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = -1
+    census = take_census(model)
+    assert [(d.input, d.axis, d.value) for d in census.assumed_dims] == [("x", 0, 1)]
+    assert census.macs_total == BIG_CONV_MACS + SMALL_CONV_MACS
+    assert take_census(model, input_shapes={"x": (2, 3, 16, 16)}).macs_total == 2 * census.macs_total

@@ -15,6 +15,7 @@ from support.onnxbuild import GraphBuilder, conv_pair, floats
 
 from int8gate.errors import EXIT_BAD_INPUT, ModelFileError
 from int8gate.model.file import MAX_DIM, load_model_proto, read_model
+from int8gate.model.graph import graph_io
 
 WEIGHT = floats(4, 4)
 
@@ -166,6 +167,15 @@ def test_absurd_dims_and_corrupt_tensors(tmp_path: Path) -> None:
     model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 2**40
     (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
     assert "declares an absurd dimension" in _problem(tmp_path / "m.onnx")
+
+
+def test_a_negative_dim_means_dynamic_as_paddle2onnx_writes_it(tmp_path: Path) -> None:
+    model = conv_pair(quantize_big=False, quantize_small=False)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = -1
+    model.graph.output[0].type.tensor_type.shape.dim[0].dim_value = -1
+    onnx.save(model, tmp_path / "m.onnx")
+    inputs, outputs = graph_io(read_model(tmp_path / "m.onnx").model)
+    assert inputs[0].shape == (None, 3, 16, 16) and outputs[0].shape == (None, 4, 16, 16)
 
 
 def test_unknown_custom_domains_are_refused_but_local_functions_are_not(tmp_path: Path) -> None:
