@@ -2,6 +2,7 @@
 
 Edge module. Models arrive in pull requests, so before anything else looks at one:
 - it must be a regular file, not empty, and within the size cap (model plus its external data);
+- a Git LFS pointer (the text Git LFS commits in place of a large file) is named as such, with the fix;
 - it must parse as an ONNX protobuf with a graph, an IR version and opsets (a truncated or foreign
   file fails here), and its nodes may only read values something defines (truncation at a field
   boundary fails here);
@@ -57,6 +58,12 @@ KNOWN_DOMAINS = frozenset(
     }
 )
 """Op domains ONNX Runtime's CPU build implements; anything else needs a custom-op library."""
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+"""How a Git LFS pointer file starts (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md)."""
+LFS_PROBLEM = (
+    "is a Git LFS pointer, not the model: the checkout did not fetch the Git LFS files "
+    "(use actions/checkout with 'lfs: true', or run 'git lfs pull')"
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,8 @@ def read_model(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Load
         data = handle.read(file_bytes + 1)
     if len(data) != file_bytes:
         raise ModelFileError(where, "changed size while being read")
+    if data.startswith(LFS_POINTER):
+        raise ModelFileError(where, LFS_PROBLEM)
     digest = hashlib.sha256(data).hexdigest()
     model = onnx.ModelProto()
     try:

@@ -116,6 +116,16 @@ def test_foreign_and_truncated_files(tmp_path: Path) -> None:
         assert "is not an ONNX model, or is truncated" in _problem(tmp_path / name)
 
 
+def test_a_git_lfs_pointer_is_named_with_the_fix(tmp_path: Path) -> None:
+    pointer = tmp_path / "model_int8.onnx"
+    pointer.write_text(
+        "version https://git-lfs.github.com/spec/v1\n"
+        "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n"
+    )
+    problem = _problem(pointer)
+    assert problem.startswith("is a Git LFS pointer, not the model") and "lfs: true" in problem
+
+
 def test_truncation_at_a_field_boundary_is_caught(tmp_path: Path) -> None:
     model = conv_pair(quantize_big=True, quantize_small=True)
     del model.graph.node[-1]  # the last node and what it produces are gone; the graph output is now dangling
