@@ -222,9 +222,36 @@ def graph_io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[Tens
     return inputs, tuple(_tensor_spec(value) for value in model.graph.output)
 
 
+def type_text(value_type: onnx.TypeProto) -> str:
+    """A value's type: a tensor's dtype (``float32``), else as ONNX Runtime writes it (``seq(map(int64,tensor(float)))``)."""
+    if value_type.WhichOneof("value") == "tensor_type":
+        return dtype_name(value_type.tensor_type.elem_type)
+    return _onnx_type_text(value_type)
+
+
+def _onnx_type_text(value_type: onnx.TypeProto) -> str:
+    kind = value_type.WhichOneof("value")
+    if kind == "tensor_type":
+        return f"tensor({_onnx_elem(value_type.tensor_type.elem_type)})"
+    if kind == "sequence_type":
+        return f"seq({_onnx_type_text(value_type.sequence_type.elem_type)})"
+    if kind == "map_type":
+        key = _onnx_elem(value_type.map_type.key_type)
+        return f"map({key},{_onnx_type_text(value_type.map_type.value_type)})"
+    if kind == "optional_type":
+        return f"optional({_onnx_type_text(value_type.optional_type.elem_type)})"
+    return kind or "unknown"
+
+
+def _onnx_elem(data_type: int) -> str:
+    if data_type in TensorProto.DataType.values():
+        return str(TensorProto.DataType.Name(data_type)).lower()
+    return f"dtype-{data_type}"
+
+
 def _tensor_spec(value: onnx.ValueInfoProto) -> TensorSpec:
     tensor_type = value.type.tensor_type
-    dtype = dtype_name(tensor_type.elem_type) if value.type.HasField("tensor_type") else "non-tensor"
+    dtype = type_text(value.type)
     if not value.type.HasField("tensor_type") or not tensor_type.HasField("shape"):
         return TensorSpec(value.name, dtype, None)
     dims: list[int | str | None] = []

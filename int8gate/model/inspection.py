@@ -83,12 +83,22 @@ def assemble(
 
 
 def pair_models(fp32: ModelInspection, int8: ModelInspection) -> PairCheck:
-    """Check that ``int8`` has ``fp32``'s inputs and outputs (names, dtypes, ranks, fixed dims)."""
+    """Check that ``int8`` can run on ``fp32``'s inputs and answer with its outputs.
+
+    Inputs must match by name, dtype, rank and fixed dims; outputs by name and dtype. A declared output
+    shape is not compared: exporters get it wrong (ddddocr declares rank 2 for a rank-3 output), so the
+    shapes the two models really produce are compared when they run (``measure.fidelity``). Float
+    dtypes may differ (an FP16 "FP32" model beside an INT8 model with float32 inputs): the worker casts
+    the inputs for each model, and the ``fp16-reference`` finding says what the reference is.
+    """
     mismatches = (
-        *_compare("input", fp32.inputs, int8.inputs),
-        *_compare("output", fp32.outputs, int8.outputs),
+        *_compare("input", fp32.inputs, int8.inputs, shapes=True),
+        *_compare("output", fp32.outputs, int8.outputs, shapes=False),
     )
     ratio = int8.size_bytes / fp32.size_bytes if fp32.size_bytes else None
+    fp16 = fp16_reference(fp32)
+    # an FP16 source is half an FP32 file: judge the INT8 size against what the FP32 file would weigh
+    equivalent = fp32.size_bytes + fp32.weight_bytes.float16
     return PairCheck(
         io_match=not mismatches,
         mismatches=mismatches,
@@ -97,11 +107,34 @@ def pair_models(fp32: ModelInspection, int8: ModelInspection) -> PairCheck:
         int8_size_bytes=int8.size_bytes,
         fp32_sha256=fp32.sha256,
         int8_sha256=int8.sha256,
-        findings=pair_findings(mismatches, same_file=fp32.sha256 == int8.sha256, size_ratio=ratio),
+        findings=pair_findings(
+            mismatches,
+            same_file=fp32.sha256 == int8.sha256,
+            size_ratio=int8.size_bytes / equivalent if equivalent else None,
+            fp16_reference=fp16,
+        ),
     )
 
 
-def _compare(kind: str, fp32: tuple[TensorSpec, ...], int8: tuple[TensorSpec, ...]) -> tuple[str, ...]:
+FLOAT_DTYPES = frozenset({"float32", "float16", "bfloat16", "float64"})
+
+
+def fp16_reference(fp32: ModelInspection) -> str | None:
+    """Why the "FP32" model is really an FP16 one (float16 inputs or mostly float16 weights), else ``None``."""
+    half = [spec.name for spec in (*fp32.inputs, *fp32.outputs) if spec.dtype in ("float16", "bfloat16")]
+    weights = fp32.weight_bytes
+    mostly_half = weights.float16 > weights.float32
+    if not half and not mostly_half:
+        return None
+    parts = [f"{len(half)} float16 input(s)/output(s)"] if half else []
+    if mostly_half:
+        parts.append(f"{weights.float16:,} bytes of float16 weights, {weights.float32:,} of float32")
+    return "; ".join(parts)
+
+
+def _compare(
+    kind: str, fp32: tuple[TensorSpec, ...], int8: tuple[TensorSpec, ...], *, shapes: bool
+) -> tuple[str, ...]:
     found: list[str] = []
     theirs = {spec.name: spec for spec in int8}
     ours = {spec.name for spec in fp32}
@@ -110,9 +143,9 @@ def _compare(kind: str, fp32: tuple[TensorSpec, ...], int8: tuple[TensorSpec, ..
         if other is None:
             found.append(f"{kind} {spec.name!r} of the FP32 model is missing from the INT8 model")
             continue
-        if spec.dtype != other.dtype:
+        if spec.dtype != other.dtype and not {spec.dtype, other.dtype} <= FLOAT_DTYPES:
             found.append(f"{kind} {spec.name!r}: {spec.dtype} in FP32, {other.dtype} in INT8")
-        if spec.shape is not None and other.shape is not None:
+        if shapes and spec.shape is not None and other.shape is not None:
             if len(spec.shape) != len(other.shape):
                 found.append(f"{kind} {spec.name!r}: rank {len(spec.shape)} in FP32, {len(other.shape)} in INT8")
                 continue

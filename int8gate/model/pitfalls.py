@@ -20,7 +20,8 @@ Runtime layer (``runtime_findings``, over the graph ONNX Runtime wrote):
     float-compute-fed-by-dq   warn  compute still in float reading DequantizeLinear: groups left unfused
     qdq-unfused               warn  Q/DQ left around ops with no integer kernel (named by op type)
 Pairing (``pair_findings``):
-    io-mismatch               fail  inputs/outputs differ from the FP32 source (names, dtypes, ranks)
+    io-mismatch               fail  inputs/outputs differ from the FP32 source (names, dtypes, input ranks)
+    fp16-reference            info  the "FP32" source is an FP16 model (float16 I/O or weights)
     same-file                 fail  the INT8 file is byte-identical to the FP32 file
     size-not-reduced          warn  the INT8 file is more than 60% of the FP32 file's size
 """
@@ -249,8 +250,10 @@ def runtime_findings(after: AfterOptimization) -> tuple[Finding, ...]:
     return tuple(found)
 
 
-def pair_findings(mismatches: Sequence[str], *, same_file: bool, size_ratio: float | None) -> tuple[Finding, ...]:
-    """Findings about an FP32/INT8 pair."""
+def pair_findings(
+    mismatches: Sequence[str], *, same_file: bool, size_ratio: float | None, fp16_reference: str | None = None
+) -> tuple[Finding, ...]:
+    """Findings about an FP32/INT8 pair; ``size_ratio`` is against the FP32 file's float32-equivalent size."""
     found: list[Finding] = []
     if same_file:
         found.append(
@@ -272,13 +275,25 @@ def pair_findings(mismatches: Sequence[str], *, same_file: bool, size_ratio: flo
                 "; ".join(mismatches[:5]) + (" …" if len(mismatches) > 5 else ""),
             )
         )
+    if fp16_reference is not None:
+        found.append(
+            Finding(
+                "fp16-reference",
+                Severity.INFO,
+                "The reference model is FP16, not FP32: the speedup and the output agreement are measured "
+                "against FP16 compute, and inputs are cast to each model's own float type.",
+                "Name the FP32 export as the reference if you have it, to judge INT8 against what it replaces.",
+                fp16_reference,
+            )
+        )
     if size_ratio is not None and size_ratio > SIZE_RATIO_WARN and not same_file:
+        source = ("of what its FP16 source would weigh in float32" if fp16_reference is not None
+                  else "the size of its FP32 source")
         found.append(
             Finding(
                 "size-not-reduced",
                 Severity.WARN,
-                f"The INT8 model is {size_ratio:.0%} the size of its FP32 source; 8-bit weights make it about a "
-                "quarter.",
+                f"The INT8 model is {size_ratio:.0%} {source}; 8-bit weights make it about a quarter.",
                 "Check that the weights were quantized and that no float copy of them was left in the file.",
                 f"size ratio {size_ratio:.2f}",
             )

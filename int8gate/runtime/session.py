@@ -54,10 +54,28 @@ def open_session(path: str, options: ort.SessionOptions) -> ort.InferenceSession
         raise ModelRunError(f"load {Path(path).name}: {one_line(err)}") from err
 
 
+_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+
+
+def fit_feed(session: ort.InferenceSession, feed: Feeds) -> Feeds:
+    """``feed`` with float inputs cast to the float type this session declares.
+
+    An FP16 "FP32" model and its INT8 version with float32 inputs run on the same values: the plan
+    makes them in the reference's dtype, and each model gets them in its own.
+    """
+    wanted = {meta.name: _FLOAT_TYPES.get(meta.type) for meta in session.get_inputs()}
+    fitted = dict(feed)
+    for name, array in feed.items():
+        dtype = wanted.get(name)
+        if dtype is not None and array.dtype != dtype and np.issubdtype(array.dtype, np.floating):
+            fitted[name] = array.astype(dtype)
+    return fitted
+
+
 def run_session(session: ort.InferenceSession, feeds: Feeds) -> list[Any]:
-    """One run on ``feeds``; a failing kernel becomes ``ModelRunError`` with one line."""
+    """One run on ``feeds`` (cast by ``fit_feed``); a failing kernel becomes ``ModelRunError`` with one line."""
     try:
-        return list(session.run(None, feeds))
+        return list(session.run(None, fit_feed(session, feeds)))
     except Exception as err:  # idem: a failing kernel becomes the row's cause
         raise ModelRunError(f"run: {one_line(err)}") from err
 
@@ -90,6 +108,7 @@ class Bound:
         self.session = session
         self.binding = session.io_binding()
         self.keep: list[Any] = []  # the arrays behind the bound OrtValues must outlive them
+        feed = fit_feed(session, feed)
         for name, array in feed.items():
             self._bind(self.binding.bind_ortvalue_input, name, np.ascontiguousarray(array))
         for meta, value in zip(session.get_outputs(), run_session(session, feed), strict=True):
