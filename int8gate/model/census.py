@@ -11,13 +11,14 @@ How a model is read:
   therefore exact for the shapes given and a batch-1 estimate otherwise.
 - A compute op (see ``ops``) runs quantized when it is an integer kernel (QLinearConv, ConvInteger,
   MatMulIntegerToFloat, …) or, in QDQ form, when its activation and weights all come straight from
-  ``DequantizeLinear``. Weights behind DequantizeLinear with float activations ("weight-only") count as
-  quantized only for 4-bit weights, which ONNX Runtime turns into MatMulNBits; 8-bit ones are counted
-  apart in ``compute_ops.weight_only``.
-- Format: ``qdq`` (DQ-fed compute), ``qoperator`` (QLinear*/QGemm/QAttention/MatMulNBits, or integer
-  kernels fed by a static QuantizeLinear), ``dynamic`` (DynamicQuantizeLinear-fed integer kernels,
-  DynamicQuantizeMatMul/LSTM), ``mixed`` (more than one of those), ``float`` (no quantized compute, even if
-  stray Q/DQ nodes exist).
+  ``DequantizeLinear``. Weights behind DequantizeLinear with float activations are "weight-only": 8-bit
+  ones in ``compute_ops.weight_only`` (ONNX Runtime runs them in float), 4-bit ones and MatMulNBits in
+  ``compute_ops.weight_only_4bit`` (4-bit weights, float activations). Neither is INT8 compute;
+  ``pitfalls.is_quantized`` counts 4-bit weight-only ops only when the policy allows ``weight-only``.
+- Format: ``qdq`` (DQ-fed compute), ``qoperator`` (QLinear*/QGemm/QAttention, or integer kernels fed by
+  a static QuantizeLinear), ``dynamic`` (DynamicQuantizeLinear-fed integer kernels,
+  DynamicQuantizeMatMul/LSTM), ``mixed`` (more than one of those), ``weight-only`` (no INT8 compute,
+  only 4-bit weight-only ops), ``float`` (neither, even if stray Q/DQ nodes exist).
 The findings drawn from a census (codes and severities) live in ``pitfalls``.
 """
 
@@ -33,7 +34,7 @@ from onnx import NodeProto, TensorProto
 
 from int8gate.model.graph import GraphIndex, count_ops, index_graph, model_tensors, subgraphs, walk_nodes
 from int8gate.model.macs import node_macs
-from int8gate.model.ops import ComputeSpec, compute_spec
+from int8gate.model.ops import WEIGHT_ONLY_OPS, ComputeSpec, compute_spec
 from int8gate.model.quantfacts import (
     ScaleGranularity,
     WeightBytes,
@@ -53,6 +54,7 @@ class QuantFormat(str, Enum):
     QOPERATOR = "qoperator"
     DYNAMIC = "dynamic"
     MIXED = "mixed"
+    WEIGHT_ONLY = "weight-only"
     FLOAT = "float"
 
 
@@ -77,13 +79,14 @@ class ComputeOpStats:
 
 @dataclass(frozen=True)
 class ComputeOps:
-    """Compute ops by count: all of them, the quantized ones, and 8-bit weight-only ones (not quantized)."""
+    """Compute ops by count: all, the quantized ones, and weight-only ones (8-bit; 4-bit), which are not INT8."""
 
     total: int
     quantized: int
     weight_only: int
     macs_unknown: int
     by_op: tuple[ComputeOpStats, ...]
+    weight_only_4bit: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class Census:
     mac_share_quantized: float | None
     macs_total: int | None
     macs_quantized: int | None
+    macs_weight_only_4bit: int | None
     weight_bytes: WeightBytes
     activation_type: str | None
     weight_type: str | None
@@ -136,18 +140,19 @@ def take_census(
     inferred = infer(model, input_shapes or {}, source=source)
     index = index_graph(inferred.model.graph, shapes_from=inferred.shapes, untyped=inferred.stand_in_outputs)
     compute = _classify(index)
-    facts = weight_facts(index, compute.quantized_nodes)
+    facts = weight_facts(index, compute.quantized_nodes + compute.weight_only_4bit_nodes)
     counts = Counter(compute.formats.values())
     macs_total, macs_quantized = _mac_totals(compute)
     ops = compute.summary()
     return Census(
-        format=_overall_format(counts),
+        format=_overall_format(counts, weight_only_4bit=ops.weight_only_4bit),
         format_counts=tuple(FormatCount(fmt, n) for fmt, n in sorted(counts.items(), key=lambda i: i[0].value)),
         compute_ops=ops,
         count_share_quantized=ops.quantized / ops.total if ops.total else None,
         mac_share_quantized=(macs_quantized / macs_total if macs_total and macs_quantized is not None else None),
         macs_total=macs_total,
         macs_quantized=macs_quantized,
+        macs_weight_only_4bit=_sum_known(compute.macs[i] for i in compute.weight_only_4bit) if macs_total else None,
         weight_bytes=weight_bytes(tensor for _, tensor in model_tensors(model)),
         activation_type=_joined(activation_types(index)),
         weight_type=_joined(facts.weight_types),
@@ -182,10 +187,15 @@ class _Classified:
     macs: tuple[int | None, ...]
     formats: Mapping[int, QuantFormat]  # position in ``nodes`` → format, quantized nodes only
     weight_only: frozenset[int]
+    weight_only_4bit: frozenset[int]
 
     @property
     def quantized_nodes(self) -> tuple[NodeProto, ...]:
         return tuple(self.nodes[i] for i in sorted(self.formats))
+
+    @property
+    def weight_only_4bit_nodes(self) -> tuple[NodeProto, ...]:
+        return tuple(self.nodes[i] for i in sorted(self.weight_only_4bit))
 
     def summary(self) -> ComputeOps:
         by_op: dict[str, list[int]] = {}
@@ -206,6 +216,7 @@ class _Classified:
             weight_only=len(self.weight_only),
             macs_unknown=sum(1 for m in self.macs if m is None),
             by_op=stats,
+            weight_only_4bit=len(self.weight_only_4bit),
         )
 
 
@@ -214,6 +225,7 @@ def _classify(index: GraphIndex) -> _Classified:
     macs: list[int | None] = []
     formats: dict[int, QuantFormat] = {}
     weight_only: set[int] = set()
+    weight_only_4bit: set[int] = set()
     for node in index.nodes:
         spec = compute_spec(node)
         if spec is None:
@@ -224,12 +236,14 @@ def _classify(index: GraphIndex) -> _Classified:
         if spec.quantized:
             formats[position] = _kernel_format(node, index)
             continue
-        fed = _dq_fed(node, spec, index)
-        if fed in ("all", "weights-4bit"):
+        fed = "weights-4bit" if node.op_type in WEIGHT_ONLY_OPS else _dq_fed(node, spec, index)
+        if fed == "all":
             formats[position] = QuantFormat.QDQ
+        elif fed == "weights-4bit":
+            weight_only_4bit.add(position)
         elif fed == "weights":
             weight_only.add(position)
-    return _Classified(tuple(nodes), tuple(macs), formats, frozenset(weight_only))
+    return _Classified(tuple(nodes), tuple(macs), formats, frozenset(weight_only), frozenset(weight_only_4bit))
 
 
 def _dq_fed(node: NodeProto, spec: ComputeSpec, index: GraphIndex) -> str:
@@ -259,10 +273,10 @@ def _kernel_format(node: NodeProto, index: GraphIndex) -> QuantFormat:
     return QuantFormat.QOPERATOR
 
 
-def _overall_format(counts: Mapping[QuantFormat, int]) -> QuantFormat:
+def _overall_format(counts: Mapping[QuantFormat, int], *, weight_only_4bit: int) -> QuantFormat:
     present = [fmt for fmt, n in counts.items() if n]
     if not present:
-        return QuantFormat.FLOAT
+        return QuantFormat.WEIGHT_ONLY if weight_only_4bit else QuantFormat.FLOAT
     return present[0] if len(present) == 1 else QuantFormat.MIXED
 
 

@@ -6,7 +6,8 @@ A compute op is one whose cost is multiply–accumulates (MACs) over a weight or
 Conv, ConvTranspose, MatMul, Gemm, Einsum, attention, LSTM/GRU/RNN, ONNX Runtime's fused forms
 (FusedConv, FusedGemm, FusedMatMul, NhwcConv, …) and the quantized forms (QLinearConv, ConvInteger,
 QLinearMatMul, MatMulInteger, MatMulIntegerToFloat, DynamicQuantizeMatMul, QGemm, QAttention,
-DynamicQuantizeLSTM, MatMulNBits, MatMulInteger16). Their MACs: ``macs``.
+DynamicQuantizeLSTM, MatMulInteger16) and the 4-bit weight-only MatMulNBits, which stores its weights
+in 4 bits and is not INT8 compute. Their MACs: ``macs``.
 """
 
 from __future__ import annotations
@@ -61,14 +62,18 @@ _QUANTIZED = {
     "QGemm": ComputeSpec(0, (3,), True, 4, 5, 2),
     "QAttention": ComputeSpec(0, (1,), True, 4, 7, 6),
     "DynamicQuantizeLSTM": ComputeSpec(0, (1, 2), True, 8, 9),
-    "MatMulNBits": ComputeSpec(0, (1,), True, 2, 3),
+}
+_WEIGHT_ONLY = {
+    "MatMulNBits": ComputeSpec(0, (1,), False, 2, 3),
 }
 FLOAT_COMPUTE_OPS = frozenset(_FLOAT)
 QUANTIZED_COMPUTE_OPS = frozenset(_QUANTIZED)
-COMPUTE_OPS = FLOAT_COMPUTE_OPS | QUANTIZED_COMPUTE_OPS
+WEIGHT_ONLY_OPS = frozenset(_WEIGHT_ONLY)
+"""Kernels with 4-bit packed weights and float activations (ONNX Runtime's 4-bit quantizer)."""
+COMPUTE_OPS = FLOAT_COMPUTE_OPS | QUANTIZED_COMPUTE_OPS | WEIGHT_ONLY_OPS
 
 
 def compute_spec(node: NodeProto) -> ComputeSpec | None:
     """The compute description of a node, or ``None`` when it is not a compute op."""
-    return _QUANTIZED.get(node.op_type) or _FLOAT.get(node.op_type)
+    return _QUANTIZED.get(node.op_type) or _FLOAT.get(node.op_type) or _WEIGHT_ONLY.get(node.op_type)
 

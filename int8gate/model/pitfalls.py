@@ -4,6 +4,8 @@ Pure. Codes are stable (policies raise, lower or ignore them by code); severitie
 
 File layer (``census_findings``):
     not-quantized             fail  no compute op runs quantized: an FP32 graph, whatever the file is called
+    weight-only-4bit          fail  only 4-bit weight-only ops (MatMulNBits): float compute on 4-bit weights, not
+                                    INT8 (info when the policy allows ``weight-only``, or beside INT8 compute)
     token-quantization        fail  some compute is quantized, but less than the policy's count/MAC share
     format-not-allowed        fail  the format is not in ``require.quantized.formats``
     invalid-scale             fail  a scale is zero, negative, NaN or infinite
@@ -40,20 +42,33 @@ OLDEST_FUSING_OPSET = 11
 SIZE_RATIO_WARN = 0.6
 """Above this INT8/FP32 file-size ratio the weights were probably not stored as 8-bit."""
 _UNKNOWN_SHARE = "an unknown share"
+WEIGHT_ONLY = QuantFormat.WEIGHT_ONLY.value
 
 
 def is_quantized(census: Census, requirement: QuantizedRequirement) -> bool:
     """Whether the model counts as really quantized: allowed format, count share and MAC share met.
 
-    When MACs are unknown the count share alone decides (``macs-unknown`` says so).
+    When MACs are unknown the count share alone decides (``macs-unknown`` says so). 4-bit weight-only ops
+    count as quantized only when the policy allows the ``weight-only`` format.
     """
     ops = census.compute_ops
-    if ops.total == 0 or ops.quantized == 0 or census.format.value not in requirement.formats:
+    count, share = _shares(census, requirement)
+    if ops.total == 0 or count == 0 or census.format.value not in requirement.formats:
         return False
-    if census.count_share_quantized is None or census.count_share_quantized < requirement.min_count_share:
+    if count / ops.total < requirement.min_count_share:
         return False
-    share = census.mac_share_quantized
     return share is None or share >= requirement.min_mac_share
+
+
+def _shares(census: Census, requirement: QuantizedRequirement) -> tuple[int, float | None]:
+    """Quantized compute ops, and their MAC share, as the policy counts them."""
+    ops = census.compute_ops
+    if WEIGHT_ONLY not in requirement.formats or not ops.weight_only_4bit:
+        return ops.quantized, census.mac_share_quantized
+    macs = None
+    if census.macs_total and census.macs_quantized is not None and census.macs_weight_only_4bit is not None:
+        macs = (census.macs_quantized + census.macs_weight_only_4bit) / census.macs_total
+    return ops.quantized + ops.weight_only_4bit, macs
 
 
 def census_findings(census: Census, requirement: QuantizedRequirement, *, vnni: bool | None) -> tuple[Finding, ...]:
@@ -98,6 +113,9 @@ def _coverage(census: Census, requirement: QuantizedRequirement) -> Iterable[Fin
             f"{sum(item.count for item in census.op_histogram)} nodes, none of them compute",
         )
         return
+    yield from _weight_only_4bit(census, requirement)
+    if ops.quantized == 0 and ops.weight_only_4bit:
+        return
     if ops.quantized == 0:
         yield Finding(
             "not-quantized",
@@ -109,8 +127,8 @@ def _coverage(census: Census, requirement: QuantizedRequirement) -> Iterable[Fin
             f"{percent(census.weight_bytes.quantized_share, _UNKNOWN_SHARE)} of weight bytes in 8/4-bit",
         )
         return
-    count_share = census.count_share_quantized or 0.0
-    mac_share = census.mac_share_quantized
+    count, mac_share = _shares(census, requirement)
+    count_share = count / ops.total
     short_count = count_share < requirement.min_count_share
     short_macs = mac_share is not None and mac_share < requirement.min_mac_share
     if short_count or short_macs:
@@ -121,7 +139,7 @@ def _coverage(census: Census, requirement: QuantizedRequirement) -> Iterable[Fin
             f"{percent(mac_share, _UNKNOWN_SHARE)} of MACs.",
             "Quantize every Conv/MatMul/Gemm (drop nodes_to_quantize or op_types_to_quantize limits), or lower "
             "require.quantized if partial quantization is intended.",
-            f"{ops.quantized} of {ops.total} compute ops quantized ({_by_op_quantized(census)}); the policy needs "
+            f"{count} of {ops.total} compute ops quantized ({_by_op_quantized(census)}); the policy needs "
             f"≥ {requirement.min_count_share:.0%} of ops and ≥ {requirement.min_mac_share:.0%} of MACs",
         )
     if census.format.value not in requirement.formats:
@@ -132,6 +150,35 @@ def _coverage(census: Census, requirement: QuantizedRequirement) -> Iterable[Fin
             "Re-quantize in an allowed format, or add this one to require.quantized.formats.",
             f"allowed: {', '.join(requirement.formats) or 'none'}",
         )
+
+
+def _weight_only_4bit(census: Census, requirement: QuantizedRequirement) -> Iterable[Finding]:
+    ops = census.compute_ops
+    if not ops.weight_only_4bit:
+        return
+    allowed = WEIGHT_ONLY in requirement.formats
+    alone = ops.quantized == 0
+    evidence = f"{ops.weight_only_4bit} of {ops.total} compute ops 4-bit weight-only; weights {census.weight_type}"
+    if alone and not allowed:
+        yield Finding(
+            "weight-only-4bit",
+            Severity.FAIL,
+            "The model is 4-bit weight-only (MatMulNBits): its weights are stored in 4 bits but it computes in "
+            "float, so it is not the INT8 model this gate checks.",
+            "To gate 4-bit weight-only models, add weight-only to require.quantized.formats; for INT8 compute, "
+            "quantize with quantize_dynamic or quantize_static.",
+            evidence,
+        )
+        return
+    counted = "counted as quantized, as the policy allows" if allowed else "not counted as INT8 compute"
+    yield Finding(
+        "weight-only-4bit",
+        Severity.INFO,
+        f"{ops.weight_only_4bit} compute op(s) are 4-bit weight-only (MatMulNBits or 4-bit DequantizeLinear "
+        f"weights), {counted}.",
+        "",
+        evidence,
+    )
 
 
 def _format_pitfalls(census: Census) -> Iterable[Finding]:

@@ -13,7 +13,7 @@ import numpy as np
 from onnx import NodeProto, TensorProto, numpy_helper
 
 from int8gate.model.graph import GraphIndex, dtype_name, input_name, int_attr, tensor_nbytes, tensor_numel
-from int8gate.model.ops import compute_spec
+from int8gate.model.ops import WEIGHT_ONLY_OPS, compute_spec
 
 _SCALE_VALUES_READ = 1 << 16
 """Scale tensors with more elements than this are not read for the validity check."""
@@ -104,7 +104,7 @@ def _weights(node: NodeProto, index: GraphIndex) -> Iterable[tuple[str, str | No
         name = input_name(node, slot)
         if name is None:
             continue
-        if spec.quantized:
+        if spec.quantized or node.op_type in WEIGHT_ONLY_OPS:
             if not index.is_constant(name):
                 continue
             if node.op_type == "MatMulNBits":
@@ -165,13 +165,20 @@ _EXTRA_SCALE_SLOTS = {"QLinearConv": (1, 6), "QLinearMatMul": (1, 6), "QGemm": (
 
 
 def invalid_scales(index: GraphIndex) -> tuple[str, ...]:
-    """Names of constant scale tensors holding a zero, negative, NaN or infinite value."""
+    """Names of constant scale tensors holding a value no scale of theirs may hold.
+
+    Activation and per-tensor or per-channel weight scales must be positive and finite. Block-wise
+    4-bit weight scales (MatMulNBits, blocked DequantizeLinear) need only be finite: ONNX Runtime's
+    symmetric 4-bit quantizer stores signed scales (the sign folded out of the weights) and a zero
+    scale for an all-zero block.
+    """
     bad: set[str] = set()
     for node in index.nodes:
+        signed = node.op_type in WEIGHT_ONLY_OPS or int_attr(node, "block_size", 0) > 0
         for slot in _scale_slots(node):
             name = input_name(node, slot)
             tensor = index.constants.get(name) if name else None
-            if name is not None and tensor is not None and _has_bad_value(tensor):
+            if name is not None and tensor is not None and _has_bad_value(tensor, signed=signed):
                 bad.add(name)
     return tuple(sorted(bad))
 
@@ -184,7 +191,7 @@ def _scale_slots(node: NodeProto) -> tuple[int, ...]:
     return own + _EXTRA_SCALE_SLOTS.get(node.op_type, ())
 
 
-def _has_bad_value(tensor: TensorProto) -> bool:
+def _has_bad_value(tensor: TensorProto, *, signed: bool) -> bool:
     """Whether an inline float tensor has a value no scale may have (external data is never read)."""
     if tensor.data_location == TensorProto.EXTERNAL or tensor_numel(tensor) > _SCALE_VALUES_READ:
         return False
@@ -193,7 +200,8 @@ def _has_bad_value(tensor: TensorProto) -> bool:
     if not tensor.raw_data and not tensor.float_data and not tensor.int32_data:
         return False  # no data to judge (a malformed tensor is model.file's business)
     values = np.asarray(numpy_helper.to_array(tensor), dtype=np.float64)
-    return bool(values.size) and not bool(np.all(np.isfinite(values) & (values > 0)))
+    allowed = np.isfinite(values) if signed else np.isfinite(values) & (values > 0)
+    return bool(values.size) and not bool(np.all(allowed))
 
 
 def _dtype(index: GraphIndex, name: str) -> str:

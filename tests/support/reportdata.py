@@ -61,7 +61,7 @@ def inspection(path: str, *, quantized: bool, size: int) -> ModelInspection:
         is_quantized=quantized,
         compute_ops=ComputeOps(13, 13 if quantized else 0, 0, 0, (conv, ComputeOpStats("Gemm", 1, 1 if quantized else 0, 5120))),
         count_share_quantized=1.0 if quantized else 0.0, mac_share_quantized=1.0 if quantized else 0.0,
-        macs_total=830_005_120, macs_quantized=830_005_120 if quantized else 0,
+        macs_total=830_005_120, macs_quantized=830_005_120 if quantized else 0, macs_weight_only_4bit=0,
         weight_bytes=WeightBytes(int8=320_000 if quantized else 0, uint8=10, int4=0,
                                  float32=1_300_000 if not quantized else 4_000, float16=0, other=100,
                                  total=size, quantized_share=0.97 if quantized else 0.0),

@@ -131,7 +131,7 @@ def test_bad_scales_fail() -> None:
     assert codes(census)["invalid-scale"] is Severity.FAIL
 
 
-def test_weight_only_8bit_is_not_quantized_but_4bit_is() -> None:
+def test_weight_only_8bit_and_4bit_are_not_int8_compute() -> None:
     g = GraphBuilder()
     y = g.node("MatMul", ["x", g.dq_weight(weights(4, 8))])
     census = take_census(g.model([("x", [1, 4])], [(y, None)]))
@@ -144,9 +144,33 @@ def test_weight_only_8bit_is_not_quantized_but_4bit_is() -> None:
     g.initializers.append(helper.make_tensor("z4", TensorProto.INT4, [], [0]))
     y = g.node("MatMul", ["x", g.node("DequantizeLinear", ["w4", scale, "z4"])])
     census = take_census(g.model([("x", [1, 4])], [(y, None)], opset=21))
-    assert census.compute_ops.quantized == 1 and census.format is QuantFormat.QDQ
+    assert (census.compute_ops.quantized, census.compute_ops.weight_only_4bit) == (0, 1)
+    assert census.format is QuantFormat.WEIGHT_ONLY
     assert census.weight_type == "int4"
     assert census.weight_bytes.int4 == 16 + 1
+    assert codes(census) == {"weight-only-4bit": Severity.FAIL}  # named for what it is, not "not-quantized"
+    assert not is_quantized(census, DEFAULT)
+    allowed = QuantizedRequirement(formats=(*DEFAULT.formats, "weight-only"))
+    assert is_quantized(census, allowed) and codes(census, requirement=allowed) == {"weight-only-4bit": Severity.INFO}
+
+
+def _matmul_nbits(scales: np.ndarray) -> onnx.ModelProto:
+    """y = x · W with W (K=32, N=2) in MatMulNBits form: 4-bit blocks of 32, one scale per column block."""
+    g = GraphBuilder()
+    packed = g.const("w_q", np.full((2, 1, 16), 0x99, np.uint8))  # every 4-bit value 9: (9 - 8) · scale
+    y = g.node("MatMulNBits", ["x", packed, g.const("w_s", scales.astype(np.float32))],
+               domain="com.microsoft", K=32, N=2, bits=4, block_size=32)  # fmt: skip
+    return g.model([("x", [1, 32])], [(y, None)], extra_opsets=[("com.microsoft", 1)])
+
+
+def test_matmul_nbits_is_weight_only_and_its_signed_scales_are_valid() -> None:
+    """ONNX Runtime's symmetric 4-bit quantizer stores signed block scales; that is not an invalid scale."""
+    census = take_census(_matmul_nbits(np.array([0.5, -0.25])))
+    assert census.format is QuantFormat.WEIGHT_ONLY and census.weight_type == "uint4"
+    assert census.macs_total == 32 * 2 and census.macs_weight_only_4bit == 64
+    assert census.invalid_scales == ()
+    assert census.weight_scales.blocked == 1
+    assert take_census(_matmul_nbits(np.array([0.5, np.nan]))).invalid_scales == ("w_s_2",)
 
 
 def test_if_branches_are_both_walked() -> None:
