@@ -1,8 +1,9 @@
 """Inspect one model end to end: safe read → census → ONNX Runtime's optimized graph → findings.
 
-The composition that touches the machine: ``model`` reads and judges the file, ``runtime.optimizer``
-has ONNX Runtime write the optimized graph in a child process, and ``model.inspection.assemble``
-puts it together.
+The composition that touches the machine: ``model`` reads and judges the file, ``runtime.shapes``
+records the shapes ONNX inference could not (one ONNX Runtime run, only when some MACs are unknown),
+``runtime.optimizer`` has ONNX Runtime write the optimized graph in a child process, and
+``model.inspection.assemble`` puts it together.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from int8gate.model.census import take_census
+from int8gate.inputs.resolved import ResolvedInput
+from int8gate.model.census import take_census, values_to_record
 from int8gate.model.file import DEFAULT_MAX_BYTES, read_model
 from int8gate.model.graph import graph_io
 from int8gate.model.inspection import ModelInspection, assemble
 from int8gate.model.optimized import analyze_optimized
+from int8gate.model.values import TensorSpec
 from int8gate.policy.spec import OptLevel, QuantizedRequirement
 from int8gate.runtime.optimizer import DEFAULT_TIMEOUT_SECONDS, optimized_model
+from int8gate.runtime.shapes import record_shapes
 
 _NO_SHAPES: Mapping[str, tuple[int, ...]] = MappingProxyType({})
 _NO_ENV: Mapping[str, str] = MappingProxyType({})
@@ -46,8 +50,21 @@ def inspect_model(
     info = loaded.info
     census = take_census(loaded.model, input_shapes=input_shapes, source=str(path))
     io = graph_io(loaded.model)
+    wanted = values_to_record(loaded.model, input_shapes=input_shapes) if census.compute_ops.macs_unknown else ()
+    if wanted:  # where ONNX inference stops, one ONNX Runtime run on the planned shapes says what it produced
+        recorded = record_shapes(path, _planned(io[0], input_shapes), wanted, env=env, timeout=timeout)
+        census = take_census(loaded.model, input_shapes=input_shapes, source=str(path), recorded=recorded)
     del loaded  # the session below loads the model itself; do not hold two copies
     after = None
     if runtime_layer:
         after = analyze_optimized(optimized_model(path, opt_level, env=env, timeout=timeout), opt_level)
     return assemble(info, census, io, after, requirement=requirement, vnni=vnni)
+
+
+def _planned(declared: tuple[TensorSpec, ...], shapes: Mapping[str, tuple[int, ...]]) -> tuple[ResolvedInput, ...]:
+    """The inputs the census assumed: the given shapes, else the declared ones with every dynamic dim 1."""
+    planned = []
+    for spec in declared:
+        shape = shapes.get(spec.name) or tuple(d if isinstance(d, int) else 1 for d in spec.shape or ())
+        planned.append(ResolvedInput(spec.name, tuple(shape), spec.dtype, "planned"))
+    return tuple(planned)

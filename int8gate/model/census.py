@@ -8,7 +8,11 @@ How a model is read:
   unused one not at all); If/Loop/Scan bodies are walked (a loop body counts one iteration).
 - Shapes come from ONNX shape inference after fixing the inputs: shapes the caller gives first, then
   every remaining dynamic input dimension set to 1 (listed in ``assumed_dims``). MAC shares are
-  therefore exact for the shapes given and a batch-1 estimate otherwise.
+  therefore exact for the shapes given and a batch-1 estimate otherwise. Where inference stops (a
+  shape computed from data, an op it does not know), ``values_to_record`` names the values whose
+  shapes would settle the MACs; one ONNX Runtime run records them (``runtime.shapes``) and
+  ``take_census(recorded=...)`` seeds inference with them. ``shapes_from`` says which way the shapes
+  were found; ``macs_unknown_reason`` why some MACs are still unknown.
 - A compute op (see ``ops``) runs quantized when it is an integer kernel (QLinearConv, ConvInteger,
   MatMulIntegerToFloat, …) or, in QDQ form, when its activation and weights all come straight from
   ``DequantizeLinear``. Weights behind DequantizeLinear with float activations are "weight-only": 8-bit
@@ -32,7 +36,15 @@ from enum import Enum
 import onnx
 from onnx import NodeProto, TensorProto
 
-from int8gate.model.graph import GraphIndex, count_ops, index_graph, model_tensors, subgraphs, walk_nodes
+from int8gate.model.graph import (
+    GraphIndex,
+    count_ops,
+    index_graph,
+    model_tensors,
+    subgraphs,
+    walk_graphs,
+    walk_nodes,
+)
 from int8gate.model.macs import node_macs
 from int8gate.model.ops import WEIGHT_ONLY_OPS, ComputeSpec, compute_spec
 from int8gate.model.quantfacts import (
@@ -44,7 +56,7 @@ from int8gate.model.quantfacts import (
     weight_facts,
 )
 from int8gate.model.shapeinfer import infer
-from int8gate.model.values import AssumedDim
+from int8gate.model.values import AssumedDim, RecordedShapes
 
 
 class QuantFormat(str, Enum):
@@ -124,10 +136,16 @@ class Census:
     functions: int
     assumed_dims: tuple[AssumedDim, ...]
     shape_inference_error: str | None
+    shapes_from: str
+    macs_unknown_reason: str | None
     preprocessed: bool | None
     foldable: tuple[OpCount, ...]
     invalid_scales: tuple[str, ...]
     producer: str
+
+
+SHAPES_ONNX = "onnx shape inference"
+SHAPES_ONNX_AND_RUN = "onnx shape inference and one ONNX Runtime run"
 
 
 def take_census(
@@ -135,9 +153,13 @@ def take_census(
     *,
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
     source: str = "model",
+    recorded: RecordedShapes | None = None,
 ) -> Census:
-    """The census of ``model``; ``input_shapes`` fixes input dims for MACs; ``source`` names it in errors."""
-    inferred = infer(model, input_shapes or {}, source=source)
+    """The census of ``model``; ``input_shapes`` fixes input dims for MACs; ``source`` names it in errors.
+
+    ``recorded``: the shapes one ONNX Runtime run produced for ``values_to_record``'s values.
+    """
+    inferred = infer(model, input_shapes or {}, source=source, recorded=recorded)
     index = index_graph(inferred.model.graph, shapes_from=inferred.shapes, untyped=inferred.stand_in_outputs)
     compute = _classify(index)
     facts = weight_facts(index, compute.quantized_nodes + compute.weight_only_4bit_nodes)
@@ -172,11 +194,84 @@ def take_census(
         functions=len(model.functions),
         assumed_dims=inferred.assumed_dims,
         shape_inference_error=inferred.error,
+        shapes_from=SHAPES_ONNX_AND_RUN if recorded is not None and recorded.shapes else SHAPES_ONNX,
+        macs_unknown_reason=_unknown_reason(compute, index, inferred.model.graph, recorded, inferred.error),
         preprocessed=_preprocessed(model),
         foldable=_foldable(index),
         invalid_scales=invalid_scales(index),
         producer=" ".join(part for part in (model.producer_name, model.producer_version) if part),
     )
+
+
+def values_to_record(
+    model: onnx.ModelProto, *, input_shapes: Mapping[str, tuple[int, ...]] | None = None
+) -> tuple[str, ...]:
+    """The values whose shapes would settle the MACs ONNX shape inference leaves unknown (none: all known).
+
+    For a top-level compute op, its non-constant inputs and its outputs; for one inside an If/Loop/Scan
+    body, the values its top-level owner reads (inputs and outer-scope names), which let inference
+    reach into the body. Only values a top-level node of the file produces (or a graph input) are
+    named: those are the ones ONNX Runtime can hand back.
+    """
+    inferred = infer(model, input_shapes or {}, source="model")
+    index = index_graph(inferred.model.graph, shapes_from=inferred.shapes, untyped=inferred.stand_in_outputs)
+    top_level = {name for node in model.graph.node for name in node.output if name}
+    owner = _owners(inferred.model.graph)
+    wanted: list[str] = []
+    for node in index.nodes:
+        if compute_spec(node) is None or node_macs(node, index.shape) is not None:
+            continue
+        top = owner.get(id(node), node)
+        names = [*top.input, *top.output] if top is node else [*top.input, *_outer_names(top)]
+        wanted.extend(name for name in names if name and not index.is_constant(name))
+    return tuple(name for name in dict.fromkeys(wanted) if name in top_level)
+
+
+def _owners(graph: onnx.GraphProto) -> dict[int, NodeProto]:
+    """For every node inside a subgraph, the top-level node that holds it (by ``id``)."""
+    owners: dict[int, NodeProto] = {}
+    for top in graph.node:
+        for sub in subgraphs(top):
+            for node in walk_nodes(sub):
+                owners[id(node)] = top
+    return owners
+
+
+def _outer_names(top: NodeProto) -> list[str]:
+    """Names the subgraphs of ``top`` read without defining them (outer-scope values)."""
+    names: list[str] = []
+    for sub in subgraphs(top):
+        defined = {value.name for graph in walk_graphs(sub) for value in graph.input}
+        defined |= {tensor.name for graph in walk_graphs(sub) for tensor in graph.initializer}
+        defined |= {name for node in walk_nodes(sub) for name in node.output}
+        names.extend(name for node in walk_nodes(sub) for name in node.input if name and name not in defined)
+    return names
+
+
+def _unknown_reason(
+    compute: _Classified,
+    index: GraphIndex,
+    graph: onnx.GraphProto,
+    recorded: RecordedShapes | None,
+    inference_error: str | None,
+) -> str | None:
+    """Why some compute ops' MACs are unknown, in words that point at the fix (``None``: all known)."""
+    unknown = [node for node, macs in zip(compute.nodes, compute.macs, strict=True) if macs is None]
+    if not unknown:
+        return None
+    if recorded is not None and recorded.error:
+        return recorded.error
+    top = {id(node) for node in graph.node}
+    nested = sum(1 for node in unknown if id(node) not in top)
+    ops = ", ".join(sorted({node.op_type for node in unknown}))
+    if recorded is None:
+        cause = f"ONNX shape inference failed: {inference_error}" if inference_error else (
+            "ONNX shape inference could not follow their shapes")
+        return f"{cause} ({len(unknown)} × {ops}); no ONNX Runtime run was made to record them"
+    if nested == len(unknown):
+        return (f"{nested} {ops} inside If/Loop/Scan bodies whose shapes neither inference nor the recorded "
+                "run reached (a branch that did not run, or a loop-carried shape)")
+    return f"{len(unknown)} {ops}: ONNX Runtime's run did not record shapes for them"
 
 
 @dataclass(frozen=True)

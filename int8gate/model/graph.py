@@ -223,7 +223,7 @@ def graph_io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[Tens
 
 
 def type_text(value_type: onnx.TypeProto) -> str:
-    """A value's type: a tensor's dtype (``float32``), else as ONNX Runtime writes it (``seq(map(int64,tensor(float)))``)."""
+    """A value's type: a tensor's dtype (``float32``), else as ONNX writes it (``seq(map(int64,tensor(float)))``)."""
     if value_type.WhichOneof("value") == "tensor_type":
         return dtype_name(value_type.tensor_type.elem_type)
     return _onnx_type_text(value_type)

@@ -240,16 +240,14 @@ def _format_pitfalls(census: Census) -> Iterable[Finding]:
 def _shape_findings(census: Census) -> Iterable[Finding]:
     ops = census.compute_ops
     if ops.total and census.mac_share_quantized is None:
-        unknown = [stats.op for stats in ops.by_op if stats.macs is None]
-        reason = f"; shape inference failed: {census.shape_inference_error}" if census.shape_inference_error else ""
+        reason = census.macs_unknown_reason or "unknown"
         yield Finding(
             "macs-unknown",
             Severity.WARN,
-            f"MACs could not be inferred for {ops.macs_unknown} of {ops.total} compute ops, so only the count "
-            "share of quantized compute was checked.",
-            "Give fixed input shapes (--input name=1x3x224x224, or inputs: in the policy), or pre-process the "
-            "model so its shapes are stored.",
-            f"unknown for: {', '.join(unknown)}{reason}",
+            f"MACs are unknown for {ops.macs_unknown} of {ops.total} compute ops, so only the count share of "
+            "quantized compute was checked.",
+            _macs_fix(reason),
+            f"{reason}; shapes from {census.shapes_from}",
         )
     elif census.assumed_dims:
         dims = ", ".join(f"{d.input}[{d.axis}]={d.symbol}→{d.value}" for d in census.assumed_dims[:6])
@@ -260,6 +258,18 @@ def _shape_findings(census: Census) -> Iterable[Finding]:
             "Give the real shapes (--input, or inputs: in the policy) to weight MACs at the sizes you run.",
             dims + (" …" if len(census.assumed_dims) > 6 else ""),
         )
+
+
+def _macs_fix(reason: str) -> str:
+    """What to do about unknown MACs, by the reason the census found."""
+    if reason.startswith(("ONNX Runtime could not run", "the shape-recording run")):
+        return ("Give every input's real shape and dtype (inputs: in the policy, or --input), or samples:, so "
+                "ONNX Runtime can run the model once and record its shapes.")
+    if "If/Loop/Scan" in reason:
+        return ("Nothing is wrong with the model: those shapes exist only while a branch or loop runs. Fix the "
+                "inputs that choose the branch (inputs: or samples:) if a different branch is the one you ship.")
+    return ("Run int8gate where the checks can create ONNX Runtime sessions (inspect and check do), or give fixed "
+            "input shapes (inputs: in the policy, or --input).")
 
 
 def runtime_findings(after: AfterOptimization) -> tuple[Finding, ...]:

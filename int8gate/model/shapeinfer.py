@@ -18,13 +18,14 @@ import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import onnx
 import onnx.inliner
 from onnx import NodeProto, TensorProto, helper
 
 from int8gate.errors import ModelFileError, UsageError, first_line
 from int8gate.model.graph import tensor_nbytes, walk_graphs
-from int8gate.model.values import AssumedDim
+from int8gate.model.values import AssumedDim, RecordedShapes
 
 KEEP_TENSOR_BYTES = 64 * 1024
 """Tensors up to this size keep their data in the inference copy (shape tensors, scales, zero points)."""
@@ -135,8 +136,18 @@ class InferredModel:
     error: str | None
 
 
-def infer(model: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...]], *, source: str) -> InferredModel:
-    """Shapes for every value of ``model`` that can be inferred; ``source`` names the model in errors."""
+def infer(
+    model: onnx.ModelProto,
+    input_shapes: Mapping[str, tuple[int, ...]],
+    *,
+    source: str,
+    recorded: RecordedShapes | None = None,
+) -> InferredModel:
+    """Shapes for every value of ``model`` that can be inferred; ``source`` names the model in errors.
+
+    ``recorded`` holds shapes an ONNX Runtime run produced (``runtime.shapes``); they seed inference,
+    which carries them on to the values after them and into If/Loop bodies that read them.
+    """
     work, assumed = prepare_for_inference(model, input_shapes)
     if work.functions:
         try:
@@ -148,12 +159,29 @@ def infer(model: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...]], *
     for output in shadow.graph.output:  # a declared output shape is a hint: some exporters get it wrong
         if output.type.HasField("tensor_type"):
             output.type.tensor_type.ClearField("shape")
+    if recorded is not None and recorded.shapes:
+        _seed(shadow.graph, recorded)
     error: str | None = None
     try:
         shadow = onnx.shape_inference.infer_shapes(shadow, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
         error = first_line(exc)
     return InferredModel(work, shadow.graph, stand_ins, assumed, error)
+
+
+def _seed(graph: onnx.GraphProto, recorded: RecordedShapes) -> None:
+    """Put the recorded shapes into ``graph`` as value-infos, replacing what it declared for those values."""
+    kept = [value for value in graph.value_info if value.name not in recorded.shapes]
+    del graph.value_info[:]
+    graph.value_info.extend(kept)
+    outputs = {value.name: value for value in graph.output}
+    for name, shape in recorded.shapes.items():
+        elem_type = helper.np_dtype_to_tensor_dtype(np.dtype(recorded.dtypes.get(name, "float32")))
+        value = helper.make_tensor_value_info(name, elem_type, list(shape))
+        if name in outputs:
+            outputs[name].CopyFrom(value)
+        else:
+            graph.value_info.append(value)
 
 
 _CONV_ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")

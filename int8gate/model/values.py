@@ -1,4 +1,5 @@
-"""A model's values as plain data: a graph input or output (``TensorSpec``), a dynamic dim given a value.
+"""A model's values as plain data: a graph input or output (``TensorSpec``), a dynamic dim given a value,
+the shapes one ONNX Runtime run recorded (``RecordedShapes``).
 
 No ``onnx`` import here, so the input plan, the report and the worker protocol can carry these types
 without loading ONNX (``graph.graph_io`` reads them from a model).
@@ -6,6 +7,7 @@ without loading ONNX (``graph.graph_io`` reads them from a model).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -26,3 +28,16 @@ class AssumedDim:
     axis: int
     symbol: str
     value: int
+
+
+@dataclass(frozen=True)
+class RecordedShapes:
+    """Value shapes one ONNX Runtime run of a model produced (``runtime.shapes``), for the census.
+
+    ``dtypes`` holds numpy dtype names; ``error`` is why the run could not record them (then both
+    mappings are empty).
+    """
+
+    shapes: Mapping[str, tuple[int, ...]]
+    dtypes: Mapping[str, str]
+    error: str | None = None

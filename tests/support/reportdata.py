@@ -71,7 +71,8 @@ def inspection(path: str, *, quantized: bool, size: int) -> ModelInspection:
         opset=17, op_histogram=(OpCount("Conv", 12), OpCount("Relu", 9)), quantize_linear=13 if quantized else 0,
         dequantize_linear=27 if quantized else 0, dynamic_quantize_linear=0, dynamic_conv_ops=0,
         format_counts=(FormatCount(fmt, 13),), subgraphs=0, functions=0, assumed_dims=(), preprocessed=True,
-        shape_inference_error=None, foldable=(), invalid_scales=(),
+        shape_inference_error=None, shapes_from="onnx shape inference", macs_unknown_reason=None,
+        foldable=(), invalid_scales=(),
         producer="onnx.quantize", inputs=(TensorSpec("input", "float32", (1, 3, 112, 112)),),
         outputs=(TensorSpec("logits", "float32", (1, 10)),), after_optimization=after, findings=findings,
     )
