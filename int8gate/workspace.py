@@ -199,6 +199,8 @@ def _resolve_one(value: str, base: Path, workspace: Workspace, policy: Policy, k
         path = base / candidate
         if not workspace.contains(path):
             raise PolicyError(policy.source, line, key, f"{shown} points outside the workspace {workspace.root}")
+        if key.endswith(".samples") and path.is_dir():
+            return path  # a folder of .npy/.npz samples (each file checked when it is read)
         regular_file(path)
     except PathError as exc:
         problem = f"file not found: {shown}" if str(exc) == "file not found" else f"{shown} {exc}"

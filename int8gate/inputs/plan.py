@@ -64,7 +64,8 @@ def plan_inputs(
         spec = by_name.get(decl.name)
         sample = _sample_for(decl, declared, samples)
         if sample is not None:
-            resolved.append(ResolvedInput(decl.name, sample[0], sample[1], "samples"))
+            shape = spec.shape if spec is not None and spec.shape is not None else sample[0]
+            resolved.append(ResolvedInput(decl.name, shape, sample[1], "samples"))
             continue
         if spec is not None and spec.shape is not None:
             _check_rank(decl, spec.shape, where)
@@ -86,7 +87,8 @@ def _sample_for(
     samples: SampleShapes | None,
 ) -> tuple[tuple[int, ...], str] | None:
     """One sample's shape and dtype for ``decl``: by name (.npz), or the lone array of a .npy for a
-    single-input model; a leading axis beyond the model's rank counts samples and is dropped."""
+    single-input model. A leading axis beyond the model's rank counts samples and is dropped; on an
+    input whose batch is 1 or dynamic, the batch axis of calibration data counts samples of batch 1."""
     if samples is None:
         return None
     found = samples.get(decl.name) or (samples.get("") if len(declared) == 1 else None)
@@ -95,7 +97,14 @@ def _sample_for(
     shape, dtype = found
     if decl.shape and len(shape) == len(decl.shape) + 1:
         shape = shape[1:]
+    elif decl.shape and len(shape) == len(decl.shape) and shape and _batch_one_or_dynamic(decl):
+        shape = (1, *shape[1:])
     return shape, dtype
+
+
+def _batch_one_or_dynamic(decl: TensorSpec) -> bool:
+    first = decl.shape[0] if decl.shape else None
+    return first is None or first == 1 or isinstance(first, str)
 
 
 def _check_rank(decl: TensorSpec, shape: tuple[int, ...], where: str) -> None:

@@ -1,4 +1,9 @@
-"""The one reader of sample files: real model inputs in a .npy (one input) or .npz (by input name).
+"""The one reader of sample files: real model inputs as the calibration data users already have.
+
+Accepted: one .npz (arrays by input name) or .npy (a single-input model), or a folder of them (read
+in name order, one file at a time). In a file an array may hold one sample, several stacked on a
+leading sample axis, or several on the model's own batch axis when the model's batch is 1
+(``[N, 3, 224, 224]`` for an input ``[1, 3, 224, 224]``: N samples of batch 1).
 
 Sample files come from pull requests, so they are read by their headers, never whole:
 ``sample_shapes`` (the parent, for input planning) reads each array's header, checks it against the
@@ -36,6 +41,9 @@ _FORTRAN_BYTES = 64 << 20
 MAX_ARCHIVE_MEMBERS = 1000
 """An .npz lists at most this many members (Python's zipfile builds an object per listed member)."""
 _NUMERIC_KINDS = "biuf"
+SAMPLE_SUFFIXES = (".npy", ".npz")
+MAX_SAMPLE_FILES = 1000
+"""A samples folder holds at most this many .npy/.npz files."""
 
 
 class FeedError(Exception):
@@ -170,12 +178,31 @@ def _check_stream(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -
         raise FeedError(f"{where}: {name}: corrupt or unreadable ({_short(exc)})") from None
 
 
-def sample_shapes(path: Path) -> SampleShapes:
-    """Shapes and dtypes of the arrays in a .npy/.npz sample file, for input planning (headers only).
+def sample_files(path: Path) -> list[Path]:
+    """The .npy/.npz files of a sample path: the file itself, or a folder's in name order."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.suffix in SAMPLE_SUFFIXES and p.is_file() and not p.is_symlink())
+    if not files:
+        raise UsageError(f"{path.as_posix()}: the samples folder holds no .npy or .npz files")
+    if len(files) > MAX_SAMPLE_FILES:
+        raise UsageError(f"{path.as_posix()}: the samples folder holds {len(files)} files (at most {MAX_SAMPLE_FILES})")
+    return files
 
-    Raises ``UsageError`` naming the file for anything it cannot use; an archive's members are also
-    streamed once through their checksums, so a corrupt file is refused before anything runs.
+
+def sample_shapes(path: Path) -> SampleShapes:
+    """Shapes and dtypes of the arrays in a sample file (a folder's first file), for input planning.
+
+    Headers only; every file of a folder is checked the same way. Raises ``UsageError`` naming the file
+    for anything it cannot use; an archive's members are also streamed once through their checksums,
+    so a corrupt file is refused before anything runs.
     """
+    files = sample_files(path)
+    shapes = [_file_shapes(file) for file in files]
+    return shapes[0]
+
+
+def _file_shapes(path: Path) -> SampleShapes:
     try:
         with _members(path) as found:
             shapes = {name: (header.shape, str(header.dtype)) for name, (header, _) in found.items()}
@@ -224,6 +251,23 @@ def _open_data(path: Path, info: zipfile.ZipInfo | None) -> Iterator[IO[bytes]]:
 
 
 def load_samples(path: Path, specs: Sequence[ResolvedInput], count: int | None = None) -> list[Feeds]:
+    """Up to ``count`` feeds (all there are when ``None``) from a sample file or folder (``iter_samples``)."""
+    return list(iter_samples(path, specs, count))
+
+
+def iter_samples(path: Path, specs: Sequence[ResolvedInput], count: int | None = None) -> Iterator[Feeds]:
+    """Per-sample feeds from a sample file or folder, up to ``count``; one file's samples in memory at a time."""
+    given = 0
+    for file in sample_files(path):
+        wanted = None if count is None else count - given
+        if wanted is not None and wanted <= 0:
+            return
+        for feed in _file_feeds(file, specs, wanted):
+            given += 1
+            yield feed
+
+
+def _file_feeds(path: Path, specs: Sequence[ResolvedInput], count: int | None = None) -> list[Feeds]:
     """Up to ``count`` feeds (all the file holds when ``None``) from a .npz (by input name) or a .npy
     (one input); only those samples are read."""
     try:
@@ -243,15 +287,19 @@ def load_samples(path: Path, specs: Sequence[ResolvedInput], count: int | None =
     per_input: dict[str, list[npt.NDArray[Any]]] = {}
     for spec in specs:
         header, info = chosen[spec.name]
+        stacked = header.shape[1:] == spec.shape
+        on_batch = (spec.shape[:1] == (1,) and len(header.shape) == len(spec.shape)
+                    and header.shape[1:] == spec.shape[1:])  # fmt: skip
         if header.shape == spec.shape:  # one sample: read whole (its size is the input's)
             whole = header.shape[0] if header.shape else 1
             per_input[spec.name] = [_leading(path, header, info, whole).reshape(spec.shape).astype(spec.dtype)]
-        elif header.shape[1:] == spec.shape and not header.shape[0]:
+        elif (stacked or on_batch) and not header.shape[0]:
             raise FeedError(f"{path.name}: {spec.name} holds no samples")
-        elif header.shape[1:] == spec.shape:
+        elif stacked or on_batch:  # a leading sample axis, or N samples on the model's batch axis of 1
             rows = header.shape[0] if count is None else min(max(count, 1), header.shape[0])
             block = _leading(path, header, info, rows).astype(spec.dtype)
-            per_input[spec.name] = [np.ascontiguousarray(row) for row in block]
+            samples = (block[i] if stacked else block[i : i + 1] for i in range(rows))
+            per_input[spec.name] = [np.ascontiguousarray(sample) for sample in samples]
         else:
             raise FeedError(f"{path.name}: {spec.name} has shape {header.shape}, wants {spec.shape}")
     feeds = min(len(v) for v in per_input.values())

@@ -8,14 +8,17 @@ import tracemalloc
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from support.corpus.artifacts import build, npy_header, zeros_npz
 
 from int8gate.errors import UsageError
+from int8gate.inputs.plan import plan_inputs
 from int8gate.inputs.resolved import ResolvedInput
-from int8gate.inputs.samples import FeedError, load_samples, sample_shapes
+from int8gate.inputs.samples import FeedError, iter_samples, load_samples, sample_shapes
+from int8gate.model.values import TensorSpec
 
 X = ResolvedInput("x", (1, 64), "float32")
 
@@ -89,3 +92,51 @@ def test_an_array_with_no_samples_says_so(tmp_path: Path) -> None:
     np.savez(path, x=np.zeros((0, 1, 64), np.float32))
     with pytest.raises(FeedError, match=r"s\.npz: x holds no samples"):
         load_samples(path, (X,), 2)
+
+
+IMAGE = TensorSpec("x", "float32", ("batch", 3, 8, 8))
+SPEC = ResolvedInput("x", (1, 3, 8, 8), "float32", "samples")
+
+
+def _save(path: Path, **arrays: Any) -> Path:
+    np.savez(path, allow_pickle=False, **arrays)
+    return path
+
+
+def test_calibration_data_on_the_batch_axis_is_samples_of_batch_one(tmp_path: Path) -> None:
+    data = np.random.default_rng(0).standard_normal((5, 3, 8, 8)).astype(np.float32)
+    path = _save(tmp_path / "calib.npz", x=data)
+    plan = plan_inputs([IMAGE], [], samples=sample_shapes(path))
+    assert plan.inputs == (SPEC,)
+    feeds = load_samples(path, plan.inputs)
+    assert len(feeds) == 5 and feeds[2]["x"].shape == (1, 3, 8, 8)
+    np.testing.assert_array_equal(feeds[2]["x"][0], data[2])
+
+
+def test_a_leading_sample_axis_and_a_single_sample_still_work(tmp_path: Path) -> None:
+    stacked = _save(tmp_path / "s.npz", x=np.zeros((4, 1, 3, 8, 8), np.float32))
+    assert plan_inputs([IMAGE], [], samples=sample_shapes(stacked)).inputs == (SPEC,)
+    assert len(load_samples(stacked, [SPEC])) == 4
+    np.save(tmp_path / "one.npy", np.zeros((1, 3, 8, 8), np.float32), allow_pickle=False)
+    assert len(load_samples(tmp_path / "one.npy", [SPEC])) == 1
+
+
+def test_a_folder_is_read_file_by_file_in_name_order_up_to_the_count(tmp_path: Path) -> None:
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    for k in range(3):
+        _save(folder / f"batch{k}.npz", x=np.full((2, 3, 8, 8), k, np.float32))
+    (folder / "README.txt").write_text("not a sample")
+    assert plan_inputs([IMAGE], [], samples=sample_shapes(folder)).inputs == (SPEC,)
+    values = [int(feed["x"][0, 0, 0, 0]) for feed in iter_samples(folder, [SPEC], 5)]
+    assert values == [0, 0, 1, 1, 2]
+
+
+def test_samples_that_do_not_fit_name_the_file(tmp_path: Path) -> None:
+    wrong = _save(tmp_path / "wrong.npz", x=np.zeros((2, 3, 9, 8), np.float32))
+    with pytest.raises(FeedError, match=r"wrong.npz: x has shape \(2, 3, 9, 8\), wants \(1, 3, 8, 8\)"):
+        load_samples(wrong, [SPEC])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match=r"holds no \.npy or \.npz files"):
+        sample_shapes(empty)
