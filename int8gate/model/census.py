@@ -47,16 +47,18 @@ from int8gate.model.graph import (
 )
 from int8gate.model.macs import node_macs
 from int8gate.model.ops import WEIGHT_ONLY_OPS, ComputeSpec, compute_spec
+from int8gate.model.outputs import output_kinds
 from int8gate.model.quantfacts import (
     ScaleGranularity,
     WeightBytes,
     activation_types,
+    input_ranges,
     invalid_scales,
     weight_bytes,
     weight_facts,
 )
 from int8gate.model.shapeinfer import infer
-from int8gate.model.values import AssumedDim, RecordedShapes
+from int8gate.model.values import AssumedDim, InputRange, RecordedShapes
 
 
 class QuantFormat(str, Enum):
@@ -142,6 +144,8 @@ class Census:
     foldable: tuple[OpCount, ...]
     invalid_scales: tuple[str, ...]
     producer: str
+    input_ranges: tuple[InputRange, ...]
+    output_kinds: tuple[tuple[str, str], ...]
 
 
 SHAPES_ONNX = "onnx shape inference"
@@ -200,6 +204,8 @@ def take_census(
         foldable=_foldable(index),
         invalid_scales=invalid_scales(index),
         producer=" ".join(part for part in (model.producer_name, model.producer_version) if part),
+        input_ranges=input_ranges(index),
+        output_kinds=tuple(output_kinds(model).items()),
     )
 
 

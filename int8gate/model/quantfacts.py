@@ -6,6 +6,7 @@ Pure: reads tensors and a ``GraphIndex``; tensor data is read only for small inl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from onnx import NodeProto, TensorProto, numpy_helper
 
 from int8gate.model.graph import GraphIndex, dtype_name, input_name, int_attr, tensor_nbytes, tensor_numel
 from int8gate.model.ops import WEIGHT_ONLY_OPS, compute_spec
+from int8gate.model.values import InputRange
 
 _SCALE_VALUES_READ = 1 << 16
 """Scale tensors with more elements than this are not read for the validity check."""
@@ -202,6 +204,39 @@ def _has_bad_value(tensor: TensorProto, *, signed: bool) -> bool:
     values = np.asarray(numpy_helper.to_array(tensor), dtype=np.float64)
     allowed = np.isfinite(values) if signed else np.isfinite(values) & (values > 0)
     return bool(values.size) and not bool(np.all(allowed))
+
+
+_INTEGER_RANGES: dict[int, tuple[int, int]] = {
+    TensorProto.UINT8: (0, 255),
+    TensorProto.INT8: (-128, 127),
+    TensorProto.UINT16: (0, 65535),
+    TensorProto.INT16: (-32768, 32767),
+    TensorProto.UINT4: (0, 15),
+    TensorProto.INT4: (-8, 7),
+}
+
+
+def input_ranges(index: GraphIndex) -> tuple[InputRange, ...]:
+    """The calibrated range of each float graph input a QuantizeLinear with a fixed scale reads directly.
+
+    The range is what the quantizer maps onto its integer type: ``[(qmin − zp)·s, (qmax − zp)·s]``.
+    """
+    found: dict[str, InputRange] = {}
+    for name in sorted(index.graph_inputs - index.constants.keys()):
+        for node in index.consumers.get(name, ()):
+            if node.op_type != "QuantizeLinear" or node.input[0] != name:
+                continue
+            scale = index.constants.get(input_name(node, 1) or "")
+            zero_point = index.constants.get(input_name(node, 2) or "")
+            if scale is None or tensor_numel(scale) != 1 or (zero_point is not None and tensor_numel(zero_point) != 1):
+                continue
+            s = float(np.asarray(numpy_helper.to_array(scale), dtype=np.float64).reshape(-1)[0])
+            zp = 0 if zero_point is None else int(np.asarray(numpy_helper.to_array(zero_point)).reshape(-1)[0])
+            kind = zero_point.data_type if zero_point is not None else TensorProto.UINT8
+            qmin, qmax = _INTEGER_RANGES.get(kind, (0, 255))
+            if math.isfinite(s) and s > 0:
+                found.setdefault(name, InputRange(name, (qmin - zp) * s, (qmax - zp) * s))
+    return tuple(found.values())
 
 
 def _dtype(index: GraphIndex, name: str) -> str:

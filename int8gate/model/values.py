@@ -41,3 +41,12 @@ class RecordedShapes:
     shapes: Mapping[str, tuple[int, ...]]
     dtypes: Mapping[str, str]
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class InputRange:
+    """The range a float graph input was calibrated on: what its QuantizeLinear maps onto the integer type."""
+
+    input: str
+    low: float
+    high: float

@@ -73,7 +73,7 @@ def inspection(path: str, *, quantized: bool, size: int) -> ModelInspection:
         format_counts=(FormatCount(fmt, 13),), subgraphs=0, functions=0, assumed_dims=(), preprocessed=True,
         shape_inference_error=None, shapes_from="onnx shape inference", macs_unknown_reason=None,
         foldable=(), invalid_scales=(),
-        producer="onnx.quantize", inputs=(TensorSpec("input", "float32", (1, 3, 112, 112)),),
+        producer="onnx.quantize", input_ranges=(), output_kinds=(("logits", "values"),), inputs=(TensorSpec("input", "float32", (1, 3, 112, 112)),),
         outputs=(TensorSpec("logits", "float32", (1, 10)),), after_optimization=after, findings=findings,
     )
 

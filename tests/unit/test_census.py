@@ -308,3 +308,34 @@ def test_a_negative_dim_is_dynamic() -> None:
     assert [(d.input, d.axis, d.value) for d in census.assumed_dims] == [("x", 0, 1)]
     assert census.macs_total == BIG_CONV_MACS + SMALL_CONV_MACS
     assert take_census(model, input_shapes={"x": (2, 3, 16, 16)}).macs_total == 2 * census.macs_total
+
+
+def test_output_kinds_come_from_the_op_that_produces_each_output() -> None:
+    g = GraphBuilder()
+    logits = g.node("MatMul", ["x", g.const("w", floats(4, 3))])
+    scores = g.node("Softmax", [logits], axis=-1)
+    shown = g.node("Reshape", [scores, g.const("shape", np.array([1, 3], np.int64))])  # moves values only
+    exp = g.node("Exp", [logits])  # tf2onnx's softmax: Exp / ReduceSum, broadcast back
+    total = g.node("Expand", [g.node("ReduceSum", [exp, g.const("axes", np.array([-1], np.int64))]),
+                              g.const("to", np.array([1, 3], np.int64))])  # fmt: skip
+    decomposed = g.node("Div", [exp, total])
+    probability = g.node("Sigmoid", [logits])
+    label = g.node("ArgMax", [logits], axis=-1)
+    model = g.model([("x", [1, 4])], [(shown, None), (decomposed, None), (probability, None), (logits, None)])
+    model.graph.output.append(helper.make_tensor_value_info(label, TensorProto.INT64, None))
+    assert dict(take_census(model).output_kinds) == {
+        shown: "class-scores", decomposed: "class-scores", probability: "probabilities", logits: "values",
+        label: "integers",
+    }
+
+
+def test_the_calibrated_range_of_each_quantized_input_is_read_from_its_quantizelinear() -> None:
+    g = GraphBuilder()
+    y = g.node("MatMul", [g.qdq("x", scale=0.02, dtype=np.uint8), g.dq_weight(weights(4, 2))])
+    census = take_census(g.model([("x", [1, 4])], [(y, None)]))
+    ((name, low, high),) = [(r.input, r.low, r.high) for r in census.input_ranges]
+    assert name == "x" and low == pytest.approx(-128 * 0.02) and high == pytest.approx(127 * 0.02)
+    g = GraphBuilder()
+    y = g.node("MatMul", [g.qdq("x", dtype=np.int8), g.dq_weight(weights(4, 2))])
+    assert take_census(g.model([("x", [1, 4])], [(y, None)])).input_ranges[0].low == pytest.approx(-12.8)
+    assert take_census(conv_pair(quantize_big=False, quantize_small=True)).input_ranges == ()  # x is not quantized
