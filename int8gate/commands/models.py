@@ -19,6 +19,7 @@ from typing import TextIO
 from int8gate.commands.output import Outputs, deliver, json_text
 from int8gate.commands.progress import ProgressPrinter
 from int8gate.errors import UsageError
+from int8gate.findings import Severity
 from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import resolve_threads, resolve_threshold
 from int8gate.inputs.plan import parse_input_option, plan_inputs
@@ -26,10 +27,12 @@ from int8gate.judge.verdict import FailOn, GateFacts, census_verdict, decide, ex
 from int8gate.machine.expected import expected_range
 from int8gate.machine.facts import has_vnni
 from int8gate.machine.probe import probe_runner
-from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.fidelity import FidelityContext, FidelityResult, summary
+from int8gate.model.census import take_census
 from int8gate.model.file import load_model_proto
 from int8gate.model.graph import graph_io
 from int8gate.model.inspection import ModelInspection
+from int8gate.model.outputs import output_kinds
 from int8gate.policy.spec import AUTO, BenchmarkSettings, FidelityRequirement, InputSpec, OptLevel
 from int8gate.report.data import BenchmarkSection
 from int8gate.report.jsonable import to_jsonable
@@ -80,8 +83,12 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
         except ValueError:
             raise UsageError(f"--min-speedup: {args.min_speedup!r} is not a number or 'auto'") from None
     fp32_model = load_model_proto(fp32)
-    load_model_proto(int8)
+    int8_model = load_model_proto(int8)
     plan = plan_inputs(graph_io(fp32_model)[0], specs, where="--input")
+    shapes = {item.name: item.shape for item in plan.inputs}
+    context = FidelityContext(tuple(output_kinds(fp32_model).items()),
+                              take_census(int8_model, input_shapes=shapes, source=str(int8)).input_ranges)  # fmt: skip
+    del fp32_model, int8_model
     runner = probe_runner(ort_info())
     rng = expected_range(runner.cpu.cpu_class, model_macs=None, fp32_median_ms=None)
     threshold, threshold_source = resolve_threshold(wanted, rng)
@@ -97,7 +104,7 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
                                      settings=settings, threshold=threshold, env=env))
         printer(step(Stage.FIDELITY))
         fidelity = check_fidelity(fp32, int8, inputs=plan.inputs, requirement=FidelityRequirement(),
-                                  settings=settings, env=env)
+                                  settings=settings, context=context, env=env)
     finally:
         printer.close()
     section = BenchmarkSection(tuple(runs), plan.inputs, plan.defaulted, threshold, threshold_source)
@@ -116,7 +123,7 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
 def _fidelity_evidence(fidelity: FidelityResult) -> str:
     if fidelity.error:
         return fidelity.error
-    if not fidelity.outputs:
-        return "no outputs compared"
-    worst = min(fidelity.outputs, key=lambda o: o.cosine if math.isfinite(o.cosine) else -2.0)
-    return f"worst cosine {worst.cosine:.4f} on {worst.name}"
+    failing = [f.evidence for f in fidelity.findings if f.severity is Severity.FAIL and f.evidence]
+    if failing:
+        return "; ".join(failing)
+    return "; ".join(summary(o) for o in fidelity.outputs[:3]) or "no outputs compared"

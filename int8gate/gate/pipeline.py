@@ -10,7 +10,6 @@ passed, no new row, fidelity check or profile starts: what is left is reported a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -27,7 +26,7 @@ from int8gate.judge.verdict import FailOn, GateFacts, Verdict, apply_rules, deci
 from int8gate.machine.expected import expected_range
 from int8gate.machine.facts import ExpectedRange, RunnerProfile, has_vnni
 from int8gate.measure.benchrun import BenchRun
-from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.fidelity import FidelityContext, FidelityResult, summary
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.model.inspection import ModelInspection, PairCheck, pair_models
 from int8gate.model.values import TensorSpec
@@ -92,6 +91,7 @@ class Fidelity(Protocol):
         requirement: FidelityRequirement,
         settings: BenchmarkSettings,
         deadline: Deadline,
+        context: FidelityContext,
     ) -> FidelityResult: ...
 
 
@@ -264,6 +264,7 @@ def _measure(
             fidelity = edges.fidelity(
                 paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
                 requirement=require.fidelity, settings=settings, deadline=deadline,
+                context=FidelityContext(fp32.output_kinds, int8.input_ranges),
             )
         if deadline.expired() and (fidelity is None or fidelity.error):  # not run, or stopped by the deadline
             fidelity = None
@@ -373,14 +374,17 @@ def _evidence(
 
 
 def _fidelity_text(fidelity: FidelityResult | None) -> str:
+    """The fidelity finding that fails the model, else each output's agreement in a few words."""
     if fidelity is None:
         return ""
     if fidelity.error:
         return fidelity.error
+    failing = [f for f in fidelity.findings if f.code in ("fidelity-broken", "fidelity-drift")]
+    if failing:
+        return failing[0].evidence
     if not fidelity.outputs:
         return "no outputs compared"
-    worst = min(fidelity.outputs, key=lambda o: o.cosine if math.isfinite(o.cosine) else -2.0)
-    return f"worst cosine {worst.cosine:.4f} on {worst.name}, max abs error {worst.max_abs_error:.3g}"
+    return "; ".join(summary(o) for o in fidelity.outputs[:3])
 
 
 def _facts(m: Measured, require: Requirements, findings: tuple[Finding, ...]) -> GateFacts:

@@ -5,7 +5,7 @@ Pure: numpy only. The same seed gives the same feeds in every worker.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,13 @@ def random_feed(spec: ResolvedInput, rng: np.random.Generator) -> npt.NDArray[An
     return rng.integers(max(info.min, 0), high, size=spec.shape).astype(dtype)
 
 
-def random_feeds(specs: Sequence[ResolvedInput], count: int, seed: int) -> list[Feeds]:
-    """``count`` (at least one) feeds of seeded random data; the same seed gives the same feeds."""
+def iter_random_feeds(specs: Sequence[ResolvedInput], count: int, seed: int) -> Iterator[Feeds]:
+    """``count`` (at least one) feeds of seeded random data, one at a time; the same seed gives the same feeds."""
     rng = np.random.default_rng(seed)
-    return [{s.name: random_feed(s, rng) for s in specs} for _ in range(max(count, 1))]
+    for _ in range(max(count, 1)):
+        yield {s.name: random_feed(s, rng) for s in specs}
+
+
+def random_feeds(specs: Sequence[ResolvedInput], count: int, seed: int) -> list[Feeds]:
+    """``iter_random_feeds`` as a list."""
+    return list(iter_random_feeds(specs, count, seed))

@@ -6,7 +6,7 @@ returns ``Finding``s with the most important cause first. The order is a fixed r
 
     not-quantized | token-quantization > partial-quantization > threads-over-quota > dynamic-conv
     > float-compute-fed-by-dq > qdq-unfused > s8-activations-qoperator > model-too-small > no-vnni
-    > fidelity-loss > expected-range-{above,inside,below}
+    > expected-range-{above,inside,below}
 
 so a reviewer reads the cause before the symptom ("below the expected range"). When nothing is
 wrong, the expected-range finding (this machine's class, its range, and where the result sits) is
@@ -285,22 +285,6 @@ def _no_vnni(ev: Evidence, rng: ExpectedRange) -> Finding | None:
     )
 
 
-def _fidelity(ev: Evidence) -> Finding | None:
-    if ev.fidelity_ok is not False:
-        return None
-    saturating = (ev.runner_class in _X86_NO_VNNI and ev.activation_type == "uint8"
-                  and ev.weight_type == "int8")
-    fix = ("On this CPU without VNNI the u8s8 path may saturate: re-quantize with reduce_range=True "
-           "or set session.x64quantprecision=1, then check again." if saturating else
-           "Calibrate on representative inputs, use per-channel weights, and exclude the most "
-           "sensitive nodes (nodes_to_exclude) from quantization.")
-    return Finding(
-        "fidelity-loss", Severity.WARN,
-        "The INT8 model's outputs drift from the FP32 model's beyond the tolerance.",
-        fix, ev.fidelity_metric,
-    )
-
-
 def _range(ev: Evidence, rng: ExpectedRange) -> Finding:
     machine = expected_range(ev.runner_class, model_macs=None, fp32_median_ms=None).label
     where = f"{rng.label}: expected {_x(rng.low)}–{_x(rng.high)}"
@@ -325,6 +309,6 @@ def explain(ev: Evidence) -> tuple[Finding, ...]:
         candidates = [_fake(ev), _threads(ev)]
     else:
         candidates = [_partial(ev), _threads(ev), _dynamic_conv(ev), _fed_by_dq(ev), _stray_qdq(ev),
-                      _s8s8(ev), _small(ev, rng), _no_vnni(ev, rng), _fidelity(ev)]
+                      _s8s8(ev), _small(ev, rng), _no_vnni(ev, rng)]
     found = [f for f in candidates if f is not None]
     return (*found, _range(ev, rng))

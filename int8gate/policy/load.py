@@ -237,6 +237,7 @@ def _requirements(raw: Mapping[str, Any], defaults: Requirements) -> Requirement
             max_abs_error=fidelity.get("max_abs_error", df.max_abs_error),
             min_snr_db=fidelity.get("min_snr_db", df.min_snr_db),
             min_top1_agreement=fidelity.get("min_top1_agreement", df.min_top1_agreement),
+            max_range_error=fidelity.get("max_range_error", df.max_range_error),
         ),
         findings=FindingRules(
             fail=tuple(findings.get("fail", dr.fail)),

@@ -55,14 +55,24 @@ class QuantizedRequirement:
 
 @dataclass(frozen=True)
 class FidelityRequirement:
-    """How close INT8 outputs must stay to FP32 outputs on the same inputs (``None``: not checked)."""
+    """How close INT8 outputs must stay to FP32 outputs on the same inputs (``None``: not checked).
+
+    Each output is held to the thresholds its kind supports (``measure.fidelity``): cosine and SNR
+    for values, top-1 agreement for class scores (and exact agreement for integer outputs), mean
+    error over FP32's range for probabilities; ``max_abs_error`` for every float output.
+    """
 
     min_cosine: float | None = 0.99
     max_abs_error: float | None = None
     # Cosine is blind to a wrong output scale; SNR is not. Correct INT8 zoo models measure 32-43 dB,
     # one layer with a x8 weight scale 7.9 dB (python benchmarks/fidelity_zoo.py).
     min_snr_db: float | None = 20.0
-    min_top1_agreement: float | None = None
+    # Class scores: a softmax saturates, so cosine says little; the class picked is what matters. Working
+    # real classifiers on held-out samples: 0.875 (7 of 8) to 1.0; a broken recognizer 0.51.
+    min_top1_agreement: float | None = 0.85
+    # Probability maps: mostly near 0, so cosine and SNR swing on a few pixels. Working detector copies on
+    # held-out pages: 0.54-0.77% of FP32's range; one calibrated on random images (finds no text): 6.7%.
+    max_range_error: float | None = 0.02
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import completed, row_status
+from int8gate.measure.fidelity import summary
 from int8gate.report.data import BenchmarkSection, ModelResult, Report
 from int8gate.report.facts import inputs_text, printable, runner_facts
 
@@ -80,9 +81,11 @@ def render_bench_text(
     if bench.inputs:
         lines.append("inputs: " + inputs_text(bench))
     if fidelity is not None:
-        worst = min((o.cosine for o in fidelity.outputs), default=float("nan"))
-        lines.append(f"fidelity: {'ok' if fidelity.passed else 'FAILED'}; worst cosine {worst:.5f}"
-                     + (f"; {fidelity.error}" if fidelity.error else ""))
+        shown = fidelity.error or "; ".join(summary(o) for o in fidelity.outputs[:3]) or "no outputs compared"
+        failing = [f.evidence for f in fidelity.findings if f.severity.value == "fail"]
+        lines.append(f"fidelity: {'ok' if fidelity.passed else 'FAILED'}; {'; '.join(failing) or shown}")
+        if fidelity.basis:
+            lines.append(f"fidelity inputs: {fidelity.basis}")
     if verdict is not None:
         lines.append(f"verdict: {verdict[0].value}")
         lines.extend(f"  - {reason}" for reason in verdict[1])

@@ -14,7 +14,6 @@ sessions it has (``stopped_by: deadline``) or, with none, is reported as not mea
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -291,6 +290,7 @@ def check_fidelity(
     samples: Path | None = None,
     requirement: FidelityRequirement,
     settings: BenchmarkSettings,
+    context: fid.FidelityContext = fid.FidelityContext(),  # noqa: B008 (frozen, shared safely)
     threads: int = 1,
     env: Mapping[str, str] | None = None,
     worker_command: Sequence[str] | None = None,
@@ -298,25 +298,30 @@ def check_fidelity(
 ) -> fid.FidelityResult:
     """Run both models on the same inputs in a worker and judge their outputs' agreement.
 
-    Inputs are the sample file's (up to ``settings.fidelity_samples``) or seeded random data. The
-    worker's time limit is the smaller of ``timeout_seconds`` and the time ``deadline`` leaves.
+    Inputs are the samples' (up to ``settings.fidelity_samples``) or seeded random data; ``context``
+    (from the census) says what each output holds and which input ranges the INT8 model was calibrated on.
+    The worker's time limit is the smaller of ``timeout_seconds`` and the time ``deadline`` leaves.
     """
     launcher = _launcher(env, settings, worker_command)
     if deadline is not None:
         launcher = replace(launcher, timeout_seconds=deadline.limit(settings.timeout_seconds))
     source = "random" if samples is None else "samples"
-    with tempfile.TemporaryDirectory(prefix="int8gate-fidelity-") as tmp:
-        request = _request("fidelity", fp32, int8, threads=threads, settings=settings, inputs=inputs,
-                           samples=samples, outputs_dir=tmp)  # fmt: skip
-        result = launcher.run(request)
-        if isinstance(result, str):
-            return fid.failed(result, source=source)
-        reference = _load_outputs(Path(tmp) / "fp32.npz", result.outputs)
-        candidate = _load_outputs(Path(tmp) / "int8.npz", result.outputs)
-    return fid.compare(reference, candidate, requirement, source=result.source)
+    request = _request("fidelity", fp32, int8, threads=threads, settings=settings, inputs=inputs, samples=samples)
+    result = launcher.run(request)
+    if isinstance(result, str):
+        return fid.failed(result, source=source)
+    return judge_outputs(result, request, requirement, context)
 
 
-def _load_outputs(path: Path, names: Sequence[str]) -> dict[str, list[np.ndarray]]:
-    """Per output name, the list of per-sample arrays a fidelity worker saved."""
-    with np.load(path, allow_pickle=False) as data:
-        return {name: list(data[f"o{k}"]) for k, name in enumerate(names) if f"o{k}" in data.files}
+def judge_outputs(
+    result: WorkerResult, request: WorkerRequest, requirement: FidelityRequirement, context: fid.FidelityContext
+) -> fid.FidelityResult:
+    """The verdict on a fidelity worker's answer (``runtime.compare``), for the inputs its request named."""
+    count = max((o.samples for o in result.compared), default=0)
+    if request.samples is not None:
+        used = f"{count} samples from {Path(request.samples).name}"
+        return fid.evaluate(result.compared, requirement, source="samples", kinds=context.kinds,
+                            synthetic=None, inputs_text=used)  # fmt: skip
+    synthetic = fid.synthetic_check(request.inputs, context.input_ranges, count=count, seed=request.seed)
+    return fid.evaluate(result.compared, requirement, source="random", kinds=context.kinds, synthetic=synthetic,
+                        inputs_text=f"{count} seeded random samples (seed {request.seed})")  # fmt: skip

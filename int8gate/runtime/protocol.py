@@ -14,16 +14,13 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from int8gate.inputs.resolved import ResolvedInput
+from int8gate.measure.agreement import OutputFidelity
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 REPORTED_EXIT = 3
 """The exit code of a child that printed ``error_line`` (it knows why it failed)."""
-MAX_FIDELITY_OUTPUT_BYTES = 32 << 20
-"""Fidelity compares at most this many bytes of outputs per model (whole samples, at least one): the
-parent holds both models' outputs and its comparison's float64 working copies, about 20 times this
-(64 MiB measured 1.27 GB on the 256 KiB-output case of the hostile corpus)."""
 MAX_SAMPLES_PER_SESSION = 10_000
 """Timed runs per model a worker keeps: it ends its session once it has this many (after its minimum
 rounds). The parent holds every session's latencies, so this bounds the gate's memory whatever the
@@ -55,9 +52,6 @@ class WorkerRequest(_JsonLine):
     fp32_first: create and warm the FP32 session first (``bench`` alternates it between workers).
     rewarm_runs, block_ms: in each round a model first runs ``rewarm_runs`` times untimed (the other
     model has just evicted its weights from cache), then enough timed runs to fill ``block_ms``.
-    max_samples: the session ends once each model has this many timed runs (``MAX_SAMPLES_PER_SESSION``).
-    max_output_bytes: fidelity mode stops adding samples once the FP32 outputs kept reach this many bytes.
-    outputs_dir: fidelity mode writes ``fp32.npz`` and ``int8.npz`` there.
     """
 
     mode: str
@@ -75,12 +69,10 @@ class WorkerRequest(_JsonLine):
     max_rounds: int = 1_000_000
     max_seconds: float = 1.0
     max_samples: int = MAX_SAMPLES_PER_SESSION
-    max_output_bytes: int = MAX_FIDELITY_OUTPUT_BYTES
     rewarm_runs: int = 1
     block_ms: float = 10.0
     overhead_runs: int = 5
     fidelity_samples: int = 8
-    outputs_dir: str | None = None
 
     @staticmethod
     def from_json(text: str) -> WorkerRequest:
@@ -100,7 +92,7 @@ class WorkerResult(_JsonLine):
     busy time, steal included, minus this process's own); ``None`` where ``/proc/stat`` is absent.
     rounds, block: rounds run and timed runs per model per round (samples = rounds · block, paired
     in order within a round).
-    outputs: fidelity mode, the output names in the order of the keys ``o0, o1, ...`` in the npz files.
+    outputs: fidelity mode, the FP32 model's output names; compared: their agreement metrics, in that order.
     """
 
     fp32_ns: tuple[int, ...] = ()
@@ -119,6 +111,7 @@ class WorkerResult(_JsonLine):
     source: str = "random"
     outputs: tuple[str, ...] = ()
     samples: int = 0
+    compared: tuple[OutputFidelity, ...] = ()
 
     @staticmethod
     def from_json(text: str) -> WorkerResult:
@@ -126,6 +119,7 @@ class WorkerResult(_JsonLine):
         raw = json.loads(text)
         for key in ("fp32_ns", "int8_ns", "outputs"):
             raw[key] = tuple(raw.get(key, ()))
+        raw["compared"] = tuple(OutputFidelity.from_dict(item) for item in raw.get("compared", ()))
         return WorkerResult(**raw)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from int8gate.inputs.feeds import Feeds, random_feeds
-from int8gate.inputs.samples import FeedError, load_samples
+from int8gate.inputs.feeds import Feeds, iter_random_feeds
+from int8gate.inputs.samples import FeedError, iter_samples
 from int8gate.runtime.protocol import WorkerRequest
 
 OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
@@ -152,16 +153,22 @@ def set_global_pool(threads: int) -> None:
 
 
 def feeds_for(request: WorkerRequest, count: int) -> list[Feeds]:
-    """``count`` feeds (fewer if the sample file has fewer) from the samples or seeded at random."""
+    """``count`` feeds (fewer if the samples hold fewer) from the samples or seeded at random."""
+    return list(iter_feeds(request, count))
+
+
+def iter_feeds(request: WorkerRequest, count: int) -> Iterator[Feeds]:
+    """``feeds_for`` one feed at a time: a samples folder is read file by file."""
     if request.inputs:
         specs = request.inputs
     else:  # a raw request that names no inputs: only then does a worker need onnx
         from int8gate.inputs.declared import inputs_of  # noqa: PLC0415
 
         specs = inputs_of(request.fp32)
-    if request.samples is not None:
-        try:
-            return load_samples(Path(request.samples), specs, max(count, 1))
-        except FeedError as err:
-            raise ModelRunError(f"samples {err}") from err
-    return random_feeds(specs, count, request.seed)
+    if request.samples is None:
+        yield from iter_random_feeds(specs, count, request.seed)
+        return
+    try:
+        yield from iter_samples(Path(request.samples), specs, max(count, 1))
+    except FeedError as err:
+        raise ModelRunError(f"samples {err}") from err

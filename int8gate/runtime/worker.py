@@ -10,20 +10,15 @@ types live in ``protocol``, the sessions in ``session``, the timing rounds in ``
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
+from int8gate.runtime.compare import compare_outputs
 from int8gate.runtime.protocol import REPORTED_EXIT, WorkerRequest, WorkerResult, error_line, setup_description
 from int8gate.runtime.rounds import measure
 from int8gate.runtime.session import (
     ModelRunError,
-    feeds_for,
+    iter_feeds,
     memory_limit_note,
     open_session,
-    run_session,
     session_options,
     set_global_pool,
 )
@@ -32,41 +27,18 @@ EXIT_MODEL_ERROR = REPORTED_EXIT
 
 
 def fidelity(request: WorkerRequest) -> WorkerResult:
-    """Run both models on the same feeds and write their outputs to ``outputs_dir``.
-
-    Samples stop once the FP32 outputs kept reach ``max_output_bytes`` (at least one sample runs), and the
-    INT8 model runs the same ones: the parent compares what is written, so this bounds its memory (a
-    200-byte model with a 256 KiB output at 1,000 samples took the gate to 3.7 GB).
-    """
-    if request.outputs_dir is None:
-        raise ModelRunError("fidelity needs an outputs_dir")
+    """Run both models on the same feeds and answer with their outputs' agreement (``compare_outputs``)."""
     set_global_pool(request.threads)
     options = session_options(request)
     fp32 = open_session(request.fp32, options)
     int8 = open_session(request.int8, options)
-    feeds = feeds_for(request, request.fidelity_samples)
-    names = tuple(o.name for o in fp32.get_outputs())
-    out_dir = Path(request.outputs_dir)
-    for label, session in (("fp32", fp32), ("int8", int8)):
-        per_output: list[list[npt.NDArray[Any]]] = [[] for _ in names]
-        held = 0
-        for index, feed in enumerate(feeds):
-            values = dict(zip([o.name for o in session.get_outputs()], run_session(session, feed), strict=True))
-            for k, name in enumerate(names):
-                if name in values:
-                    per_output[k].append(np.asarray(values[name]))
-                    held += per_output[k][-1].nbytes
-            if label == "fp32" and held >= request.max_output_bytes:
-                feeds = feeds[: index + 1]  # the INT8 model runs the same samples
-                break
-        arrays = {f"o{k}": np.stack(v) for k, v in enumerate(per_output) if v}
-        np.savez(out_dir / f"{label}.npz", **arrays)  # type: ignore[arg-type]
-        del per_output, arrays
+    compared = compare_outputs(fp32, int8, iter_feeds(request, request.fidelity_samples))
     return WorkerResult(
         setup=setup_description(request.threads),
         source="random" if request.samples is None else "samples",
-        outputs=names,
-        samples=len(feeds),
+        outputs=tuple(o.name for o in compared),
+        samples=max((o.samples for o in compared), default=0),
+        compared=compared,
     )
 
 

@@ -14,7 +14,7 @@ from int8gate.gate.pipeline import Edges, run_gate
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.measure.benchrun import BenchRun
-from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.fidelity import FidelityContext, FidelityResult
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.measure.stats import Call
 from int8gate.model.inspection import ModelInspection
@@ -66,8 +66,8 @@ class FakeEdges:
 
     def fidelity(self, fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], samples: Path | None,
                  requirement: FidelityRequirement, settings: BenchmarkSettings,
-                 deadline: Deadline) -> FidelityResult:  # fmt: skip
-        self.calls.append(f"fidelity {int8.name}")
+                 deadline: Deadline, context: FidelityContext) -> FidelityResult:  # fmt: skip
+        self.calls.append(f"fidelity {int8.name} kinds={dict(context.output_kinds)}")
         return reportdata.fidelity(0.9999, True)
 
     def profile(self, paths: PairPaths, inputs: Sequence[ResolvedInput]) -> ProfileComparison | str:
@@ -108,7 +108,7 @@ def test_each_pair_is_inspected_measured_at_each_thread_setting_then_profiled() 
         f"inspect resnet_fp32.onnx shapes={shapes} runtime=False vnni=True",
         f"measure resnet_int8.onnx threads=1 threshold=1.2 inputs={planned}",  # auto: the VNNI range's low edge
         f"measure resnet_int8.onnx threads=4 threshold=1.2 inputs={planned}",  # threads: auto = 4 effective CPUs
-        "fidelity resnet_int8.onnx",
+        "fidelity resnet_int8.onnx kinds={'logits': 'values'}",
         "profile resnet_int8.onnx",
     ]
     model = report.models[0]
