@@ -5,8 +5,12 @@ model census with its post-optimization layer, one benchmark row and the fidelit
 returns ``Finding``s with the most important cause first. The order is a fixed rank of causes:
 
     not-quantized | token-quantization > partial-quantization > threads-over-quota > dynamic-conv
-    > float-compute-fed-by-dq > qdq-unfused > s8-activations-qoperator > model-too-small > no-vnni
-    > expected-range-{above,inside,below}
+    > float-compute-fed-by-dq | qdq-unfused | float-islands > s8-activations-qoperator > model-too-small
+    > no-vnni > expected-range-{above,inside,below}
+
+What ONNX Runtime left in float between Q/DQ nodes is one finding, worded for the format: in a
+QDQ model, float compute fed by DequantizeLinear (unfused groups, with any stray Q/DQ in its
+evidence), else Q/DQ around ops with no integer kernel; in a QOperator model, float islands.
 
 so a reviewer reads the cause before the symptom ("below the expected range"). When nothing is
 wrong, the expected-range finding (this machine's class, its range, and where the result sits) is
@@ -199,11 +203,35 @@ def _profile_share(ev: Evidence) -> list[str]:
     return [f"{ev.qdq_time_share:.0%} of INT8 kernel time in Quantize/DequantizeLinear"]
 
 
+def _unfused(ev: Evidence, rng: ExpectedRange) -> Finding | None:
+    """One finding for what ONNX Runtime left in float between Q/DQ nodes, worded for the format."""
+    if ev.format == "qoperator" and (ev.float_compute_fed_by_dq or ev.unfused_qdq):
+        return _islands(ev, rng)
+    return _fed_by_dq(ev) or _stray_qdq(ev)
+
+
+def _islands(ev: Evidence, rng: ExpectedRange) -> Finding:
+    types = ", ".join(dict.fromkeys((*ev.unfused_op_types, *ev.qdq_neighbor_op_types))) or "float ops"
+    slow = _slow(ev, rng)
+    return Finding(
+        "float-islands", Severity.WARN if slow else Severity.INFO,
+        f"Some ops of this QOperator graph run in float between DequantizeLinear and QuantizeLinear "
+        f"({types}): the QOperator format has no integer kernel for them, so their tensors are converted "
+        "on every run.",
+        "Usual for these op types; if they take much of the INT8 time in the profile, quantize in QDQ format "
+        "(ONNX Runtime fuses more there) or leave them out of the quantized region." if slow else "",
+        "; ".join([f"{ev.float_compute_fed_by_dq or 0} float compute op(s) and {ev.unfused_qdq} Q/DQ node(s) "
+                   "between them", *_profile_share(ev)]),
+    )
+
+
 def _fed_by_dq(ev: Evidence) -> Finding | None:
     fed = ev.float_compute_fed_by_dq or 0
     if fed <= 0:
         return None
     types = ", ".join(ev.unfused_op_types) or "compute ops"
+    stray = [f"{ev.unfused_qdq} more Q/DQ node(s) next to {', '.join(ev.qdq_neighbor_op_types)}"] \
+        if ev.unfused_qdq and ev.qdq_neighbor_op_types else []
     return Finding(
         "float-compute-fed-by-dq", Severity.WARN,
         f"ONNX Runtime could not fuse the quantized {types} into integer kernels: they still run in "
@@ -211,7 +239,7 @@ def _fed_by_dq(ev: Evidence) -> Finding | None:
         f"Give each {types} a DequantizeLinear on every input and a QuantizeLinear on its output "
         "(run quant_pre_process, then quantize_static), and keep graph optimization at 'all'.",
         "; ".join([f"{fed} float {types} node(s) fed by DequantizeLinear after optimization",
-                   *_profile_share(ev)]),
+                   *stray, *_profile_share(ev)]),
     )
 
 
@@ -308,7 +336,7 @@ def explain(ev: Evidence) -> tuple[Finding, ...]:
     if ev.is_quantized is False:
         candidates = [_fake(ev), _threads(ev)]
     else:
-        candidates = [_partial(ev), _threads(ev), _dynamic_conv(ev), _fed_by_dq(ev), _stray_qdq(ev),
+        candidates = [_partial(ev), _threads(ev), _dynamic_conv(ev), _unfused(ev, rng),
                       _s8s8(ev), _small(ev, rng), _no_vnni(ev, rng)]
     found = [f for f in candidates if f is not None]
     return (*found, _range(ev, rng))

@@ -67,7 +67,8 @@ def assemble(
 
     ``vnni=False`` says the CPU lacks VNNI (enables ``u8s8-no-vnni``); ``None`` means unknown.
     """
-    findings = census_findings(census, requirement, vnni=vnni) + (runtime_findings(after) if after else ())
+    runtime = runtime_findings(after, census.format) if after else ()
+    findings = census_findings(census, requirement, vnni=vnni) + runtime
     return ModelInspection(
         **{field.name: getattr(census, field.name) for field in fields(Census)},
         path=info.path,

@@ -20,7 +20,8 @@ File layer (``census_findings``):
     dims-assumed              info  dynamic input dims set to 1 to weight compute by MACs
 Runtime layer (``runtime_findings``, over the graph ONNX Runtime wrote):
     float-compute-fed-by-dq   warn  compute still in float reading DequantizeLinear: groups left unfused
-    qdq-unfused               warn  Q/DQ left around ops with no integer kernel (named by op type)
+    qdq-unfused               warn  else: Q/DQ left around ops with no integer kernel (named by op type)
+    float-islands             info  instead of both in a QOperator model: ops the format has no kernel for
 Pairing (``pair_findings``):
     io-mismatch               fail  inputs/outputs differ from the FP32 source (names, dtypes, input ranks)
     fp16-reference            info  the "FP32" source is an FP16 model (float16 I/O or weights)
@@ -272,11 +273,29 @@ def _macs_fix(reason: str) -> str:
             "input shapes (inputs: in the policy, or --input).")
 
 
-def runtime_findings(after: AfterOptimization) -> tuple[Finding, ...]:
-    """Findings about the graph ONNX Runtime wrote: unfused quantized groups and stray Q/DQ."""
+def runtime_findings(after: AfterOptimization, fmt: QuantFormat | None = None) -> tuple[Finding, ...]:
+    """Findings about the graph ONNX Runtime wrote: one for what it left in float between Q/DQ nodes.
+
+    In a QDQ model that is unfused quantized groups (stray Q/DQ in the same finding) or else stray Q/DQ;
+    in a QOperator model, ``float-islands``: ops the format has no integer kernel for.
+    """
     found: list[Finding] = []
     low_level = after.opt_level in (OptLevel.DISABLE, OptLevel.BASIC)
     level_fix = f"Use optimization level extended or all ({after.opt_level.value} does no QDQ fusion). "
+    if fmt is QuantFormat.QOPERATOR and (after.float_compute_fed_by_dq or after.unfused_qdq):
+        types = [*after.unfused_op_types, *(item.op for item in after.qdq_neighbors)]
+        found.append(
+            Finding(
+                "float-islands",
+                Severity.INFO,
+                f"Some ops of this QOperator graph run in float between DequantizeLinear and QuantizeLinear "
+                f"({', '.join(dict.fromkeys(types))}): the format has no integer kernel for them.",
+                "",
+                f"{after.float_compute_fed_by_dq} float compute op(s), {after.unfused_qdq} Q/DQ node(s) around "
+                f"float ops; level {after.opt_level.value}",
+            )
+        )
+        return tuple(found)
     if after.float_compute_fed_by_dq:
         found.append(
             Finding(
@@ -288,10 +307,10 @@ def runtime_findings(after: AfterOptimization) -> tuple[Finding, ...]:
                 + "For fusion every input of the op needs a DequantizeLinear and its output a QuantizeLinear, "
                 "with uint8/int8 types.",
                 f"{_ops(after.float_compute_fed_by_dq_by_op)}; {after.integer_kernels} integer kernel(s); "
-                f"level {after.opt_level.value}",
+                f"{after.unfused_qdq} Q/DQ node(s) next to float ops; level {after.opt_level.value}",
             )
         )
-    if after.unfused_qdq:
+    elif after.unfused_qdq:
         found.append(
             Finding(
                 "qdq-unfused",

@@ -112,6 +112,27 @@ def test_stray_qdq_names_neighbours_and_counts() -> None:
     assert "quant_pre_process" in bn.fix
 
 
+def test_unfused_groups_and_stray_qdq_are_one_finding() -> None:
+    ev = replace(GOOD, format="qdq", float_compute_fed_by_dq=4, unfused_op_types=("Conv",), unfused_qdq=6,
+                 qdq_neighbor_op_types=("Add", "Mul"), speedup=0.7, ci_low=0.65, ci_high=0.75)
+    found = codes(ev)
+    assert found.count("float-compute-fed-by-dq") == 1 and "qdq-unfused" not in found
+    assert "6 more Q/DQ node(s) next to Add, Mul" in explain(ev)[0].evidence
+
+
+def test_a_qoperator_graph_is_told_about_float_islands_not_qdq_pairs() -> None:
+    """det_qop on the corpus, 1.35x faster, was told 'could not fuse' and 'Q/DQ pairs were left around'."""
+    fast = replace(GOOD, format="qoperator", float_compute_fed_by_dq=2, unfused_op_types=("ConvTranspose",),
+                   unfused_qdq=12, qdq_neighbor_op_types=("Resize", "Sigmoid"), speedup=1.35, ci_low=1.33,
+                   ci_high=1.37)  # fmt: skip
+    first = explain(fast)[0]
+    assert first.code == "float-islands" and first.severity is Severity.INFO and first.fix == ""
+    assert "(ConvTranspose, Resize, Sigmoid)" in first.message and "Q/DQ pairs" not in first.message
+    assert not {"float-compute-fed-by-dq", "qdq-unfused"} & set(codes(fast))
+    slow = explain(replace(fast, speedup=0.8, ci_low=0.78, ci_high=0.82))[0]
+    assert slow.code == "float-islands" and slow.severity is Severity.WARN and "QDQ format" in slow.fix
+
+
 def test_s8s8_qoperator_only_on_x86() -> None:
     ev = replace(GOOD, activation_type="int8", speedup=0.9, ci_low=0.85, ci_high=0.95)
     assert codes(ev)[0] == "s8-activations-qoperator"

@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 from support.onnxbuild import GraphBuilder, weights
 
+from int8gate.model.census import QuantFormat
 from int8gate.model.optimized import analyze_optimized
 from int8gate.model.pitfalls import runtime_findings
 from int8gate.policy.spec import OptLevel
@@ -38,5 +39,7 @@ def test_counts_on_a_hand_built_optimized_graph() -> None:
     assert after.unfused_qdq == 2
     assert [(c.op, c.count) for c in after.qdq_neighbors] == [("Add", 1)]
     assert after.unfused_op_types == ("Conv",)
-    found = {f.code for f in runtime_findings(after)}
-    assert found == {"float-compute-fed-by-dq", "qdq-unfused"}
+    (unfused,) = runtime_findings(after)  # one cause, one finding: the stray pair is in its evidence
+    assert unfused.code == "float-compute-fed-by-dq" and "2 Q/DQ node(s) next to float ops" in unfused.evidence
+    (islands,) = runtime_findings(after, QuantFormat.QOPERATOR)
+    assert islands.code == "float-islands" and "(Conv, Add)" in islands.message and "Q/DQ pairs" not in islands.message
