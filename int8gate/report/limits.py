@@ -12,14 +12,17 @@ from collections.abc import Callable
 
 COMMENT_LIMIT = 65_536
 """Characters in one issue or pull-request comment."""
+COMMENT_TARGET = 16_384
+"""What a comment aims at: detail is folded away, level by level, until the comment is this short (a
+reviewer reads a comment; the job summary and the JSON report keep everything). 14 model pairs fit."""
 SUMMARY_LIMIT = 1 << 20
 """A job summary per step: 1 MiB (the renderer counts characters, ``fit_summary`` bytes)."""
 
 FOLD_LEVELS = 4
 FOLD_NOTES = {
-    1: "the environment and the per-model measurement tables",
-    2: "the environment, the measurement tables, the chart and all but the first finding of each model",
-    3: "every per-model section (the table and each model's reasons remain)",
+    1: "the environment and the per-model measurements and profiles",
+    2: "the environment, measurements, profiles, the chart and each finding's evidence and fix",
+    3: "every model's findings (each model's verdict and main cause remain)",
     4: "every per-model section and all but the first reason of each model",
 }
 REPORT_TOO_LARGE = "The full report is too large for a comment; the JSON report has everything."
@@ -33,11 +36,10 @@ SUMMARY_CUT_NOTE = "\n\n> **Cut to fit.** The job summary limit is 1 MiB; the JS
 
 
 def folded_note(limit: int, fold: int) -> str:
-    """The line a folded report ends with: what was left out to fit ``limit`` characters."""
-    return (
-        f"_Folded to fit GitHub's {limit:,}-character limit: {FOLD_NOTES[fold]} "
-        "are left out here; the JSON report has everything._"
-    )
+    """The line a folded report ends with: what was left out to stay under ``limit`` characters."""
+    aim = (f"to fit GitHub's {limit:,}-character limit" if limit >= COMMENT_LIMIT
+           else f"to keep the comment under {limit:,} characters")  # fmt: skip
+    return f"_Folded {aim}: {FOLD_NOTES[fold]} are left out here; the job summary and the JSON report have them._"
 
 
 def fit_comment(

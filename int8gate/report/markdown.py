@@ -1,9 +1,14 @@
 """Compose reports as GitHub Markdown: the PR comment and the job summary (the fleet view: ``fleet``).
 
 Every piece of text that comes from the repository (model names, paths, op names, messages that
-quote them) goes through ``escape`` or ``code``; nothing else in int8gate writes Markdown. The
-comment must fit GitHub's 65,536-character limit: ``render_report`` renders the full report and
-then folds detail away, level by level, until it fits, and says so in the comment.
+quote them) goes through ``escape`` or ``code``; nothing else in int8gate writes Markdown.
+
+Each model's section opens with its verdict and main cause in one sentence, then what it was
+compared on, then at most three findings (failing ones first); the rest (more findings, the
+verdict's reasons, the measurements, the profile) is folded into one ``<details>``. A comment aims
+at ``COMMENT_TARGET`` characters and must fit GitHub's 65,536: ``render_report`` renders the full
+report and folds detail away, level by level, until it does, and says so. The job summary (1 MiB)
+keeps everything.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from int8gate.findings import Finding, Severity
@@ -21,7 +26,7 @@ from int8gate.measure.benchrun import completed, row_status
 from int8gate.measure.fidelity import OutputFidelity, OutputKind
 from int8gate.report.data import ModelResult, Report
 from int8gate.report.facts import inputs_text, runner_facts
-from int8gate.report.limits import COMMENT_LIMIT, FOLD_LEVELS, REPORT_TOO_LARGE, folded_note
+from int8gate.report.limits import COMMENT_LIMIT, COMMENT_TARGET, FOLD_LEVELS, REPORT_TOO_LARGE, folded_note
 from int8gate.report.syntax import code, details, escape, table
 
 if TYPE_CHECKING:
@@ -33,13 +38,18 @@ _SEVERITYVERDICT_ICON = {Severity.FAIL: "❌", Severity.WARN: "⚠️", Severity
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How much to show; ``fold`` is raised by ``render_report`` until the text fits ``limit``."""
+    """How much to show; ``fold`` is raised by ``render_report`` until the text fits.
+
+    ``target`` is the length a comment aims at (it applies when ``limit`` is a comment's, not a job
+    summary's): detail is folded until the text is that short, or as short as folding makes it.
+    """
 
     marker: str | None = None
     limit: int = COMMENT_LIMIT
     details: bool = True
     chart: bool = True
     fold: int = 0
+    target: int | None = COMMENT_TARGET
 
 
 def options_for(report: Report, *, marker: str | None = None, limit: int = COMMENT_LIMIT) -> RenderOptions:
@@ -48,11 +58,17 @@ def options_for(report: Report, *, marker: str | None = None, limit: int = COMME
 
 
 def render_report(report: Report, options: RenderOptions) -> str:
-    """The report as Markdown under ``options.limit`` characters, folding detail if it must."""
+    """The report as Markdown under ``options.limit`` characters, folding detail to reach the target."""
+    aim = min(options.target, options.limit) if options.target and options.limit <= COMMENT_LIMIT else options.limit
+    fitting: str | None = None
     for fold in range(FOLD_LEVELS + 1):
-        text = _render(report, RenderOptions(options.marker, options.limit, options.details, options.chart, fold))
-        if len(text) <= options.limit:
+        text = _render(report, replace(options, fold=fold), aim)
+        if len(text) <= aim:
             return text
+        if fitting is None and len(text) <= options.limit:
+            fitting = text
+    if fitting is not None:
+        return fitting
     # Last resort, always well-formed: the verdict line alone (no half-open table, code block or details).
     head = [options.marker] if options.marker else []
     head += [_headline(report), REPORT_TOO_LARGE]
@@ -64,7 +80,7 @@ def render_stopped(problem: str, title: str = "int8gate") -> str:
     return f"## ❌ {escape(title)}: error\n\nThe gate could not run: {escape(problem)}\n"
 
 
-def _render(report: Report, options: RenderOptions) -> str:
+def _render(report: Report, options: RenderOptions, aim: int) -> str:
     parts: list[str] = []
     if options.marker:
         parts.append(options.marker)
@@ -82,7 +98,7 @@ def _render(report: Report, options: RenderOptions) -> str:
     if options.details and options.fold < 1:
         parts.append(details("Environment", _environment(report)))
     if options.fold:
-        parts.append(folded_note(options.limit, options.fold))
+        parts.append(folded_note(aim, options.fold))
     parts.append(
         f"<sub>{escape(report.tool.name)} {escape(report.tool.version)} · policy {code(report.tool.policy)} · "
         f"{report.tool.duration_s:.0f} s · report schema v{report.schema_version}</sub>"
@@ -168,19 +184,97 @@ def runner_line(runner: RunnerProfile) -> str:
 
 
 def _model_section(model: ModelResult, options: RenderOptions) -> str:
-    lines = [f"### {VERDICT_ICON[model.verdict]} {escape(model.name)} — {model.verdict.value}"]
-    lines.append(f"{code(model.int8)} vs {code(model.fp32)}")
-    if model.expected is not None:
-        e = model.expected
-        lines.append(f"Expected here: {e.low:.1f}×–{e.high:.1f}× ({escape(e.label)}).")
-    if model.reasons:
-        lines.append("\n".join(f"- {escape(reason)}" for reason in model.reasons))
-    findings = model.findings if options.fold < 2 else model.findings[:1]
-    if findings:
-        lines.append("**Why**\n\n" + "\n".join(_finding_line(f) for f in findings))
-    if options.fold < 1:
-        lines.extend(part for part in (_measurement_details(model), _time_by_op(model)) if part)
+    """Verdict and main cause in one sentence, what it was compared on, three findings, the rest folded."""
+    lines = [f"### {VERDICT_ICON[model.verdict]} {escape(model.name)} — {model.verdict.value}", _opening(model)]
+    if options.fold >= 3:
+        return "\n\n".join(lines)
+    lines.append(_context(model))
+    ranked = sorted(model.findings, key=lambda f: _SEVERITY_RANK[f.severity])
+    shown, rest = ranked[:SHOWN_FINDINGS], ranked[SHOWN_FINDINGS:]
+    if shown:
+        lines.append("\n".join(_finding_line(f, brief=options.fold >= 2) for f in shown))
+    folded = _folded(model, rest, options)
+    if folded:
+        lines.append(folded)
     return "\n\n".join(lines)
+
+
+SHOWN_FINDINGS = 3
+_SEVERITY_RANK = {Severity.FAIL: 0, Severity.WARN: 1, Severity.INFO: 2}
+_REASON_TAILS = (", auto: ", ", set by the policy", " (policy: ", "; ")
+
+
+def _opening(model: ModelResult) -> str:
+    """One sentence: the verdict and its main cause (or, for a pass, what was met)."""
+    if model.error:
+        return f"**Could not be checked:** {escape(model.error)}"
+    if model.verdict is Verdict.PASS:
+        return f"**Passes:** {escape(_speeds(model))}."
+    label = "Fails" if model.verdict is Verdict.FAIL else "Inconclusive"
+    cause = next((f for f in model.findings if f.severity is not Severity.INFO
+                  and not f.code.startswith("expected-range")), None)  # fmt: skip
+    what = _short_reason(model.reasons[0], labelled=cause is not None) if model.reasons else "no reason recorded"
+    tail = f" — {cause.message[:1].lower()}{cause.message[1:].rstrip('.')}" if cause is not None else ""
+    return f"**{label}:** {escape(what + tail)}."
+
+
+_FIGURES = ("slower than required", "speedup at", "benchmark failed")
+
+
+def _short_reason(reason: str, *, labelled: bool) -> str:
+    """A verdict reason cut short: its figures for speed, else its label when a finding says the rest."""
+    if labelled and not reason.startswith(_FIGURES) and ": " in reason:
+        return reason.split(": ", 1)[0]
+    cut = min((reason.find(tail) for tail in _REASON_TAILS if tail in reason), default=len(reason))
+    return reason[:cut]
+
+
+def _speeds(model: ModelResult) -> str:
+    """``2.16× at 1 thread, 1.95× at 2 (≥ 1.20× required)``."""
+    bench = model.benchmark
+    done = [(run.intra_op_threads, c.speedup.estimate) for run in (bench.runs if bench else ())
+            if (c := completed(run)) is not None]  # fmt: skip
+    if not done or bench is None:
+        return "every check met"
+    parts = [f"{x:.2f}× at {t} thread{'s' if t != 1 else ''}" if i == 0 else f"{x:.2f}× at {t}"
+             for i, (t, x) in enumerate(done)]  # fmt: skip
+    need = f" (≥ {bench.threshold:.2f}× required)" if bench.threshold is not None else ""
+    return ", ".join(parts) + need
+
+
+def _context(model: ModelResult) -> str:
+    """The files, the speedup expected here, and what the outputs were compared on."""
+    parts = [f"{code(model.int8)} vs {code(model.fp32)}"]
+    if model.expected is not None:
+        parts.append(f"expected {model.expected.low:.1f}×–{model.expected.high:.1f}× here")
+    if model.fidelity is not None and not model.fidelity.error and model.fidelity.outputs:
+        f = model.fidelity
+        if f.source == "samples":
+            used = f"outputs compared on {f.samples} samples"
+        else:
+            used = f"outputs compared on {f.samples} random inputs" + ("" if f.graded else ", drift not graded")
+        parts.append(used)
+    return " · ".join(parts)
+
+
+def _folded(model: ModelResult, rest: Sequence[Finding], options: RenderOptions) -> str:
+    """Everything past the first findings, in one collapsed block (less of it as folding deepens)."""
+    if options.fold >= 2:
+        return ("Also: " + ", ".join(code(f.code) for f in rest)) if rest else ""
+    body: list[str] = []
+    if rest:
+        body.append("\n".join(_finding_line(f, brief=options.fold >= 1) for f in rest))
+    if model.reasons:
+        body.append("**Verdict reasons**\n\n" + "\n".join(f"- {escape(reason)}" for reason in model.reasons))
+    if options.fold < 1:
+        body.extend(part for part in (_measurements(model), _time_by_op(model)) if part)
+    if not body:
+        return ""
+    what = [f"{len(rest)} more finding{'s' if len(rest) != 1 else ''}"] if rest else []
+    what += ["reasons"] if model.reasons else []
+    what += ["measurements"] if options.fold < 1 and model.benchmark and model.benchmark.runs else []
+    what += ["profile"] if options.fold < 1 and (model.profile or model.profile_error) else []
+    return details("More: " + ", ".join(what), "\n\n".join(body))
 
 
 PROFILE_ROWS = 10
@@ -189,7 +283,7 @@ PROFILE_ROWS = 10
 def _time_by_op(model: ModelResult) -> str:
     """ONNX Runtime's per-node profile, per op type, FP32 and INT8 side by side (kernel time per run)."""
     if model.profile is None:
-        return details("Where the time went", escape(model.profile_error)) if model.profile_error else ""
+        return f"**Where the time went:** {escape(model.profile_error)}" if model.profile_error else ""
     p = model.profile
     rows = sorted(p.rows, key=lambda r: max(r.fp32_ms, r.int8_ms), reverse=True)
     shown = [
@@ -207,7 +301,7 @@ def _time_by_op(model: ModelResult) -> str:
         f"DequantizeLinear take {p.fed_by_dq_share:.0%} ({escape(fed)}). Kernel time per run from ONNX Runtime's "
         "profiler at 1 thread; it explains, the benchmark above grades."
     )
-    return details("Where the time went", table(("op type", "FP32 ms", "INT8 ms", "Δ ms"), shown) + "\n\n" + note)
+    return "**Where the time went**\n\n" + table(("op type", "FP32 ms", "INT8 ms", "Δ ms"), shown) + "\n\n" + note
 
 
 def _short_reasons(model: ModelResult, options: RenderOptions) -> str:
@@ -215,8 +309,10 @@ def _short_reasons(model: ModelResult, options: RenderOptions) -> str:
     return f"**{escape(model.name)}**: " + "; ".join(escape(r) for r in reasons)
 
 
-def _finding_line(finding: Finding) -> str:
+def _finding_line(finding: Finding, *, brief: bool = False) -> str:
     text = f"- {_SEVERITYVERDICT_ICON[finding.severity]} {escape(finding.message)}"
+    if brief:
+        return text + f" <sub>{code(finding.code)}</sub>"
     if finding.evidence:
         text += f" <sub>{escape(finding.evidence)}</sub>"
     if finding.fix:
@@ -224,7 +320,7 @@ def _finding_line(finding: Finding) -> str:
     return text + f" <sub>{code(finding.code)}</sub>"
 
 
-def _measurement_details(model: ModelResult) -> str:
+def _measurements(model: ModelResult) -> str:
     bench = model.benchmark
     if bench is None or not bench.runs:
         return ""
@@ -256,7 +352,7 @@ def _measurement_details(model: ModelResult) -> str:
         notes.append(f"Dynamic dimensions set by default: {dims}; fix them with `inputs:` in the policy.")
     if bench.inputs:
         notes.append(f"Inputs: {escape(inputs_text(bench))}.")
-    return details("Measurements", body + ("\n\n" + "\n".join(notes) if notes else ""))
+    return "**Measurements**\n\n" + body + ("\n\n" + "\n".join(notes) if notes else "")
 
 
 CHART_COLORS = {"bar": "#4e79a7", "low": "#2ca02c", "high": "#2ca02c", "threshold": "#d62728"}

@@ -13,7 +13,7 @@ from int8gate.errors import UsageError
 from int8gate.github.publish import append_summary
 from int8gate.measure.stats import Call
 from int8gate.report.data import Report
-from int8gate.report.limits import COMMENT_LIMIT, SUMMARY_LIMIT
+from int8gate.report.limits import COMMENT_LIMIT, COMMENT_TARGET, SUMMARY_LIMIT
 from int8gate.report.markdown import RenderOptions, render_report, render_stopped
 from int8gate.report.syntax import code, escape, marker
 
@@ -46,14 +46,31 @@ def test_headline_leads_with_verdict_and_speedup() -> None:
     assert "| resnet | ✅ pass | 1t: **2.36×** (2.28–2.38)<br>4t: **1.82×** (1.70–1.95) |" in text
 
 
-def test_twenty_models_three_threads_fit_the_comment_limit_and_say_they_folded() -> None:
+def test_twenty_models_three_threads_fold_toward_the_target_and_say_so() -> None:
     report = reportdata.fleet(20, 3)
     full = render_report(report, RenderOptions(limit=10**9))
     assert len(full) > COMMENT_LIMIT  # the case really needs folding
     folded = render_report(report, RenderOptions())
-    assert len(folded) <= COMMENT_LIMIT
-    assert "Folded to fit GitHub's 65,536-character limit" in folded
+    assert len(folded) <= COMMENT_TARGET
+    assert "Folded to keep the comment under 16,384 characters" in folded
     assert all(f"model-{i:02d}" in folded for i in range(20))  # every model keeps its row
+    summary = render_report(report, RenderOptions(limit=SUMMARY_LIMIT))
+    assert summary == full  # the job summary keeps everything
+
+
+def test_a_few_models_keep_every_detail_in_the_comment() -> None:
+    text = render_report(reportdata.pass_and_fake(), RenderOptions())
+    assert "Folded" not in text and "**Measurements**" in text and "**Where the time went**" in text
+
+
+def test_each_section_opens_with_verdict_and_cause_and_shows_at_most_three_findings() -> None:
+    text = render_report(reportdata.fleet(1, 1), RenderOptions(limit=10**9))
+    section = text[text.index("### "):]
+    lines = section.splitlines()
+    assert lines[2].startswith("**Passes:** ") and lines[2].count(". ") == 0
+    visible = section[: section.index("<details>")]
+    assert visible.count("\n- ⚠️") == 3  # of the model's 8 findings
+    assert "<summary>More: 5 more findings, reasons, measurements</summary>" in section
 
 
 def test_impossible_limit_still_gives_a_well_formed_verdict() -> None:
