@@ -117,7 +117,7 @@ def prepare(policy_path: Path, workspace_root: Path, *, budget: float | None = N
     declared: dict[Path, tuple[TensorSpec, ...]] = {}
     for path in dict.fromkeys(p for paths in pairs for p in (paths.fp32, paths.int8)):
         # Unsafe, unreadable or oversized models are bad input: refused before anything is measured.
-        declared[path] = graph_io(load_model_proto(path, max_bytes=cap))[0]
+        declared[path] = graph_io(load_model_proto(path, max_bytes=cap), with_defaults=True)[0]
     return Prepared(policy, shown, pairs, declared)
 
 

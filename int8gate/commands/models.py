@@ -56,7 +56,7 @@ def run_inspect(args: argparse.Namespace, out: TextIO) -> int:
     vnni = has_vnni(probe_runner(ort_info()))
     inspections: list[ModelInspection] = []
     for path in paths:
-        plan = plan_inputs(graph_io(load_model_proto(path))[0], specs, where="--input")
+        plan = plan_inputs(graph_io(load_model_proto(path), with_defaults=True)[0], specs, where="--input")
         shapes = {item.name: item.shape for item in plan.inputs}
         inspections.append(
             inspect_model(path, input_shapes=shapes, opt_level=OptLevel(args.optimization_level), vnni=vnni)
@@ -84,7 +84,7 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
             raise UsageError(f"--min-speedup: {args.min_speedup!r} is not a number or 'auto'") from None
     fp32_model = load_model_proto(fp32)
     int8_model = load_model_proto(int8)
-    plan = plan_inputs(graph_io(fp32_model)[0], specs, where="--input")
+    plan = plan_inputs(graph_io(fp32_model, with_defaults=True)[0], specs, where="--input")
     shapes = {item.name: item.shape for item in plan.inputs}
     context = FidelityContext(tuple(output_kinds(fp32_model).items()),
                               take_census(int8_model, input_shapes=shapes, source=str(int8)).input_ranges)  # fmt: skip

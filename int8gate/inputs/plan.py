@@ -52,16 +52,22 @@ def plan_inputs(
     samples: SampleShapes | None = None,
     where: str = "inputs",
 ) -> InputPlan:
-    """Concrete shapes for every declared input (see ``graph_io``) from samples, specs, fixed dims, defaults."""
+    """Concrete shapes for every declared input (see ``graph_io``) from samples, specs, fixed dims, defaults.
+
+    An ``optional`` input (one with a default in the model) is fed only when ``specs`` names it.
+    """
     by_name = {spec.name: spec for spec in specs}
     known = {d.name for d in declared}
     for name in by_name:
         if name not in known:
-            raise UsageError(f"{where}: the model has no input named {name!r} (it has {', '.join(sorted(known))})")
+            shown = ", ".join(sorted(d.name for d in declared if not d.optional))
+            raise UsageError(f"{where}: the model has no input named {name!r} (it has {shown})")
     resolved: list[ResolvedInput] = []
     defaulted: list[AssumedDim] = []
     for decl in declared:
         spec = by_name.get(decl.name)
+        if decl.optional and spec is None:
+            continue  # an input with a default in the model runs on it unless the policy names it
         sample = _sample_for(decl, declared, samples)
         if sample is not None:
             shape = spec.shape if spec is not None and spec.shape is not None else sample[0]

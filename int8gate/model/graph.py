@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import onnx
 from onnx import AttributeProto, GraphProto, NodeProto, TensorProto, helper
@@ -215,10 +215,17 @@ class GraphIndex:
         return name in self.constants
 
 
-def graph_io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
-    """The graph's inputs (initializers left out: older exporters list weights as inputs) and outputs."""
+def graph_io(
+    model: onnx.ModelProto, *, with_defaults: bool = False
+) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The graph's inputs and outputs. Inputs with a default (an initializer of the same name: older
+    exporters list every weight so, others an optional input) are left out, or with ``with_defaults``
+    listed last as ``optional``."""
     initializers = {tensor.name for tensor in model.graph.initializer}
     inputs = tuple(_tensor_spec(value) for value in model.graph.input if value.name not in initializers)
+    if with_defaults:
+        inputs += tuple(replace(_tensor_spec(value), optional=True)
+                        for value in model.graph.input if value.name in initializers)  # fmt: skip
     return inputs, tuple(_tensor_spec(value) for value in model.graph.output)
 
 

@@ -47,7 +47,7 @@ def prepare_for_inference(
         _negative_dims_dynamic(value)
     initializers = {tensor.name for tensor in model.graph.initializer}
     inputs = [value for value in work.graph.input if value.name not in initializers]
-    unknown = sorted(set(input_shapes) - {value.name for value in inputs})
+    unknown = sorted(set(input_shapes) - {value.name for value in inputs} - initializers)
     if unknown:
         names = ", ".join(value.name for value in inputs) or "none"
         raise UsageError(f"input shape given for {', '.join(unknown)}, but the model's inputs are: {names}")

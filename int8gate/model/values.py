@@ -13,11 +13,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """A model input or output: name, dtype, and dims (a number, a symbol, or ``None`` when unnamed)."""
+    """A model input or output: name, dtype, and dims (a number, a symbol, or ``None`` when unnamed).
+
+    ``optional``: an input with a default in the model (an initializer of the same name), which runs
+    on that default unless the policy gives it a shape.
+    """
 
     name: str
     dtype: str
     shape: tuple[int | str | None, ...] | None
+    optional: bool = False
 
 
 @dataclass(frozen=True)

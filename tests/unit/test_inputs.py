@@ -61,3 +61,12 @@ def test_input_option_syntax() -> None:
                          ("x=1:complex", "dtype must be one of")):
         with pytest.raises(UsageError, match=message):
             parse_input_option(bad)
+
+
+def test_an_input_with_a_default_is_fed_only_when_the_policy_names_it() -> None:
+    gain = TensorSpec("gain", "float32", (), optional=True)
+    assert [i.name for i in plan_inputs([IMAGE, gain], []).inputs] == ["input"]
+    named = plan_inputs([IMAGE, gain], [InputSpec("gain", ())])
+    assert named.inputs[1] == ResolvedInput("gain", (), "float32", "policy")
+    with pytest.raises(UsageError, match=r"no input named 'nope' \(it has input\)"):
+        plan_inputs([IMAGE, gain], [InputSpec("nope", (1,))])
