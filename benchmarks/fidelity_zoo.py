@@ -15,7 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the zoo lives in examples/, not the package
 
 from examples.modelzoo import build_zoo
+from int8gate.gate.examine import inspect_model
 from int8gate.inputs.resolved import ResolvedInput
+from int8gate.measure.fidelity import FidelityContext
 from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
 from int8gate.runtime.bench import check_fidelity
 
@@ -31,8 +33,11 @@ def main() -> int:
                 path = getattr(zoo, f"{family}_{variant}", None)
                 if path is None:
                     continue
-                result = check_fidelity(getattr(zoo, f"{family}_fp32"), path, inputs=feeds,
-                                        requirement=FidelityRequirement(), settings=BenchmarkSettings())
+                fp32 = getattr(zoo, f"{family}_fp32")
+                context = FidelityContext(inspect_model(fp32, runtime_layer=False).output_kinds,
+                                          inspect_model(path, runtime_layer=False).input_ranges)
+                result = check_fidelity(fp32, path, inputs=feeds, requirement=FidelityRequirement(),
+                                        settings=BenchmarkSettings(), context=context)
                 for out in result.outputs:
                     print(f"{family}_{variant:13s} passed={result.passed!s:5s} cosine {out.cosine:.5f} "
                           f"SNR {out.snr_db:5.1f} dB max|err| {out.max_abs_error:.3g} top1 {out.top1_agreement}")
