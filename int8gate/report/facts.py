@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from int8gate.machine.facts import Arch, RunnerProfile
+from int8gate.model.inspection import ModelInspection
 from int8gate.report.data import BenchmarkSection
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -33,6 +34,16 @@ def runner_facts(runner: RunnerProfile) -> tuple[str, str, str]:
         feats = f"AVX2 {mark(flags.avx2)} AVX-512 {mark(flags.avx512f)} VNNI {mark(vnni)} AMX {mark(flags.amx_int8)}"
     quota = f" (quota {cpus.quota:g})" if cpus.quota is not None else ""
     return cpu.brand, f"{cpus.effective} vCPUs usable of {cpus.logical}{quota}", feats
+
+
+def census_text(q: ModelInspection) -> str:
+    """``Census: format qdq; MACs known for 51 of 51 compute ops (shapes from …)``, plain text."""
+    ops = q.compute_ops
+    known = ops.total - ops.macs_unknown
+    share = f", {q.mac_share_quantized:.0%} of them in integer" if q.mac_share_quantized is not None else ""
+    why = f"; unknown: {q.macs_unknown_reason}" if q.macs_unknown_reason else ""
+    return (f"Census: format {q.format.value}; {ops.quantized} of {ops.total} compute ops quantized; MACs known for "
+            f"{known} of {ops.total}{share} (shapes from {q.shapes_from}){why}.")
 
 
 def inputs_text(bench: BenchmarkSection) -> str:

@@ -25,7 +25,7 @@ from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import completed, row_status
 from int8gate.measure.fidelity import OutputFidelity, OutputKind
 from int8gate.report.data import ModelResult, Report
-from int8gate.report.facts import inputs_text, runner_facts
+from int8gate.report.facts import census_text, inputs_text, runner_facts
 from int8gate.report.limits import COMMENT_LIMIT, COMMENT_TARGET, FOLD_LEVELS, REPORT_TOO_LARGE, folded_note
 from int8gate.report.syntax import code, details, escape, table
 
@@ -264,6 +264,8 @@ def _folded(model: ModelResult, rest: Sequence[Finding], options: RenderOptions)
     body: list[str] = []
     if rest:
         body.append("\n".join(_finding_line(f, brief=options.fold >= 1) for f in rest))
+    if model.quantization is not None:
+        body.append(escape(census_text(model.quantization)))
     if model.reasons:
         body.append("**Verdict reasons**\n\n" + "\n".join(f"- {escape(reason)}" for reason in model.reasons))
     if options.fold < 1:
@@ -271,6 +273,7 @@ def _folded(model: ModelResult, rest: Sequence[Finding], options: RenderOptions)
     if not body:
         return ""
     what = [f"{len(rest)} more finding{'s' if len(rest) != 1 else ''}"] if rest else []
+    what += ["census"] if model.quantization is not None else []
     what += ["reasons"] if model.reasons else []
     what += ["measurements"] if options.fold < 1 and model.benchmark and model.benchmark.runs else []
     what += ["profile"] if options.fold < 1 and (model.profile or model.profile_error) else []

@@ -43,7 +43,8 @@ def render_inspection_text(q: ModelInspection) -> str:
     share = f"{q.mac_share_quantized:.1%}" if q.mac_share_quantized is not None else "unknown"
     lines = [
         f"{q.path}: format {q.format.value}; quantized: {'yes' if q.is_quantized else 'NO'}",
-        f"  compute ops: {q.compute_ops.quantized} of {q.compute_ops.total} quantized; MACs in integer: {share}",
+        f"  compute ops: {q.compute_ops.quantized} of {q.compute_ops.total} quantized; MACs in integer: {share}; "
+        f"MACs known for {q.compute_ops.total - q.compute_ops.macs_unknown} (shapes from {q.shapes_from})",
         f"  weights: {q.weight_bytes.quantized_share or 0:.0%} of {q.weight_bytes.total:,} bytes in 8/4-bit; "
         f"activations {q.activation_type or '-'}, weights {q.weight_type or '-'}, opset {q.opset}",
     ]

@@ -70,7 +70,7 @@ def test_each_section_opens_with_verdict_and_cause_and_shows_at_most_three_findi
     assert lines[2].startswith("**Passes:** ") and lines[2].count(". ") == 0
     visible = section[: section.index("<details>")]
     assert visible.count("\n- ⚠️") == 3  # of the model's 8 findings
-    assert "<summary>More: 5 more findings, reasons, measurements</summary>" in section
+    assert "<summary>More: 5 more findings, census, reasons, measurements</summary>" in section
 
 
 def test_impossible_limit_still_gives_a_well_formed_verdict() -> None:
