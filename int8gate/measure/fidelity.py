@@ -151,8 +151,8 @@ def evaluate(
     if source != "samples":
         reason = synthetic.reason if synthetic is not None else "no calibrated input ranges were given"
         basis = f"{inputs_text}; drift {'graded' if graded else 'not graded'}: {reason}"
-        if not graded and not broken:
-            findings.append(_synthetic_note(typed, reason))
+        if not graded and not broken and any(True for _ in _drift(typed, requirement)):
+            findings.append(_synthetic_note(typed, reason))  # only when grading would have failed it
     samples = max((o.samples for o in typed), default=0)
     passed = not any(f.severity is Severity.FAIL for f in findings)
     return FidelityResult(passed, samples, source, typed, tuple(findings), graded=graded, basis=basis)

@@ -128,6 +128,8 @@ def test_drift_on_random_inputs_outside_the_calibrated_range_is_reported_not_gra
     assert "y SNR dB" in graded.findings[0].evidence and "y max abs error 1" in graded.findings[0].evidence
     with_samples = judged([out], source="samples", synthetic=None)
     assert not with_samples.passed and with_samples.graded
+    agreeing = judged([compare_output("y", ref, ref.copy())], synthetic=NOT_GRADED)
+    assert agreeing.passed and agreeing.findings == () and "drift not graded" in agreeing.basis  # nothing to say
 
 
 def test_each_kind_is_graded_by_the_metric_it_supports() -> None:
