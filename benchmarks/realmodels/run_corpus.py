@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -29,8 +30,9 @@ SHOULD_FAIL = ("fake", "half")
 def run_check(corpus: Path, policy: str, out: Path) -> tuple[int, float]:
     """``int8gate check`` on the corpus policy, reports into ``out``; its exit code and wall seconds."""
     out.mkdir(parents=True, exist_ok=True)
+    workspace = os.path.commonpath([corpus, out])  # reports must land inside the workspace
     command = [sys.executable, "-m", "int8gate", "check", "--policy", str(corpus / policy), "--workspace",
-               str(corpus), "--json", str(out / "report.json"), "--markdown", str(out / "comment.md")]  # fmt: skip
+               workspace, "--json", str(out / "report.json"), "--markdown", str(out / "comment.md")]  # fmt: skip
     started = time.monotonic()
     done = subprocess.run(command, check=False)
     return done.returncode, time.monotonic() - started
