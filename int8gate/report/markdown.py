@@ -157,6 +157,8 @@ def _short(out: OutputFidelity) -> str:
         return f"err {out.range_error:.1%} of range"
     if out.kind == OutputKind.INTEGERS.value and out.exact_agreement is not None:
         return f"exact {out.exact_agreement:.0%}"
+    if out.kind == OutputKind.STATE.value:
+        return f"state cos {out.cosine:.4f}"
     return f"cos {out.cosine:.4f}"
 
 

@@ -339,3 +339,15 @@ def test_the_calibrated_range_of_each_quantized_input_is_read_from_its_quantizel
     y = g.node("MatMul", [g.qdq("x", dtype=np.int8), g.dq_weight(weights(4, 2))])
     assert take_census(g.model([("x", [1, 4])], [(y, None)])).input_ranges[0].low == pytest.approx(-12.8)
     assert take_census(conv_pair(quantize_big=False, quantize_small=True)).input_ranges == ()  # x is not quantized
+
+
+def test_a_recurrent_state_output_is_told_apart() -> None:
+    """silero-vad: inputs state [2, batch, 128] and input, outputs stateN [?, batch, ?] and output."""
+    g = GraphBuilder()
+    state_n = g.node("Add", ["state", g.const("one", np.ones((2, 1, 4), np.float32))])
+    y = g.node("MatMul", ["x", g.const("w", floats(4, 2))])
+    model = g.model([("x", [1, 4]), ("state", [2, "batch", 4])], [(y, [1, 2])])
+    model.graph.output.append(helper.make_tensor_value_info(state_n, TensorProto.FLOAT, ["a", "batch", "b"]))
+    model.graph.output[1].name = "stateN"
+    model.graph.node[0].output[0] = "stateN"
+    assert dict(take_census(model).output_kinds) == {y: "values", "stateN": "state"}

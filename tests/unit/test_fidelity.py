@@ -149,6 +149,8 @@ def test_each_kind_is_graded_by_the_metric_it_supports() -> None:
     labels = compare_output("label", np.array([[1, 2, 3, 4]]), np.array([[1, 2, 3, 0]]))
     assert labels.exact_agreement == 0.75 and labels.top1_agreement is None
     assert not judged([labels], kinds={"label": OutputKind.INTEGERS}).passed  # 0.75 < 0.85
+    drifting_state = compare_output("hn", softmax, saturated)
+    assert judged([drifting_state], kinds={"hn": OutputKind.STATE}).passed  # shows in the outputs made from it
 
 
 def test_synthetic_inputs_grade_only_inside_the_calibrated_range() -> None:
