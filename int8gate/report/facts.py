@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from int8gate.machine.facts import Arch, RunnerProfile
+from int8gate.measure.fidelity import FidelityResult, OutputFidelity, OutputKind
 from int8gate.model.inspection import ModelInspection
 from int8gate.report.data import BenchmarkSection
 
@@ -49,3 +50,28 @@ def census_text(q: ModelInspection) -> str:
 def inputs_text(bench: BenchmarkSection) -> str:
     """``input 1x3x224x224 float32 (policy), ...``: each measured input and where its shape came from."""
     return ", ".join(f"{i.name} {'x'.join(map(str, i.shape))} {i.dtype} ({i.source})" for i in bench.inputs)
+
+
+def output_short(out: OutputFidelity) -> str:
+    """One output's agreement in a few characters, by the metric its kind is judged by."""
+    if out.problem is not None:
+        return "not comparable"
+    if out.kind == OutputKind.CLASS_SCORES.value and out.top1_agreement is not None:
+        return f"top-1 {out.top1_agreement:.0%}"
+    if out.kind == OutputKind.PROBABILITIES.value and out.range_error is not None:
+        return f"err {out.range_error:.1%} of range"
+    if out.kind == OutputKind.INTEGERS.value and out.exact_agreement is not None:
+        return f"exact {out.exact_agreement:.0%}"
+    if out.kind == OutputKind.STATE.value:
+        return f"state cos {out.cosine:.4f}"
+    return f"cos {out.cosine:.4f}"
+
+
+def fidelity_short(f: FidelityResult, *, ok: str, failed: str, sep: str = ", ") -> str:
+    """``ok, top-1 100%``; ``ok, not graded (random inputs)``: the verdict word, then what it rests on."""
+    word = ok if f.passed else failed
+    if f.error or not f.outputs:
+        return word
+    if not f.graded:
+        return f"{word}{sep}not graded (random inputs)"
+    return word + sep + ", ".join(dict.fromkeys(output_short(o) for o in f.outputs))

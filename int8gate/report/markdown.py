@@ -23,9 +23,8 @@ from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import completed, row_status
-from int8gate.measure.fidelity import OutputFidelity, OutputKind
 from int8gate.report.data import ModelResult, Report
-from int8gate.report.facts import census_text, inputs_text, runner_facts
+from int8gate.report.facts import census_text, fidelity_short, inputs_text, runner_facts
 from int8gate.report.limits import COMMENT_LIMIT, COMMENT_TARGET, FOLD_LEVELS, REPORT_TOO_LARGE, folded_note
 from int8gate.report.syntax import code, details, escape, table
 
@@ -136,30 +135,7 @@ def _quant_cell(model: ModelResult) -> str:
 
 
 def _fidelity_cell(model: ModelResult) -> str:
-    f = model.fidelity
-    if f is None:
-        return "—"
-    mark = "✔" if f.passed else "✘"
-    if f.error or not f.outputs:
-        return mark
-    if not f.graded:
-        return f"{mark} not graded (random inputs)"
-    return f"{mark} " + ", ".join(dict.fromkeys(_short(o) for o in f.outputs))
-
-
-def _short(out: OutputFidelity) -> str:
-    """The table's few characters for one output, by the metric its kind is judged by."""
-    if out.problem is not None:
-        return "not comparable"
-    if out.kind == OutputKind.CLASS_SCORES.value and out.top1_agreement is not None:
-        return f"top-1 {out.top1_agreement:.0%}"
-    if out.kind == OutputKind.PROBABILITIES.value and out.range_error is not None:
-        return f"err {out.range_error:.1%} of range"
-    if out.kind == OutputKind.INTEGERS.value and out.exact_agreement is not None:
-        return f"exact {out.exact_agreement:.0%}"
-    if out.kind == OutputKind.STATE.value:
-        return f"state cos {out.cosine:.4f}"
-    return f"cos {out.cosine:.4f}"
+    return "—" if model.fidelity is None else fidelity_short(model.fidelity, ok="✔", failed="✘", sep=" ")
 
 
 def _summary_table(models: Sequence[ModelResult]) -> str:

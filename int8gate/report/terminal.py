@@ -22,7 +22,7 @@ from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import completed, row_status
 from int8gate.measure.fidelity import summary
 from int8gate.report.data import BenchmarkSection, ModelResult, Report
-from int8gate.report.facts import inputs_text, printable, runner_facts
+from int8gate.report.facts import fidelity_short, inputs_text, printable, runner_facts
 
 if TYPE_CHECKING:
     from int8gate.measure.fidelity import FidelityResult
@@ -186,12 +186,7 @@ def _quantized_text(model: ModelResult) -> str:
 
 
 def _fidelity_text(model: ModelResult) -> str:
-    f = model.fidelity
-    if f is None:
-        return "-"
-    if f.error or not f.outputs:
-        return "ok" if f.passed else "FAILED"
-    return f"{'ok' if f.passed else 'FAILED'}, cos {min(o.cosine for o in f.outputs):.4f}"
+    return "-" if model.fidelity is None else fidelity_short(model.fidelity, ok="ok", failed="FAILED")
 
 
 def _model_text(model: ModelResult, paint: Callable[[Verdict, str], str], width: int) -> list[str]:
