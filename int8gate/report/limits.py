@@ -13,8 +13,9 @@ from collections.abc import Callable
 COMMENT_LIMIT = 65_536
 """Characters in one issue or pull-request comment."""
 COMMENT_TARGET = 16_384
-"""What a comment aims at: detail is folded away, level by level, until the comment is this short (a
-reviewer reads a comment; the job summary and the JSON report keep everything). 14 model pairs fit."""
+"""What a comment aims at, in bytes of UTF-8 (16 KB): detail is folded away, level by level, until the
+comment is this short (a reviewer reads a comment; the job summary and the JSON report keep everything).
+The 16 pairs of the real-model corpus (benchmarks/realmodels) fit."""
 SUMMARY_LIMIT = 1 << 20
 """A job summary per step: 1 MiB (the renderer counts characters, ``fit_summary`` bytes)."""
 
@@ -36,9 +37,10 @@ SUMMARY_CUT_NOTE = "\n\n> **Cut to fit.** The job summary limit is 1 MiB; the JS
 
 
 def folded_note(limit: int, fold: int) -> str:
-    """The line a folded report ends with: what was left out to stay under ``limit`` characters."""
+    """The line a folded report ends with: what was left out to stay under ``limit`` (GitHub's limit in
+    characters, or the comment's target in bytes)."""
     aim = (f"to fit GitHub's {limit:,}-character limit" if limit >= COMMENT_LIMIT
-           else f"to keep the comment under {limit:,} characters")  # fmt: skip
+           else f"to keep the comment under {limit:,} bytes")  # fmt: skip
     return f"_Folded {aim}: {FOLD_NOTES[fold]} are left out here; the job summary and the JSON report have them._"
 
 

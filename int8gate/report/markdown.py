@@ -6,9 +6,9 @@ quote them) goes through ``escape`` or ``code``; nothing else in int8gate writes
 Each model's section opens with its verdict and main cause in one sentence, then what it was
 compared on, then at most three findings (failing ones first); the rest (more findings, the
 verdict's reasons, the measurements, the profile) is folded into one ``<details>``. A comment aims
-at ``COMMENT_TARGET`` characters and must fit GitHub's 65,536: ``render_report`` renders the full
-report and folds detail away, level by level, until it does, and says so. The job summary (1 MiB)
-keeps everything.
+at ``COMMENT_TARGET`` bytes of UTF-8 and must fit GitHub's 65,536 characters: ``render_report``
+renders the full report and folds detail away, level by level, until it does, and says so. The job
+summary (1 MiB) keeps everything.
 """
 
 from __future__ import annotations
@@ -58,11 +58,12 @@ def options_for(report: Report, *, marker: str | None = None, limit: int = COMME
 
 def render_report(report: Report, options: RenderOptions) -> str:
     """The report as Markdown under ``options.limit`` characters, folding detail to reach the target."""
-    aim = min(options.target, options.limit) if options.target and options.limit <= COMMENT_LIMIT else options.limit
+    aimed = bool(options.target) and options.limit <= COMMENT_LIMIT
+    aim = min(options.target or options.limit, options.limit) if aimed else options.limit
     fitting: str | None = None
     for fold in range(FOLD_LEVELS + 1):
         text = _render(report, replace(options, fold=fold), aim)
-        if len(text) <= aim:
+        if len(text) <= aim and (not aimed or len(text.encode("utf-8")) <= aim):
             return text
         if fitting is None and len(text) <= options.limit:
             fitting = text

@@ -51,8 +51,8 @@ def test_twenty_models_three_threads_fold_toward_the_target_and_say_so() -> None
     full = render_report(report, RenderOptions(limit=10**9))
     assert len(full) > COMMENT_LIMIT  # the case really needs folding
     folded = render_report(report, RenderOptions())
-    assert len(folded) <= COMMENT_TARGET
-    assert "Folded to keep the comment under 16,384 characters" in folded
+    assert len(folded.encode("utf-8")) <= COMMENT_TARGET
+    assert "Folded to keep the comment under 16,384 bytes" in folded
     assert all(f"model-{i:02d}" in folded for i in range(20))  # every model keeps its row
     summary = render_report(report, RenderOptions(limit=SUMMARY_LIMIT))
     assert summary == full  # the job summary keeps everything
