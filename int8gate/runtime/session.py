@@ -101,30 +101,58 @@ def ort_reason(text: str) -> str:
 class Bound:
     """A session with its inputs and outputs bound once, so a timed call costs only the run itself.
 
-    Outputs are preallocated from a first run's shapes; an output that is not a plain tensor is
-    left for ORT to allocate on each run.
+    Outputs are preallocated from a first run's shapes; an output that is not a plain tensor is left
+    for ONNX Runtime to allocate on each run. So is one whose shape contradicts the shape the model
+    declares for it (a PyTorch 1.9 export declares ``[1, seqlen]`` for a ``[32, 1, 8210]`` output):
+    ONNX Runtime runs such a model but refuses an output buffer of another rank, its own from the
+    previous run included, so those outputs are bound afresh before each run.
     """
 
     def __init__(self, session: ort.InferenceSession, feed: Feeds) -> None:
         self.session = session
         self.binding = session.io_binding()
         self.keep: list[Any] = []  # the arrays behind the bound OrtValues must outlive them
+        self.outputs: list[tuple[str, Any]] = []  # (name, preallocated OrtValue or None: ORT allocates)
+        self.rebind = False
         feed = fit_feed(session, feed)
         for name, array in feed.items():
             self._bind(self.binding.bind_ortvalue_input, name, np.ascontiguousarray(array))
         for meta, value in zip(session.get_outputs(), run_session(session, feed), strict=True):
-            if isinstance(value, np.ndarray):
-                self._bind(self.binding.bind_ortvalue_output, meta.name, np.empty_like(value))
+            if isinstance(value, np.ndarray) and _fits(meta.shape, value.shape):
+                buffer = np.empty_like(value)
+                self.keep.append(buffer)
+                self.outputs.append((meta.name, ort.OrtValue.ortvalue_from_numpy(buffer)))
             else:
-                self.binding.bind_output(meta.name, "cpu")
+                self.outputs.append((meta.name, None))
+                self.rebind = self.rebind or isinstance(value, np.ndarray)
+        self._bind_outputs()
 
     def _bind(self, bind: Any, name: str, array: npt.NDArray[Any]) -> None:
         self.keep.append(array)
         bind(name, ort.OrtValue.ortvalue_from_numpy(array))
 
+    def _bind_outputs(self) -> None:
+        for name, value in self.outputs:
+            if value is None:
+                self.binding.bind_output(name, "cpu")
+            else:
+                self.binding.bind_ortvalue_output(name, value)
+
     def run(self) -> None:
         """One run on the bound feed."""
+        if self.rebind:
+            self.binding.clear_binding_outputs()
+            self._bind_outputs()
         self.session.run_with_iobinding(self.binding)
+
+
+def _fits(declared: Any, shape: tuple[int, ...]) -> bool:
+    """Whether an output of ``shape`` agrees with the shape the model declares (a symbol matches any size)."""
+    if declared is None:
+        return True
+    return len(declared) == len(shape) and all(
+        not isinstance(d, int) or d == n for d, n in zip(declared, shape, strict=True)
+    )
 
 
 def one_line(err: BaseException) -> str:

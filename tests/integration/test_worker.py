@@ -110,3 +110,27 @@ def test_an_unknown_custom_op_is_a_load_error(tmp_path: Path) -> None:
     assert code == EXIT_MODEL_ERROR and raw["error"].startswith("load custom.onnx: ")
 
 
+
+
+def test_an_output_declared_with_another_rank_is_measured(tmp_path: Path) -> None:
+    """ONNX Runtime runs a model whose output is declared [1, n] but comes out [1, 2, 4] (a PyTorch 1.9
+    export, the ddddocr captcha reader), yet refuses a preallocated output of that rank: the worker
+    lets ONNX Runtime allocate it."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "n"])
+    nodes = [  # a reshape target whose length shape inference cannot know
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Constant", [], ["one"], value=helper.make_tensor("one", TensorProto.INT64, [1], [1])),
+        helper.make_node("Concat", ["one", "s"], ["c"], axis=0),
+        helper.make_node("Constant", [], ["zero"], value=helper.make_tensor("zero", TensorProto.INT64, [], [0])),
+        helper.make_node("Greater", ["c", "zero"], ["keep"]),
+        helper.make_node("Compress", ["c", "keep"], ["target"]),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+    ]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "declared_rank.onnx"
+    onnx.save(model, path)
+    code, raw = run_worker(WorkerRequest("measure", str(path), str(path), 1, min_rounds=3, max_seconds=0.0))
+    assert code == 0, raw
+    assert raw["rounds"] == 3
