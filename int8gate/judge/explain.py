@@ -207,7 +207,7 @@ def _unfused(ev: Evidence, rng: ExpectedRange) -> Finding | None:
     """One finding for what ONNX Runtime left in float between Q/DQ nodes, worded for the format."""
     if ev.format == "qoperator" and (ev.float_compute_fed_by_dq or ev.unfused_qdq):
         return _islands(ev, rng)
-    return _fed_by_dq(ev) or _stray_qdq(ev)
+    return _fed_by_dq(ev) or _stray_qdq(ev, rng)
 
 
 def _islands(ev: Evidence, rng: ExpectedRange) -> Finding:
@@ -243,10 +243,19 @@ def _fed_by_dq(ev: Evidence) -> Finding | None:
     )
 
 
-def _stray_qdq(ev: Evidence) -> Finding | None:
+def _stray_qdq(ev: Evidence, rng: ExpectedRange) -> Finding | None:
     if ev.unfused_qdq <= 0:
         return None
     types = ", ".join(ev.qdq_neighbor_op_types) or "float ops"
+    if ev.quantize_linear == 0 and ev.dequantize_linear:  # no pairs: 8-bit constants read back as float
+        slow = _slow(ev, rng)  # a dynamic transformer's embeddings: 1% of kernel time at 2.2x
+        return Finding(
+            "qdq-unfused", Severity.WARN if slow else Severity.INFO,
+            f"{ev.dequantize_linear} DequantizeLinear node(s) were left before {types}: those tensors are "
+            "stored in 8 bits and turned back into float on every run.",
+            f"Leave {types} out of quantization (op_types_to_quantize / nodes_to_exclude)." if slow else "",
+            "; ".join([f"{ev.unfused_qdq} Q/DQ node(s) next to {types}", *_profile_share(ev)]),
+        )
     parts = [f"{ev.unfused_qdq} Q/DQ node(s) next to {types}"]
     if ev.quantize_linear is not None and ev.dequantize_linear is not None:
         parts.append(f"{ev.quantize_linear} QuantizeLinear / {ev.dequantize_linear} DequantizeLinear left")
@@ -321,13 +330,14 @@ def _range(ev: Evidence, rng: ExpectedRange) -> Finding:
                        f"This runner is a {machine}; INT8 is expected at {_x(rng.low)}–{_x(rng.high)} "
                        f"of FP32 speed for a {rng.label} ({rng.reason}).", "", where)
     pos = locate(rng, ev.speedup, ev.ci_low, ev.ci_high)
-    message = (f"On this {machine}, INT8 measured {_measured(ev)} of FP32 speed, {pos.value} the "
-               f"{_x(rng.low)}–{_x(rng.high)} expected for a {rng.label} ({rng.reason}).")
+    where_here = f"on a {machine}" if rng.label == machine else f"for a {rng.label} on a {machine}"
+    message = (f"INT8 measured {_measured(ev)} of FP32 speed, {pos.value} the {_x(rng.low)}–{_x(rng.high)} "
+               f"expected {where_here}.")
     fix = ("" if pos is not Position.BELOW else
            "See the findings above for the cause; if none applies, compare per-op-type times in the "
            "profile to find where INT8 loses.")
     return Finding(f"expected-range-{pos.value}", Severity.WARN if pos is Position.BELOW else Severity.INFO,
-                   message, fix, f"class {ev.runner_class.value}; {where}; measured {_measured(ev)}")
+                   message, fix, f"{rng.reason}; class {ev.runner_class.value}; {where}; measured {_measured(ev)}")
 
 
 def explain(ev: Evidence) -> tuple[Finding, ...]:

@@ -23,8 +23,8 @@ FOLD_LEVELS = 4
 FOLD_NOTES = {
     1: "the environment and the per-model measurements and profiles",
     2: "the environment, measurements, profiles, the chart and each finding's evidence and fix",
-    3: "every model's findings (each model's verdict and main cause remain)",
-    4: "every per-model section and all but the first reason of each model",
+    3: "every model's findings but its main cause, and what it was compared on",
+    4: "every per-model section (each model keeps its first reason)",
 }
 REPORT_TOO_LARGE = "The full report is too large for a comment; the JSON report has everything."
 FLEET_FOLDED = "_Reasons left out to fit GitHub's size limit; each runner's report has them._"

@@ -87,10 +87,10 @@ def _render(report: Report, options: RenderOptions, aim: int) -> str:
     parts.append(_headline(report))
     parts.append(_summary_table(report.models))
     parts.append(runner_line(report.runner))
-    if options.fold < 3:
+    if options.fold < 4:
         parts.extend(_model_section(model, options) for model in report.models)
     else:
-        parts.extend(_short_reasons(model, options) for model in report.models if model.reasons)
+        parts.extend(_short_reasons(model) for model in report.models if model.reasons)
     if options.chart and options.fold < 2:
         chart = _chart(report.models)
         if chart:
@@ -163,13 +163,21 @@ def runner_line(runner: RunnerProfile) -> str:
 
 
 def _model_section(model: ModelResult, options: RenderOptions) -> str:
-    """Verdict and main cause in one sentence, what it was compared on, three findings, the rest folded."""
-    lines = [f"### {VERDICT_ICON[model.verdict]} {escape(model.name)} — {model.verdict.value}", _opening(model)]
+    """Verdict and main cause in one sentence (with its fix), what it was compared on, three more
+    findings, the rest folded."""
+    lines = [f"### {VERDICT_ICON[model.verdict]} {escape(model.name)} — {model.verdict.value}"]
+    cause = main_cause(model)
+    brief = options.fold >= 2
+    lines.append(_opening(model, cause, brief=brief))
     if options.fold >= 3:
         return "\n\n".join(lines)
-    lines.append(_context(model))
-    ranked = sorted(model.findings, key=lambda f: _SEVERITY_RANK[f.severity])
-    shown, rest = ranked[:SHOWN_FINDINGS], ranked[SHOWN_FINDINGS:]
+    lines.append(_context(model, brief=brief))
+    ranked = sorted((f for f in model.findings if f is not cause), key=_rank)
+    # Brief: only the model's own warnings and failures stay visible; the measurement's quality and
+    # where the speedup sits in the expected range are named under "Also".
+    eligible = [f for f in ranked if not (brief and (_rank(f)[1] or f.severity is Severity.INFO))]
+    shown = eligible[:SHOWN_FINDINGS]
+    rest = [f for f in ranked if f not in shown]
     if shown:
         lines.append("\n".join(_finding_line(f, brief=options.fold >= 2) for f in shown))
     folded = _folded(model, rest, options)
@@ -180,29 +188,52 @@ def _model_section(model: ModelResult, options: RenderOptions) -> str:
 
 SHOWN_FINDINGS = 3
 _SEVERITY_RANK = {Severity.FAIL: 0, Severity.WARN: 1, Severity.INFO: 2}
+_QUALITY = frozenset({"high-dispersion", "drift", "latency-too-short", "budget-cut", "other-load",
+                      "harness-overhead", "outliers", "single-session"})  # fmt: skip
+"""Codes about the measurement, not the model: shown after the model's own findings of the same severity."""
 _REASON_TAILS = (", auto: ", ", set by the policy", " (policy: ", "; ")
 
 
-def _opening(model: ModelResult) -> str:
-    """One sentence: the verdict and its main cause (or, for a pass, what was met)."""
+def _rank(finding: Finding) -> tuple[int, bool]:
+    """Severity first; within it the model's own findings before the measurement's quality and the
+    expected range (a symptom the opening's figures already show)."""
+    return _SEVERITY_RANK[finding.severity], finding.code in _QUALITY or finding.code.startswith("expected-range")
+
+
+def main_cause(model: ModelResult) -> Finding | None:
+    """The finding the opening sentence names: the first that is not informational or a range position."""
+    if model.error or model.verdict is Verdict.PASS:
+        return None
+    return next((f for f in model.findings if f.severity is not Severity.INFO
+                 and not f.code.startswith("expected-range")), None)  # fmt: skip
+
+
+def _opening(model: ModelResult, cause: Finding | None, *, brief: bool) -> str:
+    """One sentence: the verdict and its main cause, with the cause's fix (or, for a pass, what was met)."""
     if model.error:
         return f"**Could not be checked:** {escape(model.error)}"
     if model.verdict is Verdict.PASS:
         return f"**Passes:** {escape(_speeds(model))}."
     label = "Fails" if model.verdict is Verdict.FAIL else "Inconclusive"
-    cause = next((f for f in model.findings if f.severity is not Severity.INFO
-                  and not f.code.startswith("expected-range")), None)  # fmt: skip
-    what = _short_reason(model.reasons[0], labelled=cause is not None) if model.reasons else "no reason recorded"
-    tail = f" — {cause.message[:1].lower()}{cause.message[1:].rstrip('.')}" if cause is not None else ""
-    return f"**{label}:** {escape(what + tail)}."
+    labelled = cause is not None
+    what = _short_reason(model.reasons[0], labelled=labelled, figures=not brief) if model.reasons else "no reason"
+    if cause is None:
+        return f"**{label}:** {escape(what)}."
+    message = cause.message if cause.message[1:2].isupper() else cause.message[:1].lower() + cause.message[1:]
+    text = f"**{label}:** {escape(what)} — {escape(message.rstrip('.'))}."
+    if cause.evidence and not brief:
+        text += f" <sub>{escape(cause.evidence)}</sub>"
+    text += f" <sub>{code(cause.code)}</sub>"
+    return text + (f"<br>**Fix:** {escape(cause.fix)}" if cause.fix else "")
 
 
 _FIGURES = ("slower than required", "speedup at", "benchmark failed")
 
 
-def _short_reason(reason: str, *, labelled: bool) -> str:
-    """A verdict reason cut short: its figures for speed, else its label when a finding says the rest."""
-    if labelled and not reason.startswith(_FIGURES) and ": " in reason:
+def _short_reason(reason: str, *, labelled: bool, figures: bool = True) -> str:
+    """A verdict reason cut short: its figures for speed (unless not ``figures``: the table has them),
+    else its label when a finding says the rest."""
+    if labelled and (not figures or not reason.startswith(_FIGURES)) and ": " in reason:
         return reason.split(": ", 1)[0]
     cut = min((reason.find(tail) for tail in _REASON_TAILS if tail in reason), default=len(reason))
     return reason[:cut]
@@ -221,10 +252,10 @@ def _speeds(model: ModelResult) -> str:
     return ", ".join(parts) + need
 
 
-def _context(model: ModelResult) -> str:
-    """The files, the speedup expected here, and what the outputs were compared on."""
+def _context(model: ModelResult, *, brief: bool = False) -> str:
+    """The files, the speedup expected here (not when ``brief``), and what the outputs were compared on."""
     parts = [f"{code(model.int8)} vs {code(model.fp32)}"]
-    if model.expected is not None:
+    if model.expected is not None and not brief:
         parts.append(f"expected {model.expected.low:.1f}×–{model.expected.high:.1f}× here")
     if model.fidelity is not None and not model.fidelity.error and model.fidelity.outputs:
         f = model.fidelity
@@ -286,9 +317,8 @@ def _time_by_op(model: ModelResult) -> str:
     return "**Where the time went**\n\n" + table(("op type", "FP32 ms", "INT8 ms", "Δ ms"), shown) + "\n\n" + note
 
 
-def _short_reasons(model: ModelResult, options: RenderOptions) -> str:
-    reasons = model.reasons[:1] if options.fold >= 4 else model.reasons
-    return f"**{escape(model.name)}**: " + "; ".join(escape(r) for r in reasons)
+def _short_reasons(model: ModelResult) -> str:
+    return f"**{escape(model.name)}**: {escape(model.reasons[0])}"
 
 
 def _finding_line(finding: Finding, *, brief: bool = False) -> str:

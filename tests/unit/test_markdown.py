@@ -12,6 +12,7 @@ from support.golden import check_golden
 from int8gate.errors import UsageError
 from int8gate.github.publish import append_summary
 from int8gate.measure.stats import Call
+from int8gate.report import markdown
 from int8gate.report.data import Report
 from int8gate.report.limits import COMMENT_LIMIT, COMMENT_TARGET, SUMMARY_LIMIT
 from int8gate.report.markdown import RenderOptions, render_report, render_stopped
@@ -54,6 +55,7 @@ def test_twenty_models_three_threads_fold_toward_the_target_and_say_so() -> None
     assert len(folded.encode("utf-8")) <= COMMENT_TARGET
     assert "Folded to keep the comment under 16,384 bytes" in folded
     assert all(f"model-{i:02d}" in folded for i in range(20))  # every model keeps its row
+    assert folded.count("\n### ✅ model-") == 20  # and its section, opening with the verdict
     summary = render_report(report, RenderOptions(limit=SUMMARY_LIMIT))
     assert summary == full  # the job summary keeps everything
 
@@ -120,3 +122,22 @@ def test_the_chart_draws_the_threshold_and_expected_range_on_an_axis_near_the_da
     assert 'y-axis "speedup (x)" 0.8 --> 2.1' in chart  # not from 0: 0.98 and 1.01 stay apart
     assert 'title "INT8 speedup (x); required 1.20; expected 1.2-2.0"' in chart
     assert "red line: the required speedup; green lines: the range expected on this runner" in text
+
+
+def test_the_main_cause_opens_the_section_with_its_fix_and_is_not_repeated() -> None:
+    text = render_report(reportdata.pass_and_fake(), RenderOptions())
+    section = text[text.index("### ❌ resnet-fake"):]
+    opening = section.splitlines()[2]
+    assert opening.startswith("**Fails:** not really quantized — the INT8 model does no integer compute")
+    assert "<sub>`not-quantized`</sub><br>**Fix:** Quantize it with onnxruntime.quantization." in opening
+    assert section.count("`not-quantized`") == 1
+
+
+def test_a_brief_section_names_the_measurement_quality_and_the_range_under_also() -> None:
+    text = markdown._render(reportdata.demo(), RenderOptions(fold=2), COMMENT_TARGET)  # the brief level
+    fake = text[text.index("### ❌ convnet-fake"):]
+    fake = fake[: fake.index("\n### ") if "\n### " in fake else len(fake)]
+    assert "**Fails:** not really quantized — the INT8 model does no integer compute" in fake
+    assert "- ⚠️ The INT8 model is 100% the size of its FP32 source" in fake  # the model's own warning
+    assert "Also: `other-load`, `high-dispersion`, `budget-cut`" in fake  # the measurement's, named
+    assert "Latencies varied" not in fake
