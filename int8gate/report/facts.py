@@ -67,11 +67,12 @@ def output_short(out: OutputFidelity) -> str:
     return f"cos {out.cosine:.4f}"
 
 
-def fidelity_short(f: FidelityResult, *, ok: str, failed: str, sep: str = ", ") -> str:
-    """``ok, top-1 100%``; ``ok, not graded (random inputs)``: the verdict word, then what it rests on."""
+def fidelity_short(f: FidelityResult, *, ok: str, failed: str, sep: str = ", ", why: bool = True) -> str:
+    """``ok, top-1 100%``; ``ok, not graded (random inputs)``: the verdict word, then what it rests on
+    (``why=False`` leaves out why drift was not graded, for a narrow column)."""
     word = ok if f.passed else failed
     if f.error or not f.outputs:
         return word
     if not f.graded:
-        return f"{word}{sep}not graded (random inputs)"
+        return f"{word}{sep}not graded" + (" (random inputs)" if why else "")
     return word + sep + ", ".join(dict.fromkeys(output_short(o) for o in f.outputs))

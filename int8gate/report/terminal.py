@@ -186,7 +186,7 @@ def _quantized_text(model: ModelResult) -> str:
 
 
 def _fidelity_text(model: ModelResult) -> str:
-    return "-" if model.fidelity is None else fidelity_short(model.fidelity, ok="ok", failed="FAILED")
+    return "-" if model.fidelity is None else fidelity_short(model.fidelity, ok="ok", failed="FAILED", why=False)
 
 
 def _model_text(model: ModelResult, paint: Callable[[Verdict, str], str], width: int) -> list[str]:
