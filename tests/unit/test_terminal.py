@@ -77,3 +77,17 @@ def test_colour_needs_a_terminal_and_no_NO_COLOR(env: dict[str, str], tty: bool,
             return tty
 
     assert use_color(Stream(), env) is expected
+
+
+def test_fidelity_on_random_inputs_says_not_graded_not_a_cosine() -> None:
+    """The corpus's detector: cosine 0.0000 on random inputs, not graded; the column must not show that cosine."""
+    report = reportdata.demo()
+    real = report.models[0]
+    assert real.fidelity is not None
+    ungraded = dataclasses.replace(real, name="ppocr_det_qop", fidelity=dataclasses.replace(
+        real.fidelity, graded=False, source="random"))  # fmt: skip
+    before = next(line for line in render_report_text(report).splitlines() if line.startswith("  convnet "))
+    text = render_report_text(dataclasses.replace(report, models=(ungraded, *report.models[1:])))
+    row = next(line for line in text.splitlines() if line.startswith("  ppocr_det_qop "))
+    assert row.endswith("ok, not graded") and "cos" not in row
+    assert len(row) <= len(before) + len("ppocr_det_qop") - len("convnet")  # no wider than a cosine
