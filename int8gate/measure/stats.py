@@ -260,9 +260,11 @@ def within_session_trend(sessions: Sequence[SessionSamples]) -> Trend:
 
 
 class StopReason(str, Enum):
-    """Why a row stopped measuring: the interval reached the target, the budget ran out, or the run's
-    deadline came first."""
+    """Which rule stopped a row (``measure.stopping`` states them): the interval cleared the
+    threshold's near zone, reached the target width, or the budget ran out; or the run's deadline
+    came first."""
 
+    CLEAR = "clear"
     TARGET = "target"
     BUDGET = "budget"
     DEADLINE = "deadline"
