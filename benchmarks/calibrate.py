@@ -119,11 +119,11 @@ def naive(a: Path, b: Path, budget: float, threads: int, seed: int) -> Rep:
     command = (sys.executable, str(Path(__file__).resolve().parent / "naive.py"))
     launcher = WorkerLauncher(os.environ, timeout_seconds=600, command=command)
     t0 = time.monotonic()
-    result = launcher.run(WorkerRequest("naive", str(a), str(b), threads, seed=seed, max_seconds=budget, min_rounds=5))
+    result = launcher.run(WorkerRequest((str(a), str(b)), threads, seed=seed, max_seconds=budget, min_rounds=5))
     if not isinstance(result, WorkerResult):
         raise SystemExit(f"naive {a.name} vs {b.name}: {result}")
-    fa = np.asarray(result.fp32_ns, dtype=np.float64)
-    fb = np.asarray(result.int8_ns, dtype=np.float64)
+    fa = np.asarray(result.latencies_ns[0], dtype=np.float64)
+    fb = np.asarray(result.latencies_ns[1], dtype=np.float64)
     rng = np.random.default_rng(seed)
     boot = np.median(fa[rng.integers(0, len(fa), (2000, len(fa)))], axis=1) / np.median(
         fb[rng.integers(0, len(fb), (2000, len(fb)))], axis=1

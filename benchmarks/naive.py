@@ -26,9 +26,9 @@ from int8gate.runtime.protocol import WorkerRequest, WorkerResult  # noqa: E402
 def naive(request: WorkerRequest) -> WorkerResult:
     options = ort.SessionOptions()
     options.intra_op_num_threads = request.threads
-    fp32 = ort.InferenceSession(request.fp32, options, providers=["CPUExecutionProvider"])
-    int8 = ort.InferenceSession(request.int8, options, providers=["CPUExecutionProvider"])
-    specs = request.inputs or inputs_of(request.fp32)
+    fp32 = ort.InferenceSession(request.models[0], options, providers=["CPUExecutionProvider"])
+    int8 = ort.InferenceSession(request.models[1], options, providers=["CPUExecutionProvider"])
+    specs = request.inputs or inputs_of(request.models[0])
     feed = random_feeds(specs, 1, request.seed)[0]
     timings: list[list[int]] = []
     for session in (fp32, int8):
@@ -42,8 +42,7 @@ def naive(request: WorkerRequest) -> WorkerResult:
             times.append(time.perf_counter_ns() - t0)
         timings.append(times)
     return WorkerResult(
-        fp32_ns=tuple(timings[0]),
-        int8_ns=tuple(timings[1]),
+        latencies_ns=(tuple(timings[0]), tuple(timings[1])),
         setup=f"naive: all FP32 runs then all INT8 runs, per-session pools of {request.threads} thread(s)",
     )
 

@@ -102,6 +102,7 @@ CODES: Mapping[str, CodeInfo] = MappingProxyType({
     "harness-overhead": CodeInfo(_I, "calling the model from Python is a visible share of a run"),
     "outliers": CodeInfo(_I, "many runs far from the usual"),
     "single-session": CodeInfo(_W, "one session only: the interval misses between-session variation"),
+    "over-budget": CodeInfo(_W, "the row took longer than its budget: its minimum of sessions did not fit"),
     # the outputs (measure.fidelity)
     "fidelity-broken": CodeInfo(_F, "an INT8 output broken on any input (NaN, shape, stuck, scale)"),
     "fidelity-drift": CodeInfo(_F, "INT8 outputs drift from FP32 beyond the policy, on inputs that can tell"),

@@ -11,7 +11,7 @@ import argparse
 import datetime as dt
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -26,11 +26,10 @@ from int8gate.gate.examine import inspect_model
 from int8gate.gate.pipeline import Edges, resolve_threads, run_gate
 from int8gate.github.publish import append_summary
 from int8gate.inputs.plan import plan_inputs
-from int8gate.inputs.resolved import ResolvedInput
 from int8gate.inputs.samples import sample_shapes
 from int8gate.judge.verdict import FailOn
 from int8gate.machine.probe import probe_runner
-from int8gate.measure.opprofile import ProfileComparison
+from int8gate.measure.benchrun import PairMeasurement
 from int8gate.model.file import load_model_proto
 from int8gate.model.graph import graph_io
 from int8gate.model.values import TensorSpec
@@ -42,9 +41,8 @@ from int8gate.report.limits import SUMMARY_LIMIT
 from int8gate.report.markdown import options_for, render_report
 from int8gate.report.progress import Plan, Step
 from int8gate.report.terminal import Written, render_report_text
-from int8gate.runtime.bench import check_fidelity, measure_pair
+from int8gate.runtime.bench import ProfileCache, measure_models
 from int8gate.runtime.ortinfo import ort_info
-from int8gate.runtime.profiler import profile_in_child
 from int8gate.workspace import (
     PairPaths,
     Workspace,
@@ -60,29 +58,25 @@ DEMO = Path(__file__).resolve().parents[1] / "demo"
 def real_edges(
     env: Mapping[str, str], declared: Mapping[Path, tuple[TensorSpec, ...]], progress: Callable[[Step], None]
 ) -> Edges:
-    """The collaborators that touch this machine; ``declared`` holds each model's inputs, read once."""
+    """The collaborators that touch this machine; ``declared`` holds each model's inputs, read once.
+
+    One ``ProfileCache`` lives as long as the edges, so an FP32 model shared by pairs is profiled once.
+    """
+    profiles: ProfileCache = {}
 
     def inspect(path: Path, **kw: Any) -> Any:
         return inspect_model(path, env=env, **kw)
 
-    def measure(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
-        return measure_pair(fp32, int8, inputs=inputs, env=env, **kw)
-
-    def fidelity(fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], **kw: Any) -> Any:
-        return check_fidelity(fp32, int8, inputs=inputs, env=env, **kw)
-
-    def profile(paths: PairPaths, inputs: Sequence[ResolvedInput]) -> ProfileComparison | str:
-        return profile_in_child(paths.fp32, paths.int8, inputs, samples=paths.samples, env=env)
+    def measure(fp32: Path, int8: Path, **kw: Any) -> PairMeasurement:
+        return measure_models(fp32, int8, env=env, profiles=profiles, **kw)
 
     return Edges(
         inspect=inspect,
         measure=measure,
-        fidelity=fidelity,
         load_declared_inputs=declared.__getitem__,
         sample_shapes=sample_shapes,
         clock=time.monotonic,
         progress=progress,
-        profile=profile,
     )
 
 
@@ -139,7 +133,7 @@ def gate(
                             clock=clock)  # fmt: skip
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     rows = len(resolve_threads(policy.benchmark.threads, runner.cpus.effective))
-    plan = Plan(len(pairs), rows, policy.benchmark.budget_seconds, policy.report.profile)
+    plan = Plan(len(pairs), rows, policy.benchmark.budget_seconds)
     printer = ProgressPrinter(plan, sys.stderr, time.monotonic, actions=env.get("GITHUB_ACTIONS") == "true")
     printer.start()
     try:

@@ -28,6 +28,7 @@ from int8gate.machine.expected import expected_range
 from int8gate.machine.facts import has_vnni
 from int8gate.machine.probe import probe_runner
 from int8gate.measure.fidelity import FidelityContext, FidelityResult, summary
+from int8gate.measure.fidelity import failed as failed_fidelity
 from int8gate.model.census import take_census
 from int8gate.model.file import load_model_proto
 from int8gate.model.graph import graph_io
@@ -38,7 +39,7 @@ from int8gate.report.data import BenchmarkSection
 from int8gate.report.jsonable import to_jsonable
 from int8gate.report.progress import Plan, Stage, Step
 from int8gate.report.terminal import render_bench_text, render_inspection_text
-from int8gate.runtime.bench import check_fidelity, measure_pair
+from int8gate.runtime.bench import measure_models
 from int8gate.runtime.ortinfo import ort_info
 
 
@@ -92,21 +93,19 @@ def run_bench(args: argparse.Namespace, settings: BenchmarkSettings, env: Mappin
     runner = probe_runner(ort_info())
     rng = expected_range(runner.cpu.cpu_class, model_macs=None, fp32_median_ms=None)
     threshold, threshold_source = resolve_threshold(wanted, rng)
-    runs = []
     threads_list = resolve_threads(settings.threads, runner.cpus.effective)
-    printer = ProgressPrinter(Plan(1, len(threads_list), settings.budget_seconds, profile=False), sys.stderr,
-                              time.monotonic, actions=env.get("GITHUB_ACTIONS") == "true")  # fmt: skip
-    step = partial(Step, 1, 1, int8.name)
-    try:
-        for row, threads in enumerate(threads_list, 1):
-            printer(step(Stage.MEASURE, threads=threads, row=row))
-            runs.append(measure_pair(fp32, int8, inputs=plan.inputs, threads=threads,
-                                     settings=settings, threshold=threshold, env=env))
-        printer(step(Stage.FIDELITY))
-        fidelity = check_fidelity(fp32, int8, inputs=plan.inputs, requirement=FidelityRequirement(),
-                                  settings=settings, context=context, env=env)
+    printer = ProgressPrinter(Plan(1, len(threads_list), settings.budget_seconds), sys.stderr, time.monotonic,
+                              actions=env.get("GITHUB_ACTIONS") == "true")  # fmt: skip
+    step = partial(Step, 1, 1, int8.name, Stage.MEASURE)
+    try:  # one worker per row; the first also compares the outputs
+        measured = measure_models(fp32, int8, threads=threads_list, inputs=plan.inputs, settings=settings,
+                                  threshold=threshold, requirement=FidelityRequirement(), context=context,
+                                  profile=False, env=env,
+                                  progress=lambda row, threads: printer(step(threads=threads, row=row)))  # fmt: skip
     finally:
         printer.close()
+    runs = list(measured.runs)
+    fidelity = measured.fidelity or failed_fidelity("the outputs were not compared", source="random")
     section = BenchmarkSection(tuple(runs), plan.inputs, plan.defaulted, threshold, threshold_source)
     verdict, reasons = decide(GateFacts(
         fidelity_passed=fidelity.passed, fidelity_evidence=_fidelity_evidence(fidelity),

@@ -11,7 +11,7 @@ passed, no new row, fidelity check or profile starts: what is left is reported a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -25,7 +25,7 @@ from int8gate.judge import explain as explain_mod
 from int8gate.judge.verdict import FailOn, GateFacts, Verdict, apply_rules, decide, exit_code, overall, speed_row
 from int8gate.machine.expected import expected_range
 from int8gate.machine.facts import ExpectedRange, RunnerProfile, has_vnni
-from int8gate.measure.benchrun import BenchRun
+from int8gate.measure.benchrun import BenchRun, PairMeasurement
 from int8gate.measure.fidelity import FidelityContext, FidelityResult, summary
 from int8gate.measure.opprofile import ProfileComparison
 from int8gate.model.inspection import ModelInspection, PairCheck, pair_models
@@ -62,37 +62,25 @@ class Inspect(Protocol):
 
 
 class Measure(Protocol):
-    """One (pair, threads) benchmark row (``int8gate.runtime.bench.measure_pair``)."""
+    """Every benchmark row of a pair, with fidelity and the profile (``int8gate.runtime.bench.measure_models``)."""
 
     def __call__(
         self,
         fp32: Path,
         int8: Path,
         *,
+        threads: Sequence[int],
         inputs: Sequence[ResolvedInput],
         samples: Path | None,
-        threads: int,
         settings: BenchmarkSettings,
         threshold: float,
-        deadline: Deadline,
-    ) -> BenchRun: ...
-
-
-class Fidelity(Protocol):
-    """Output agreement of a pair (``int8gate.runtime.bench.check_fidelity``)."""
-
-    def __call__(
-        self,
-        fp32: Path,
-        int8: Path,
-        *,
-        inputs: Sequence[ResolvedInput],
-        samples: Path | None,
         requirement: FidelityRequirement,
-        settings: BenchmarkSettings,
+        profile: bool,
+        refused: str,
+        progress: Callable[[int, int], None] | None,
         deadline: Deadline,
         context: FidelityContext,
-    ) -> FidelityResult: ...
+    ) -> PairMeasurement: ...
 
 
 @dataclass(frozen=True)
@@ -101,12 +89,10 @@ class Edges:
 
     inspect: Inspect
     measure: Measure
-    fidelity: Fidelity
     load_declared_inputs: Callable[[Path], Sequence[TensorSpec]]
     sample_shapes: Callable[[Path], SampleShapes]
     clock: Callable[[], float]
     progress: Callable[[Step], None]
-    profile: Callable[[PairPaths, Sequence[ResolvedInput]], ProfileComparison | str] | None = None
 
 
 def resolve_threads(threads: Sequence[int | str], usable: int) -> tuple[int, ...]:
@@ -134,10 +120,12 @@ def run_gate(
 ) -> Report:
     """Check every pair and assemble the report (the overall verdict follows the models').
 
-    ``deadline`` (default: none) stops new work once it has passed; see the module's docstring.
+    ``deadline`` (default: none) stops new work once it has passed; see the module's docstring. A model
+    file used by several pairs is inspected once.
     """
     started = edges.clock()
     deadline = deadline or Deadline.never(edges.clock)
+    edges = replace(edges, inspect=_inspect_once(edges.inspect))
     count = len(pairs)
     results = tuple(
         _check_pair(paths, policy, runner, edges, (k, count), deadline=deadline) for k, paths in enumerate(pairs, 1)
@@ -152,6 +140,31 @@ def run_gate(
         title=policy.report.title,
         presentation=Presentation(policy.report.comment, policy.report.details, policy.report.chart),
     )
+
+
+def _inspect_once(inspect: Inspect) -> Inspect:
+    """``inspect`` remembering its answers, so a file shared by pairs is read and inspected once."""
+    seen: dict[tuple[object, ...], ModelInspection] = {}
+
+    def cached(
+        path: Path,
+        *,
+        input_shapes: Mapping[str, tuple[int, ...]],
+        opt_level: OptLevel,
+        requirement: QuantizedRequirement,
+        max_bytes: int | None,
+        runtime_layer: bool,
+        vnni: bool | None,
+        timeout: float,
+    ) -> ModelInspection:
+        key = (path, tuple(sorted(input_shapes.items())), opt_level, requirement, max_bytes, runtime_layer, vnni)
+        if key not in seen:  # the time limit is not part of the question
+            seen[key] = inspect(path, input_shapes=input_shapes, opt_level=opt_level, requirement=requirement,
+                                max_bytes=max_bytes, runtime_layer=runtime_layer, vnni=vnni,
+                                timeout=timeout)  # fmt: skip
+        return seen[key]
+
+    return cached
 
 
 @dataclass(frozen=True)
@@ -243,53 +256,32 @@ def _measure(
     pairing = pair_models(fp32, int8)
     rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=None)
     threshold, threshold_source = resolve_threshold(require.min_speedup, rng)
-    runs: list[BenchRun] = []
-    fidelity: FidelityResult | None = None
+    measured = PairMeasurement(())
     skipped: list[str] = []
     if pairing.io_match:
-        for row, threads in enumerate(resolve_threads(settings.threads, runner.cpus.effective), 1):
-            if deadline.expired():
-                runs.append(not_measured_row(threads, threshold, deadline))
-                skipped.append(f"the row at {threads} thread(s)")
-                continue
-            edges.progress(step(Stage.MEASURE, threads=threads, row=row))
-            runs.append(edges.measure(
-                paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
-                threads=threads, settings=settings, threshold=threshold, deadline=deadline,
-            ))
-            if runs[-1].not_measured:
-                skipped.append(f"the row at {threads} thread(s)")
-        if not deadline.expired():
-            edges.progress(step(Stage.FIDELITY))
-            fidelity = edges.fidelity(
-                paths.fp32, paths.int8, inputs=plan.inputs, samples=paths.samples,
-                requirement=require.fidelity, settings=settings, deadline=deadline,
-                context=FidelityContext(fp32.output_kinds, int8.input_ranges),
-            )
-        if deadline.expired() and (fidelity is None or fidelity.error):  # not run, or stopped by the deadline
-            fidelity = None
+        threads = resolve_threads(settings.threads, runner.cpus.effective)
+        measured = edges.measure(
+            paths.fp32, paths.int8, threads=threads, inputs=plan.inputs, samples=paths.samples,
+            settings=settings, threshold=threshold, requirement=require.fidelity, profile=policy.report.profile,
+            refused=_refused(int8, require), context=FidelityContext(fp32.output_kinds, int8.input_ranges),
+            progress=lambda row, count: edges.progress(step(Stage.MEASURE, threads=count, row=row)),
+            deadline=deadline,
+        )  # fmt: skip
+        skipped = [f"the row at {run.intra_op_threads} thread(s)" for run in measured.runs if run.not_measured]
+        first = measured.runs[0] if measured.runs else None
+        if first is not None and first.not_measured:  # the first row's worker compares the outputs
+            measured = replace(measured, fidelity=None)
             skipped.append("the fidelity check")
+    runs = list(measured.runs)
     ok = [run for run in runs if run.error is None and run.fp32 is not None]
     if ok and ok[0].fp32 is not None:  # the small-model class also looks at the measured FP32 latency
         rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=ok[0].fp32.median_ms)
-    profile: ProfileComparison | str | None = None
-    if edges.profile is not None and ok and policy.report.profile and not deadline.expired():
-        edges.progress(step(Stage.PROFILE))
-        profile = edges.profile(paths, plan.inputs)
+    profile = measured.profile if ok else None
     return Measured(
-        int8, fp32, pairing, plan, tuple(runs), fidelity, rng, threshold, threshold_source,
-        profile if isinstance(profile, ProfileComparison) else None, profile if isinstance(profile, str) else None,
+        int8, fp32, pairing, plan, tuple(runs), measured.fidelity, rng, threshold, threshold_source,
+        profile, measured.profile_error if ok and policy.report.profile else None,
         (deadline_finding(deadline, skipped),) if skipped else (),
     )
-
-
-def not_measured_row(threads: int, threshold: float, deadline: Deadline) -> BenchRun:
-    """A row the run's deadline left out: no figures, not a failure (the verdict is inconclusive)."""
-    return BenchRun(
-        intra_op_threads=threads, threshold=threshold, fp32=None, int8=None, speedup=None, call=None,
-        stopped_by=None, confirmed=False, sessions=0, rounds=0, seconds=0.0, setup="",
-        harness_overhead_ms=0.0, not_measured=deadline.reason(),
-    )  # fmt: skip
 
 
 def deadline_finding(deadline: Deadline, skipped: Sequence[str]) -> Finding:
@@ -301,6 +293,16 @@ def deadline_finding(deadline: Deadline, skipped: Sequence[str]) -> Finding:
         "Raise limits.max_run_seconds, lower benchmark.budget_seconds, or gate fewer models per run.",
         f"not measured: {', '.join(skipped)}; {deadline.reason()}",
     )
+
+
+def _refused(int8: ModelInspection, require: Requirements) -> str:
+    """Why the pair has already failed, whatever its speed (then no speed confirmation), or ``""``."""
+    if not int8.is_quantized:
+        return "the pair already failed: the INT8 model is not really quantized"
+    allowed = require.quantized.formats
+    if allowed and int8.format.value not in allowed:
+        return f"the pair already failed: format {int8.format.value} is not allowed by the policy"
+    return ""
 
 
 def _plan(paths: PairPaths, edges: Edges) -> InputPlan:

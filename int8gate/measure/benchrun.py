@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from int8gate.findings import Finding
 from int8gate.measure import stats
+from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.opprofile import ProfileComparison
 from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
 
 
@@ -22,7 +24,12 @@ class BenchRun:
     rounds: paired rounds over all sessions; a round holds one or more timed runs of each model
     (``fp32.n`` counts the runs).
     session_speedups: each session's own speedup, in the order they ran.
-    seconds: the time the row took by the injected clock.
+    seconds: the time the row took by the injected clock, everything included (worker start-up,
+    sessions, warm-up, rounds, confirmation, and for a pair's first row its fidelity runs and
+    profile); budget_seconds: what the row was given.
+    stopped_by: the rule that ended the row (``measure.stopping``); confirmed: a second phase of
+    sessions was measured and pooled; confirmation: why it was or was not (empty when the row
+    failed before the rule could be applied).
     """
 
     intra_op_threads: int
@@ -42,6 +49,19 @@ class BenchRun:
     findings: tuple[Finding, ...] = ()
     error: str | None = None
     not_measured: str | None = None
+    budget_seconds: float = 0.0
+    confirmation: str = ""
+
+
+@dataclass(frozen=True)
+class PairMeasurement:
+    """Everything the workers established for one model pair: a row per thread setting, output
+    agreement (``None`` when not asked for) and where the time goes (or why that is missing)."""
+
+    runs: tuple[BenchRun, ...]
+    fidelity: FidelityResult | None = None
+    profile: ProfileComparison | None = None
+    profile_error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ class ProfileComparison:
     fed_by_dq_ms: float
     fed_by_dq_share: float
     fed_by_dq_op_types: tuple[str, ...]
+    threads: int = 1
+    runs: int = 0
 
 
 def _events(text: str) -> list[dict[str, object]]:
@@ -121,9 +123,10 @@ def parse_profile(text: str, *, skip_runs: int = 0) -> OpProfile:
 
 
 def compare_profiles(
-    fp32: OpProfile, int8: OpProfile, *, fed_by_dq: Iterable[str] = ()
+    fp32: OpProfile, int8: OpProfile, *, fed_by_dq: Iterable[str] = (), threads: int = 1
 ) -> ProfileComparison:
-    """Side-by-side per-op-type times; ``fed_by_dq`` names the INT8 graph's float nodes fed by DQ."""
+    """Side-by-side per-op-type times; ``fed_by_dq`` names the INT8 graph's float nodes fed by DQ;
+    ``threads`` is the intra-op pool size the profiles ran with."""
     a, b = fp32.by_op_type(), int8.by_op_type()
     rows = sorted(
         (OpTypeRow(op, a.get(op, 0.0), b.get(op, 0.0), b.get(op, 0.0) - a.get(op, 0.0))
@@ -144,6 +147,8 @@ def compare_profiles(
         fed_by_dq_ms=fed_ms,
         fed_by_dq_share=fed_ms / int8_total if int8_total > 0 else 0.0,
         fed_by_dq_op_types=tuple(sorted({n.op_type for n in fed_nodes})),
+        threads=threads,
+        runs=min(fp32.runs, int8.runs),
     )
 
 
@@ -163,6 +168,8 @@ def comparison_from_json(text: str) -> ProfileComparison:
             fed_by_dq_ms=float(raw["fed_by_dq_ms"]),
             fed_by_dq_share=float(raw["fed_by_dq_share"]),
             fed_by_dq_op_types=tuple(str(t) for t in raw["fed_by_dq_op_types"]),
+            threads=int(raw.get("threads", 1)),
+            runs=int(raw.get("runs", 0)),
         )
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ProfileFormatError(f"not a profile comparison: {exc}") from exc

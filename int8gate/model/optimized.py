@@ -126,3 +126,16 @@ def _absorbs(node: NodeProto) -> bool:
 
 def _ordered(counts: Counter[str]) -> tuple[OpCount, ...]:
     return tuple(OpCount(op=op, count=n) for op, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])))
+
+
+def nodes_fed_by_dq(model: onnx.ModelProto) -> frozenset[str]:
+    """Names of the top-level nodes (other than Q/DQ) with an input produced by a DequantizeLinear node.
+
+    The profile names nodes of the graph ONNX Runtime ran; these are the ones whose time counts as
+    "float compute fed by DequantizeLinear" (``measure.opprofile.compare_profiles``).
+    """
+    dq_outputs = {out for n in model.graph.node if n.op_type == "DequantizeLinear" for out in n.output}
+    return frozenset(
+        n.name for n in model.graph.node
+        if n.op_type not in _Q_DQ | {"DynamicQuantizeLinear"} and any(i in dq_outputs for i in n.input)
+    )

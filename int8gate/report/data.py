@@ -12,6 +12,8 @@ Schema history:
         ``pairing``, ``benchmark``, ``fidelity``, ``expected``, ``findings``, ``error``, ``profile``
         (time per op type, FP32 and INT8), ``profile_error``); ``presentation`` (the policy's
         ``report.comment``, ``details`` and ``chart``, so a report read back renders as asked).
+        Added since, without a version change: per benchmark row ``budget_seconds``,
+        ``confirmation``, ``stopped_by`` ``clear``; ``profile.threads``, ``profile.runs``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 The pipeline announces each step as a ``Step`` (pure data); ``Progress`` turns it into one line,
 ``pair 1/2 convnet, threads 2: measuring (budget 6 s), ~25 s left``. The estimate is the time the
 remaining steps of the plan should take: each kind of step by the mean of the ones already done,
-or by a default until one is (a row: its budget plus the workers' start-up). Pure: the caller
-passes the clock's reading, so the estimate is exact in tests.
+or by a default until one is. The defaults are the run's promise: a row takes at most its budget
+(start-up, warm-up, fidelity, profile and confirmation included: ``int8gate.runtime.bench``), a pair
+at most ``PAIR_ALLOWANCE_SECONDS`` more, so before anything is timed the estimate is the expected
+total. Pure: the caller passes the clock's reading, so the estimate is exact in tests.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ class Stage(str, Enum):
 
     INSPECT = "inspecting"
     MEASURE = "measuring"
-    FIDELITY = "comparing outputs"
-    PROFILE = "profiling where the time goes"
 
 
 @dataclass(frozen=True)
@@ -40,23 +40,27 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    """What the whole run will do: rows (thread settings) per pair, the budget per row, profiling on or off."""
+    """What the whole run will do: rows (thread settings) per pair and the budget per row."""
 
     pairs: int
     rows_per_pair: int
     budget_seconds: float
-    profile: bool
 
     @property
     def steps_per_pair(self) -> int:
-        """Inspect, one measurement per row, the output comparison, and the profile when on."""
-        return 1 + self.rows_per_pair + 1 + (1 if self.profile else 0)
+        """Inspect, then one measurement per row (the first row's worker also compares the outputs
+        and profiles: no steps of their own)."""
+        return 1 + self.rows_per_pair
+
+    @property
+    def expected_seconds(self) -> float:
+        """The longest the run should take: every row's budget plus ``PAIR_ALLOWANCE_SECONDS`` per pair."""
+        return self.pairs * (self.rows_per_pair * self.budget_seconds + PAIR_ALLOWANCE_SECONDS)
 
 
-STARTUP_SECONDS = {Stage.INSPECT: 2.0, Stage.FIDELITY: 1.5, Stage.PROFILE: 2.5}
-ROW_STARTUP_SECONDS = 2.0
-"""Until a step of a kind has been timed: rough costs on a 2-vCPU runner (worker start-up, ONNX Runtime
-sessions); a row's default is its budget plus this."""
+PAIR_ALLOWANCE_SECONDS = 1.5
+"""What a pair may cost beyond its rows' budgets: inspecting its models (a file shared by pairs once),
+comparing the outputs the first worker saved, judging. The default estimate of an inspect step."""
 
 
 class Progress:
@@ -96,24 +100,16 @@ class Progress:
     def _offset(self, step: Step) -> int:
         if step.stage is Stage.INSPECT:
             return 0
-        if step.stage is Stage.MEASURE:
-            return max(1, step.row)
-        return 1 + self.plan.rows_per_pair + (0 if step.stage is Stage.FIDELITY else 1)
+        return max(1, step.row)
 
     def _stage_at(self, offset: int) -> Stage:
-        if offset == 0:
-            return Stage.INSPECT
-        if offset <= self.plan.rows_per_pair:
-            return Stage.MEASURE
-        return Stage.FIDELITY if offset == self.plan.rows_per_pair + 1 else Stage.PROFILE
+        return Stage.INSPECT if offset == 0 else Stage.MEASURE
 
     def _expected(self, stage: Stage) -> float:
         taken = self._taken.get(stage)
         if taken:
             return sum(taken) / len(taken)
-        if stage is Stage.MEASURE:
-            return self.plan.budget_seconds + ROW_STARTUP_SECONDS
-        return STARTUP_SECONDS[stage]
+        return self.plan.budget_seconds if stage is Stage.MEASURE else PAIR_ALLOWANCE_SECONDS
 
     def _finish(self, now: float) -> None:
         if self._current is not None:

@@ -1,4 +1,4 @@
-"""What the parent asks its model children and what they answer: worker and profiler requests, worker results.
+"""What the parent asks its model workers and what they answer: worker requests and results.
 
 Plain data with a JSON form (one line each way), importable without ONNX Runtime or subprocess, so
 ``bench`` builds requests and reads results without loading ONNX Runtime and a worker answers
@@ -43,63 +43,84 @@ class _JsonLine:
 
 @dataclass(frozen=True)
 class WorkerRequest(_JsonLine):
-    """What one worker should do: ``mode`` is ``"measure"`` or ``"fidelity"``.
+    """What one worker should do with its models; ``models[0]`` is the reference (FP32).
 
-    inputs: the feeds to build; empty means "read them from the FP32 model, free dims = 1".
+    One worker holds one session per model (any number, usually FP32 and INT8) and does, in order,
+    the steps its request asks for: the fidelity runs (``fidelity``: every model on the same feeds,
+    outputs saved to ``outputs_dir`` as ``m{k}.npz``), warm-up, timed rounds, and the profile
+    (``profile_models``: per-node profiles saved to ``outputs_dir``, which also give the harness
+    overhead). See ``runtime.worker``.
+
+    inputs: the feeds to build; empty means "read them from the reference model, free dims = 1".
     samples: a .npy/.npz file of real inputs (an .npz by input name; an array may carry a leading
     sample axis); ``None`` means seeded random data in a range that suits each dtype.
     seed: seeds the random inputs (the same in every worker); order_seed: the order of the rounds.
-    fp32_first: create and warm the FP32 session first (``bench`` alternates it between workers).
+    rotate: sessions are created and warmed in the order ``models[rotate:] + models[:rotate]``
+    (``bench`` rotates it between workers).
     rewarm_runs, block_ms: in each round a model first runs ``rewarm_runs`` times untimed (the other
-    model has just evicted its weights from cache), then enough timed runs to fill ``block_ms``.
+    models have just evicted its weights from cache), then enough timed runs to fill ``block_ms``.
+    max_seconds: the rounds' time, once ``min_rounds`` rounds ran.
+    limit_seconds: the worker's whole wall time from its start (sessions, fidelity, warm-up, rounds,
+    profile); 0 means no limit. The worker shortens warm-up, rounds (down to ``MIN_ROUNDS_FLOOR``)
+    and the profile (or skips it) to stay within it.
+    max_samples: the rounds end once each model has this many timed runs (``MAX_SAMPLES_PER_SESSION``).
     """
 
-    mode: str
-    fp32: str
-    int8: str
+    models: tuple[str, ...]
     threads: int
     optimization_level: str = "all"
     inputs: tuple[ResolvedInput, ...] = ()
     samples: str | None = None
     seed: int = 0
     order_seed: int = 0
-    fp32_first: bool = True
+    rotate: int = 0
     warmup_runs: int = 5
     min_rounds: int = 5
     max_rounds: int = 1_000_000
     max_seconds: float = 1.0
+    limit_seconds: float = 0.0
     max_samples: int = MAX_SAMPLES_PER_SESSION
     rewarm_runs: int = 1
     block_ms: float = 10.0
-    overhead_runs: int = 5
+    fidelity: bool = False
     fidelity_samples: int = 8
+    profile_models: tuple[int, ...] = ()
+    profile_runs: int = 10
+    outputs_dir: str | None = None
 
     @staticmethod
     def from_json(text: str) -> WorkerRequest:
         """Parse a request written by ``to_json``."""
         raw = json.loads(text)
+        raw["models"] = tuple(raw["models"])
         raw["inputs"] = _inputs(raw.get("inputs", ()))
+        raw["profile_models"] = tuple(raw.get("profile_models", ()))
         return WorkerRequest(**raw)
 
 
 @dataclass(frozen=True)
 class WorkerResult(_JsonLine):
-    """What a worker measured. Latencies are ns from ``time.perf_counter_ns`` (CLOCK_MONOTONIC).
+    """What a worker did. Latencies are ns from ``time.perf_counter_ns`` (CLOCK_MONOTONIC).
 
+    latencies_ns: per model (in request order), the timed runs; ``latencies_ns[k][i]`` and
+    ``latencies_ns[j][i]`` ran in the same round (samples = rounds · block per model).
+    first_counts: per model, the rounds in which it ran first.
     overhead_ns: median wall time of a call minus ORT's profiled ``model_run`` time (0: not measured).
     involuntary_switches: kernel preemptions of the worker while it ran the rounds.
     other_cpu_seconds: CPU time the rest of the machine used while the rounds ran (``/proc/stat``
     busy time, steal included, minus this process's own); ``None`` where ``/proc/stat`` is absent.
-    rounds, block: rounds run and timed runs per model per round (samples = rounds · block, paired
-    in order within a round).
-    outputs: fidelity mode, the FP32 model's output names; compared: their agreement metrics, in that order.
+    outputs, samples, source: the fidelity step's output names (the reference's), how many feeds it
+    ran, and where they came from; compared: each output's agreement of ``models[1]`` with
+    ``models[0]`` (``measure.agreement``), in that order, folded as the feeds ran.
+    profiled: the models whose profile was saved; profile_note: why a requested profile was not.
+    elapsed_seconds: the worker's wall time from its start; extra_seconds: of that, the fidelity
+    and profile steps (work a row's later workers do not repeat).
     """
 
-    fp32_ns: tuple[int, ...] = ()
-    int8_ns: tuple[int, ...] = ()
+    latencies_ns: tuple[tuple[int, ...], ...] = ()
     rounds: int = 0
     block: int = 1
-    fp32_first_rounds: int = 0
+    first_counts: tuple[int, ...] = ()
     rounds_seconds: float = 0.0
     clock_tick_ns: float = 1.0
     overhead_ns: float = 0.0
@@ -112,16 +133,20 @@ class WorkerResult(_JsonLine):
     outputs: tuple[str, ...] = ()
     samples: int = 0
     compared: tuple[OutputFidelity, ...] = ()
+    profiled: tuple[int, ...] = ()
+    profile_note: str = ""
+    elapsed_seconds: float = 0.0
+    extra_seconds: float = 0.0
 
     @staticmethod
     def from_json(text: str) -> WorkerResult:
         """Parse a result written by ``to_json``."""
         raw = json.loads(text)
-        for key in ("fp32_ns", "int8_ns", "outputs"):
+        raw["latencies_ns"] = tuple(tuple(v) for v in raw.get("latencies_ns", ()))
+        for key in ("first_counts", "outputs", "profiled"):
             raw[key] = tuple(raw.get(key, ()))
         raw["compared"] = tuple(OutputFidelity.from_dict(item) for item in raw.get("compared", ()))
         return WorkerResult(**raw)
-
 
 
 def setup_description(threads: int) -> str:
@@ -132,26 +157,6 @@ def setup_description(threads: int) -> str:
         f"rounds of random order, each model's timed runs after one untimed run that re-warms "
         f"its cache; creation order alternates between workers"
     )
-
-
-@dataclass(frozen=True)
-class ProfileRequest(_JsonLine):
-    """What the profiling child (``profiler``) should do."""
-
-    fp32: str
-    int8: str
-    inputs: tuple[ResolvedInput, ...]
-    samples: str | None
-    threads: int
-    runs: int
-    seed: int
-
-    @staticmethod
-    def from_json(text: str) -> ProfileRequest:
-        """Parse a request written by ``to_json``."""
-        raw = json.loads(text)
-        raw["inputs"] = _inputs(raw["inputs"])
-        return ProfileRequest(**raw)
 
 
 def _inputs(raw: Iterable[Mapping[str, Any]]) -> tuple[ResolvedInput, ...]:

@@ -1,4 +1,4 @@
-"""Paired timing rounds in the worker: warm-up, blocks of timed runs in random order, the harness overhead.
+"""Timing rounds in the worker: every model once per round, in a balanced random order, blocks of timed runs.
 
 Also what the worker reads of the machine while it measures (preemptions, other processes' CPU
 time from ``/proc/stat``) and of its clock (the smallest step of ``perf_counter_ns``).
@@ -7,28 +7,19 @@ time from ``/proc/stat``) and of its clock (the smallest step of ``perf_counter_
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from int8gate.inputs.feeds import Feeds
-from int8gate.runtime.protocol import WorkerRequest, WorkerResult, setup_description
-from int8gate.runtime.session import (
-    Bound,
-    ModelRunError,
-    feeds_for,
-    one_line,
-    open_session,
-    run_session,
-    session_options,
-    set_global_pool,
-)
+from int8gate.runtime.protocol import MAX_SAMPLES_PER_SESSION
+from int8gate.runtime.session import Bound, ModelRunError, one_line
 
 MAX_BLOCK = 32
+MIN_ROUNDS_FLOOR = 3
+"""Rounds a session always runs, even past its time limit: fewer leave no spread to resample."""
 
 
 def machine_busy_seconds(stat_path: str = "/proc/stat") -> float | None:
@@ -95,100 +86,95 @@ def block_size(latency_ns: int, block_ms: float) -> int:
     return max(1, min(MAX_BLOCK, int(block_ms * 1e6 // latency_ns)))
 
 
-def round_orders(rounds: int, rng: np.random.Generator) -> list[bool]:
-    """Whether FP32 runs first in each round: every two rounds hold one of each, in random order."""
-    orders: list[bool] = []
-    while len(orders) < rounds:
-        orders.extend([True, False] if rng.random() < 0.5 else [False, True])
-    return orders[:rounds]
+def round_orders(models: int, rng: np.random.Generator) -> Iterator[tuple[int, ...]]:
+    """The order the models run in, round after round, balanced in blocks of ``models`` rounds.
+
+    Each block takes a random permutation and runs all its rotations in random order, so within a
+    block every model runs in every position once (two models: one round of each order per pair
+    of rounds). Drawn as needed: a worker never pays for rounds it does not run.
+    """
+    while True:
+        perm = [int(k) for k in rng.permutation(models)]
+        rotations = [tuple(perm[j:] + perm[:j]) for j in range(models)]
+        for j in rng.permutation(models):
+            yield rotations[j]
 
 
-def measure(request: WorkerRequest) -> WorkerResult:
-    """Create the pair (in the requested order), warm up, time paired rounds, measure overhead."""
-    set_global_pool(request.threads)
-    options = session_options(request)
-    order = [("fp32", request.fp32), ("int8", request.int8)]
-    if not request.fp32_first:
-        order.reverse()
-    created = {label: open_session(path, options) for label, path in order}  # in this order
-    fp32, int8 = created["fp32"], created["int8"]
-    feeds = feeds_for(request, 1 if request.samples is None else request.fidelity_samples)
-    ordered = (fp32, int8) if request.fp32_first else (int8, fp32)
-    clock = time.perf_counter_ns
-    warm: dict[int, list[int]] = {id(fp32): [], id(int8): []}
-    for i in range(request.warmup_runs):
-        for session in ordered:
-            t0 = clock()
-            run_session(session, feeds[i % len(feeds)])
-            warm[id(session)].append(clock() - t0)
-    block = block_size(min(int(np.median(v)) if v else 0 for v in warm.values()), request.block_ms)
-    orders = round_orders(min(request.max_rounds, 1_000_000), np.random.default_rng(request.order_seed))
-    fp32_ns: list[int] = []
-    int8_ns: list[int] = []
+@dataclass(frozen=True)
+class Timed:
+    """What the rounds measured: per model its timed runs, and what the machine did meanwhile."""
+
+    latencies_ns: tuple[tuple[int, ...], ...]
+    rounds: int
+    block: int
+    first_counts: tuple[int, ...]
+    seconds: float
+    involuntary_switches: int
+    other_cpu_seconds: float | None
+
+
+def time_rounds(
+    calls: Sequence[Sequence[Bound]],
+    *,
+    order_seed: int,
+    block: int,
+    rewarm_runs: int,
+    min_rounds: int,
+    max_rounds: int,
+    max_samples: int = MAX_SAMPLES_PER_SESSION,
+    soft_end_ns: int,
+    hard_end_ns: int,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> Timed:
+    """Run rounds until ``min_rounds`` ran and ``soft_end_ns`` passed or each model has ``max_samples``
+    timed runs, or ``max_rounds`` ran.
+
+    ``calls[k]`` are model ``k``'s bound calls, one per feed (round ``i`` uses feed ``i % feeds``).
+    The hard end overrides the minimum: once ``MIN_ROUNDS_FLOOR`` rounds ran, no round starts that
+    the last one's length says would end after it.
+    """
+    models = len(calls)
+    orders = round_orders(models, np.random.default_rng(order_seed))
+    times: list[list[int]] = [[] for _ in range(models)]
+    firsts = [0] * models
     rounds = 0
     switches = involuntary_switches()
     busy_before, own_before = machine_busy_seconds(), _own_cpu_seconds()
-    start = clock()
-    deadline = start + int(request.max_seconds * 1e9)
+    start = previous = clock()
     try:
-        bound = {id(s): [Bound(s, feed) for feed in feeds] for s in ordered}
-        for i, fp32_first in enumerate(orders):
-            for is_fp32 in (fp32_first, not fp32_first):
-                session, times = (fp32, fp32_ns) if is_fp32 else (int8, int8_ns)
-                call = bound[id(session)][i % len(feeds)]
-                for _ in range(request.rewarm_runs):  # untimed: bring this model's weights back into cache
+        for i, order in enumerate(orders):
+            if i >= max_rounds:
+                break
+            firsts[order[0]] += 1
+            for k in order:
+                call = calls[k][i % len(calls[k])]
+                for _ in range(rewarm_runs):  # untimed: bring this model's weights back into cache
                     call.run()
                 for _ in range(block):
                     t0 = clock()
                     call.run()
-                    times.append(clock() - t0)
+                    times[k].append(clock() - t0)
             rounds = i + 1
-            if rounds >= request.min_rounds and (clock() >= deadline or len(fp32_ns) >= request.max_samples):
+            now = clock()
+            length, previous = now - previous, now
+            if rounds >= min_rounds and (now >= soft_end_ns or len(times[0]) >= max_samples):
+                break
+            if rounds >= MIN_ROUNDS_FLOOR and now + length > hard_end_ns:
                 break
     except Exception as err:  # a kernel failing mid-run becomes the row's cause
         raise ModelRunError(f"run: {one_line(err)}") from err
-    rounds_seconds = (clock() - start) / 1e9
+    seconds = (clock() - start) / 1e9
     switches = involuntary_switches() - switches
     busy_after, own_after = machine_busy_seconds(), _own_cpu_seconds()
     other = None
     if busy_before is not None and busy_after is not None:
         other = max(0.0, (busy_after - busy_before) - (own_after - own_before))
-    try:
-        overhead = _overhead_ns(request, feeds[0]) if request.overhead_runs > 0 else 0.0
-    except (OSError, ValueError, KeyError) as err:  # a profile we cannot read leaves overhead unknown
-        raise ModelRunError(f"overhead: could not read ORT's profile ({one_line(err)})") from err
-    return WorkerResult(
-        fp32_ns=tuple(fp32_ns),
-        int8_ns=tuple(int8_ns),
+    return Timed(
+        latencies_ns=tuple(tuple(t) for t in times),
         rounds=rounds,
         block=block,
-        fp32_first_rounds=sum(orders[:rounds]),
-        rounds_seconds=rounds_seconds,
-        clock_tick_ns=clock_tick_ns(),
-        overhead_ns=overhead,
+        first_counts=tuple(firsts),
+        seconds=seconds,
         involuntary_switches=switches,
         other_cpu_seconds=other,
-        load_average=load_average(),
-        usable_cpus=usable_cpus(),
-        setup=setup_description(request.threads),
     )
-
-
-def _overhead_ns(request: WorkerRequest, feed: Feeds) -> float:
-    """Median over both models of (wall time of a call − ORT's profiled ``model_run``)."""
-    gaps: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="int8gate-profile-") as tmp:
-        for path in (request.fp32, request.int8):
-            session = open_session(path, session_options(request, profile_dir=tmp))
-            call = Bound(session, feed)
-            walls = []
-            for _ in range(request.overhead_runs):
-                t0 = time.perf_counter_ns()
-                call.run()
-                walls.append(time.perf_counter_ns() - t0)
-            events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
-            runs_us = [e["dur"] for e in events if e.get("name") == "model_run"][-len(walls) :]
-            gaps.extend(w - r * 1e3 for w, r in zip(walls, runs_us, strict=True))
-    return float(max(np.median(gaps), 0.0))
-
-

@@ -35,15 +35,30 @@ class ModelRunError(Exception):
 
 
 
-def session_options(request: WorkerRequest, *, profile_dir: str | None = None) -> ort.SessionOptions:
-    """The options both models of a worker share (global thread pool, the request's optimization level)."""
+OPTIMIZED_WEIGHTS = "weights.data"
+"""The external-data file of an optimized graph a profiled session writes (its tensors stay out of the .onnx)."""
+
+
+def session_options(
+    request: WorkerRequest, *, profile_prefix: str | None = None, optimized_path: str | None = None
+) -> ort.SessionOptions:
+    """The options every model of a worker shares (global thread pool, the request's optimization level).
+
+    ``profile_prefix`` turns ORT's profiler on; ``optimized_path`` has ORT write the optimized graph
+    there (initializers of 1 KiB or more as external data beside it).
+    """
     options = ort.SessionOptions()
     options.use_per_session_threads = False
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[request.optimization_level])
     options.log_severity_level = 3
-    if profile_dir is not None:
+    if profile_prefix is not None:
         options.enable_profiling = True
-        options.profile_file_prefix = str(Path(profile_dir) / "profile")
+        options.profile_file_prefix = profile_prefix
+    if optimized_path is not None:
+        options.optimized_model_filepath = optimized_path
+        weights = f"{Path(optimized_path).name}.{OPTIMIZED_WEIGHTS}"
+        options.add_session_config_entry("session.optimized_model_external_initializers_file_name", weights)
+        options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
     return options
 
 
@@ -101,14 +116,15 @@ def ort_reason(text: str) -> str:
 class Bound:
     """A session with its inputs and outputs bound once, so a timed call costs only the run itself.
 
-    Outputs are preallocated from a first run's shapes; an output that is not a plain tensor is left
-    for ONNX Runtime to allocate on each run. So is one whose shape contradicts the shape the model
-    declares for it (a PyTorch 1.9 export declares ``[1, seqlen]`` for a ``[32, 1, 8210]`` output):
-    ONNX Runtime runs such a model but refuses an output buffer of another rank, its own from the
-    previous run included, so those outputs are bound afresh before each run.
+    Outputs are preallocated from the shapes of a run on ``feed``: ``outputs`` when the caller has
+    just made one (the fidelity step), otherwise a run made here. An output that is not a plain tensor
+    is left for ONNX Runtime to allocate on each run. So is one whose shape contradicts the shape the
+    model declares for it (a PyTorch 1.9 export declares ``[1, seqlen]`` for a ``[32, 1, 8210]``
+    output): ONNX Runtime runs such a model but refuses an output buffer of another rank, its own from
+    the previous run included, so those outputs are bound afresh before each run.
     """
 
-    def __init__(self, session: ort.InferenceSession, feed: Feeds) -> None:
+    def __init__(self, session: ort.InferenceSession, feed: Feeds, outputs: list[Any] | None = None) -> None:
         self.session = session
         self.binding = session.io_binding()
         self.keep: list[Any] = []  # the arrays behind the bound OrtValues must outlive them
@@ -117,7 +133,8 @@ class Bound:
         feed = fit_feed(session, feed)
         for name, array in feed.items():
             self._bind(self.binding.bind_ortvalue_input, name, np.ascontiguousarray(array))
-        for meta, value in zip(session.get_outputs(), run_session(session, feed), strict=True):
+        first = outputs if outputs is not None else run_session(session, feed)
+        for meta, value in zip(session.get_outputs(), first, strict=True):
             if isinstance(value, np.ndarray) and _fits(meta.shape, value.shape):
                 buffer = np.empty_like(value)
                 self.keep.append(buffer)
@@ -192,7 +209,7 @@ def iter_feeds(request: WorkerRequest, count: int) -> Iterator[Feeds]:
     else:  # a raw request that names no inputs: only then does a worker need onnx
         from int8gate.inputs.declared import inputs_of  # noqa: PLC0415
 
-        specs = inputs_of(request.fp32)
+        specs = inputs_of(request.models[0])
     if request.samples is None:
         yield from iter_random_feeds(specs, count, request.seed)
         return

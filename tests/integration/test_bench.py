@@ -1,63 +1,87 @@
-"""Row measurement: budget and stopping exact under a fake clock, failures as rows, a clean worker env."""
+"""Rows measured by real workers: one worker per pair does fidelity, timing and the profile; failures become rows.
+
+The rules themselves (stop, confirm, budget, limits) are exact under a fake clock in tests/unit/test_row.py.
+"""
 
 from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from int8gate.deadline import Deadline
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.measure.stats import Call, StopReason
-from int8gate.policy.spec import BenchmarkSettings
-from int8gate.runtime.bench import WorkerLauncher, measure_pair
+from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
+from int8gate.runtime.bench import ProfileCache, WorkerLauncher, measure_models, measure_pair
 from int8gate.runtime.protocol import WorkerRequest, WorkerResult
 
-FAST = BenchmarkSettings(warmup_runs=1, budget_seconds=1.0, sessions=2, timeout_seconds=60, confirm=False)
-
-
-class StepClock:
-    """A clock that moves ``step`` seconds each time it is read, whatever the real time is."""
-
-    def __init__(self, step: float) -> None:
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self) -> float:
-        value = self.now
-        self.now += self.step
-        return value
+FAST = BenchmarkSettings(warmup_runs=1, budget_seconds=1.5, sessions=2, timeout_seconds=60, confirm=False)
 
 
 def inputs(zoo: Any) -> tuple[ResolvedInput, ...]:
     return (ResolvedInput(zoo.conv_input.name, tuple(zoo.conv_input.shape), "float32"),)
 
 
+def logging_worker(log: Path) -> list[str]:
+    """A worker command that appends each request to ``log``, then serves it as the real worker does."""
+    script = (
+        "import sys; from int8gate.runtime.worker import serve\n"
+        "text = sys.stdin.read()\n"
+        f"open({str(log)!r}, 'a').write(text + '\\n')\n"
+        "code, line = serve(text); print(line); sys.exit(code)"
+    )
+    return [sys.executable, "-c", script]
+
+
+def requests(log: Path) -> list[WorkerRequest]:
+    return [WorkerRequest.from_json(line) for line in log.read_text().splitlines()]
+
+
 def test_row_has_every_field_coherent(zoo: Any) -> None:
     run = measure_pair(zoo.conv_fp32, zoo.conv_qdq, inputs=inputs(zoo), threads=1, settings=FAST, threshold=0.01)
     assert run.error is None, run.error
     assert run.fp32 is not None and run.int8 is not None and run.speedup is not None
-    assert run.intra_op_threads == 1 and run.sessions >= 2 and len(run.session_speedups) == run.sessions
-    assert run.fp32.n == run.int8.n >= run.rounds >= 2 * 5  # at least 5 rounds per session
+    assert run.intra_op_threads == 1 and run.sessions == 2 and len(run.session_speedups) == run.sessions
+    assert run.fp32.n == run.int8.n >= run.rounds >= 2 * 3  # at least the floor of rounds per session
     assert run.speedup.ci_low <= run.speedup.estimate <= run.speedup.ci_high
-    assert run.call is Call.FASTER  # any positive speedup beats 0.01× with room to spare
-    assert run.stopped_by in (StopReason.TARGET, StopReason.BUDGET)
-    assert not run.confirmed and run.harness_overhead_ms > 0
+    assert run.call is Call.FASTER  # any positive speedup beats 0.01× with room to spare...
+    assert run.stopped_by is StopReason.CLEAR  # ...so the row stops right after its minimum of sessions
+    assert not run.confirmed and run.confirmation.startswith("confirmation not needed: the interval is clear")
+    assert run.harness_overhead_ms > 0 and run.budget_seconds == 1.5
     assert "global intra-op pool of 1 thread" in run.setup
 
 
-def test_budget_stops_before_the_next_session_would_overrun(zoo: Any) -> None:
-    # Reads: start 0, phase start .125; sessions cost .125 each (.25-.375, .5-.625); check at .75:
-    # .625 spent + .125 expected <= 1 -> third session (.875-1.0); check at 1.125: 1.0 + .125 > 1.
-    settings = BenchmarkSettings(warmup_runs=1, budget_seconds=1.0, sessions=2, target_halfwidth=0.0, confirm=False)
-    run = measure_pair(
-        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings, threshold=1.0,
-        clock=StepClock(0.125),
+def test_one_worker_per_pair_does_fidelity_timing_and_profile_and_later_rows_reuse_them(
+    zoo: Any, tmp_path: Path
+) -> None:
+    log = tmp_path / "requests.jsonl"
+    profiles: ProfileCache = {}
+    measured = measure_models(
+        zoo.conv_fp32, zoo.conv_qdq, threads=(1, 2), inputs=inputs(zoo), settings=FAST, threshold=1.0,
+        requirement=FidelityRequirement(), worker_command=logging_worker(log), profiles=profiles,
     )  # fmt: skip
-    assert run.error is None
-    assert run.sessions == 3 and run.stopped_by is StopReason.BUDGET
-    assert run.seconds == 1.25
-    assert "budget-cut" in {f.code for f in run.findings}
+    assert [run.intra_op_threads for run in measured.runs] == [1, 2]
+    assert all(run.error is None for run in measured.runs)
+    assert measured.fidelity is not None and measured.fidelity.passed and measured.fidelity.samples == 8
+    assert measured.profile is not None and measured.profile.threads == 1 and measured.profile_error is None
+    assert {row.op_type for row in measured.profile.rows} >= {"QLinearConv", "Conv"}
+    sent = requests(log)
+    assert len(sent) == sum(run.sessions for run in measured.runs)
+    assert [r.fidelity for r in sent].count(True) == 1 and sent[0].fidelity  # once per pair, first worker
+    assert [bool(r.profile_models) for r in sent].count(True) == 1 and sent[0].profile_models == (0, 1)
+    first, second = measured.runs
+    assert second.harness_overhead_ms == first.harness_overhead_ms > 0  # measured once, reused
+    # A second pair with the same FP32 file, inputs and threads: its FP32 profile is not made again.
+    log.unlink()
+    again = measure_models(
+        zoo.conv_fp32, zoo.conv_qoperator, threads=(1,), inputs=inputs(zoo), settings=FAST, threshold=1.0,
+        requirement=None, worker_command=logging_worker(log), profiles=profiles,
+    )  # fmt: skip
+    assert requests(log)[0].profile_models == (1,) and not requests(log)[0].fidelity
+    assert again.fidelity is None and again.profile is not None
+    assert again.profile.fp32_total_ms == measured.profile.fp32_total_ms
 
 
 class ScriptedClock:
@@ -71,11 +95,12 @@ class ScriptedClock:
 
 
 def test_the_run_deadline_cuts_a_row_short_and_keeps_its_sessions(zoo: Any) -> None:
-    # The deadline's clock reads 0 before the first session (50 s left for its worker), then 100.
+    # The deadline's clock reads 0 while the row starts and its first worker is launched (50 s left),
+    # then 100: the second worker is stopped at once, and the row keeps the first session.
     settings = BenchmarkSettings(warmup_runs=1, budget_seconds=10.0, sessions=2, target_halfwidth=0.0, confirm=False)
     run = measure_pair(
         zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings, threshold=1.0,
-        deadline=Deadline(50.0, ScriptedClock(0.0, 0.0, 100.0), 50.0, "test"),
+        deadline=Deadline(50.0, ScriptedClock(0.0, 0.0, 0.0, 100.0), 50.0, "test"),
     )  # fmt: skip
     assert run.error is None and run.not_measured is None
     assert run.sessions == 1 and run.stopped_by is StopReason.DEADLINE
@@ -92,32 +117,20 @@ def test_a_row_whose_first_worker_the_deadline_stops_is_not_measured_not_failed(
     assert run.not_measured == "the run's deadline (50 s, test) had passed"
 
 
-def test_target_stops_right_after_the_minimum_sessions(zoo: Any) -> None:
-    settings = BenchmarkSettings(warmup_runs=1, budget_seconds=0.6, sessions=2, target_halfwidth=10.0, confirm=False)
-    run = measure_pair(
-        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings, threshold=1.0,
-        clock=StepClock(1.0),
-    )  # fmt: skip
-    assert run.sessions == 2 and run.stopped_by is StopReason.TARGET
-    assert "budget-cut" not in {f.code for f in run.findings}
-
-
-def test_slower_is_confirmed_on_pooled_sessions(zoo: Any) -> None:
-    # First phase as in the budget test stops at 2 sessions with a budget of .5; the confirmation
-    # gets twice that (1.0) and, reading the same clock, adds three more before it would overrun.
-    settings = BenchmarkSettings(warmup_runs=1, budget_seconds=0.5, sessions=2, target_halfwidth=0.0)
-    run = measure_pair(
-        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings, threshold=1000.0,
-        clock=StepClock(0.125),
-    )  # fmt: skip
-    assert run.confirmed and run.call is Call.SLOWER
-    assert run.sessions == 2 + 3 and len(run.session_speedups) == 5
-    unconfirmed = measure_pair(
-        zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1,
-        settings=BenchmarkSettings(warmup_runs=1, budget_seconds=0.5, sessions=2, target_halfwidth=0.0, confirm=False),
-        threshold=1000.0, clock=StepClock(0.125),
-    )  # fmt: skip
-    assert not unconfirmed.confirmed and unconfirmed.sessions == 2
+def test_a_result_near_the_threshold_is_confirmed_within_the_budget_unless_the_pair_already_failed(
+    zoo: Any, tmp_path: Path
+) -> None:
+    settings = BenchmarkSettings(warmup_runs=1, budget_seconds=4.0, sessions=2, timeout_seconds=60)
+    log = tmp_path / "requests.jsonl"
+    near = measure_pair(zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings,
+                        threshold=1.0, worker_command=logging_worker(log))  # fmt: skip
+    assert near.confirmed and near.confirmation.startswith("confirmed: first result")
+    assert near.sessions >= 4 and near.stopped_by is not StopReason.CLEAR
+    limits = [r.limit_seconds for r in requests(log)]
+    assert all(0 < limit <= 4.0 * 1.15 for limit in limits)  # no worker may take more than the row has
+    refused = measure_pair(zoo.conv_fp32, zoo.conv_fp32, inputs=inputs(zoo), threads=1, settings=settings,
+                           threshold=1.0, refused="the pair already failed: not really quantized")  # fmt: skip
+    assert not refused.confirmed and refused.confirmation == "confirmation skipped: the pair already failed: not really quantized"
 
 
 def test_failures_become_rows_with_causes_and_others_are_measured(zoo: Any) -> None:
@@ -140,13 +153,22 @@ def test_failures_become_rows_with_causes_and_others_are_measured(zoo: Any) -> N
     assert rows["good"].error is None and rows["good"].speedup is not None
 
 
+def test_a_pair_whose_worker_fails_fails_its_fidelity_with_the_same_cause(zoo: Any) -> None:
+    measured = measure_models(zoo.fails_at_run, zoo.fails_at_run, threads=(1,), settings=FAST, threshold=1.0,
+                              requirement=FidelityRequirement())  # fmt: skip
+    cause = measured.runs[0].error
+    assert cause is not None and cause.startswith("run: ")
+    assert measured.fidelity is not None and not measured.fidelity.passed and measured.fidelity.error == cause
+    assert measured.profile is None and measured.profile_error == f"not profiled: {cause}"
+
+
 def test_the_launcher_reads_a_result_or_names_the_cause() -> None:
     def run(script: str) -> WorkerResult | str:
         command = (sys.executable, "-c", "import sys; sys.stdin.read()\n" + script)
-        return WorkerLauncher({}, timeout_seconds=30, command=command).run(WorkerRequest("measure", "a", "b", 1))
+        return WorkerLauncher({}, timeout_seconds=30, command=command).run(WorkerRequest(("a", "b"), 1))
 
-    ok = run(f"print({WorkerResult(fp32_ns=(5,), int8_ns=(4,)).to_json()!r})")
-    assert isinstance(ok, WorkerResult) and ok.fp32_ns == (5,)
+    ok = run(f"print({WorkerResult(latencies_ns=((5,), (4,))).to_json()!r})")
+    assert isinstance(ok, WorkerResult) and ok.latencies_ns == ((5,), (4,))
     unreadable = run("print('not json')")
     assert isinstance(unreadable, str) and unreadable.startswith("worker wrote an unreadable result")
     assert run("import json; print(json.dumps({'error': 'load m.onnx: bad'})); sys.exit(3)") == "load m.onnx: bad"
@@ -163,8 +185,6 @@ def test_worker_process_sees_no_token() -> None:
         timeout_seconds=30,
         command=(sys.executable, "-c", show_env),
     )
-    names = launcher.run(WorkerRequest("measure", "a", "b", 1))
+    names = launcher.run(WorkerRequest(("a", "b"), 1))
     assert isinstance(names, str)
     assert "PATH" in names.split() and "GITHUB_TOKEN" not in names and "INPUT_TOKEN" not in names
-
-

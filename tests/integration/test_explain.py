@@ -8,21 +8,20 @@ measurements a benchmark row would report (stated, so the ranking is checked det
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import pytest
 from support.paths import RUNNER_FIXTURES
 
 from examples.modelzoo import Zoo
 from int8gate.findings import Finding, Severity
 from int8gate.gate.examine import inspect_model
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.explain import Evidence, explain
 from int8gate.machine.cgroup import effective_cpus, quota_from_cfs
 from int8gate.machine.cpu import parse_cpuinfo
 from int8gate.machine.facts import CpuInfo
 from int8gate.model.inspection import ModelInspection
-from int8gate.runtime.profiler import profile_pair
+from int8gate.runtime.bench import profile_pair
 
 FIXTURES = RUNNER_FIXTURES
 
@@ -87,11 +86,11 @@ def test_fast_qoperator_on_a_vnni_cpu_is_explained_by_the_machine(census: dict[s
     assert [f.code for f in found] == ["expected-range-above"]  # nothing else to blame
 
 
-def test_slow_qdq_names_the_ops_left_between_q_and_dq(zoo: Zoo, census: dict[str, ModelInspection],
-                                                       tmp_path: Path) -> None:
+def test_slow_qdq_names_the_ops_left_between_q_and_dq(zoo: Zoo, census: dict[str, ModelInspection]) -> None:
     spec = zoo.conv_input
-    feeds = {spec.name: np.random.default_rng(5).standard_normal(spec.shape).astype(np.float32)}
-    profile = profile_pair(zoo.conv_fp32, zoo.conv_qdq_noprep, feeds, workdir=tmp_path, runs=5)
+    profile = profile_pair(zoo.conv_fp32, zoo.conv_qdq_noprep, runs=5,
+                           inputs=(ResolvedInput(spec.name, tuple(spec.shape), "float32"),))  # fmt: skip
+    assert not isinstance(profile, str), profile
     found = explain(evidence(census["conv_qdq_noprep"], Row(0.45, 0.42, 0.48, fp32_ms=0.30),
                              qdq_share=profile.qdq_share))
     top = first(found)

@@ -522,7 +522,7 @@ def test_our_log_groups_are_commands_while_the_gate_runs_paused_and_nothing_else
     from int8gate.report.progress import Plan, Stage, Step
 
     stream = io.StringIO()  # the Action's stdout and stderr, as the runner reads them (one stream here)
-    printer = ProgressPrinter(Plan(2, 1, 1.0, False), stream, lambda: 0.0, actions=True)
+    printer = ProgressPrinter(Plan(2, 1, 1.0), stream, lambda: 0.0, actions=True)
     with commands_paused(stream):
         printer.start()
         for pair, name in ((1, "m%0A::error::pwned"), (2, "m\n::error title=x::pwned")):
