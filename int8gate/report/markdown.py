@@ -332,6 +332,12 @@ def _finding_line(finding: Finding, *, brief: bool = False) -> str:
     return text + f" <sub>{code(finding.code)}</sub>"
 
 
+STOP_RULES = (
+    "Stopped by: clear = the interval is over 10% (25% when in doubt) from the threshold; target = narrow "
+    "enough; budget = out of time. Nearer results are confirmed within the same budget."
+)
+
+
 def _measurements(model: ModelResult) -> str:
     bench = model.benchmark
     if bench is None or not bench.runs:
@@ -348,8 +354,9 @@ def _measurements(model: ModelResult) -> str:
                 f"{done.fp32.median_ms:.2f} / {done.fp32.p90_ms:.2f}",
                 f"{done.int8.median_ms:.2f} / {done.int8.p90_ms:.2f}",
                 f"{done.speedup.estimate:.2f}× ({done.speedup.ci_low:.2f}–{done.speedup.ci_high:.2f})",
-                escape(f"{done.call.value}; stopped by {done.stopped_by.value}; "
-                       f"{'confirmed; ' if run.confirmed else ''}{run.sessions} sessions × {run.rounds} rounds"),
+                escape(f"{done.call.value}; stopped by {done.stopped_by.value} after {run.seconds:.1f} of "
+                       f"{run.budget_seconds:g} s; {'confirmed; ' if run.confirmed else ''}"
+                       f"{run.sessions} sessions × {run.rounds} rounds"),
                 f"{run.harness_overhead_ms:.3f}",
             )
         )
@@ -359,6 +366,11 @@ def _measurements(model: ModelResult) -> str:
     )
     first = bench.runs[0]
     notes = [f"Setup at {first.intra_op_threads} thread(s): {escape(first.setup)}."] if first.setup else []
+    notes.append(STOP_RULES)
+    notes.extend(
+        f"At {run.intra_op_threads} thread(s), {escape(run.confirmation)}."
+        for run in bench.runs if run.confirmation and not run.confirmation.startswith("confirmation not needed")
+    )  # fmt: skip
     if bench.defaulted_dims:
         dims = ", ".join(f"{escape(d.input)}[{d.axis}] ({escape(d.symbol)}) = {d.value}" for d in bench.defaulted_dims)
         notes.append(f"Dynamic dimensions set by default: {dims}; fix them with `inputs:` in the policy.")

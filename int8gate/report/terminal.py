@@ -75,7 +75,8 @@ def render_bench_text(
         lines.append(
             f"{run.intra_op_threads} thread(s): FP32 {done.fp32.median_ms:.3f} ms, INT8 {done.int8.median_ms:.3f} ms "
             f"(medians); speedup {s.estimate:.3f}x, 95% CI {s.ci_low:.3f}-{s.ci_high:.3f} "
-            f"[{done.call.value}; {run.sessions} sessions, {run.rounds} rounds, stopped by {done.stopped_by.value}]"
+            f"[{done.call.value}; {run.sessions} sessions, {run.rounds} rounds, stopped by {done.stopped_by.value} "
+            f"after {run.seconds:.1f} of {run.budget_seconds:g} s{', confirmed' if run.confirmed else ''}]"
         )
     if bench.defaulted_dims:
         lines.append("defaulted dims: " + ", ".join(f"{d.input}[{d.axis}]={d.value}" for d in bench.defaulted_dims))
