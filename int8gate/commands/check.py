@@ -23,7 +23,7 @@ from int8gate.commands.progress import ProgressPrinter
 from int8gate.deadline import Clock, Deadline
 from int8gate.errors import PolicyError, UsageError
 from int8gate.gate.examine import inspect_model
-from int8gate.gate.pipeline import Edges, resolve_threads, run_gate
+from int8gate.gate.pipeline import Edges, run_gate, run_plan
 from int8gate.github.publish import append_summary
 from int8gate.inputs.plan import plan_inputs
 from int8gate.inputs.samples import sample_shapes
@@ -39,7 +39,7 @@ from int8gate.report.data import Report, ToolInfo
 from int8gate.report.dryrun import DryRun, PlannedPair, render_dry_run_text
 from int8gate.report.limits import SUMMARY_LIMIT
 from int8gate.report.markdown import options_for, render_report
-from int8gate.report.progress import Plan, Step
+from int8gate.report.progress import Step
 from int8gate.report.terminal import Written, render_report_text
 from int8gate.runtime.bench import ProfileCache, measure_models
 from int8gate.runtime.ortinfo import ort_info
@@ -128,12 +128,10 @@ def gate(
     ready = prepare(policy_path, workspace_root, budget=budget)
     policy, pairs = ready.policy, ready.pairs
     runner = probe_runner(ort_info())
-    threads = resolve_threads(policy.benchmark.threads, runner.cpus.effective)
-    deadline = run_deadline(policy, pairs=len(pairs), rows=len(pairs) * len(threads), started_at=started_at,
+    plan = run_plan(policy, len(pairs), runner.cpus.effective)
+    deadline = run_deadline(policy, pairs=len(pairs), rows=len(pairs) * plan.rows_per_pair, started_at=started_at,
                             clock=clock)  # fmt: skip
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    rows = len(resolve_threads(policy.benchmark.threads, runner.cpus.effective))
-    plan = Plan(len(pairs), rows, policy.benchmark.budget_seconds)
     printer = ProgressPrinter(plan, sys.stderr, time.monotonic, actions=env.get("GITHUB_ACTIONS") == "true")
     printer.start()
     try:

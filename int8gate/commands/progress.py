@@ -12,7 +12,7 @@ from typing import TextIO
 
 from int8gate.github.publish import escape_data, own_command
 from int8gate.report.facts import printable
-from int8gate.report.progress import Plan, Progress, Stage, Step
+from int8gate.report.progress import PAIR_ALLOWANCE_SECONDS, Plan, Progress, Stage, Step
 
 
 class ProgressPrinter:
@@ -26,13 +26,13 @@ class ProgressPrinter:
         self._grouped = False
 
     def start(self) -> None:
-        """The plan and the expected total, before the first step."""
+        """The plan and the expected total (every row's budget plus the per-pair allowance), before the first step."""
         plan = self.progress.plan
-        total = self.progress.seconds_left(Step(1, plan.pairs, "", Stage.INSPECT))
         rows = "row" if plan.rows_per_pair == 1 else "rows"
         pairs = "pair" if plan.pairs == 1 else "pairs"
         self._print(f"{plan.pairs} model {pairs}, {plan.rows_per_pair} thread {rows} each, "
-                    f"budget {plan.budget_seconds:g} s per row: ~{total:.0f} s expected")  # fmt: skip
+                    f"budget {plan.budget_seconds:g} s per row + {PAIR_ALLOWANCE_SECONDS:g} s per pair: "
+                    f"at most {plan.expected_seconds:.0f} s expected")  # fmt: skip
 
     def __call__(self, step: Step) -> None:
         line = self.progress.line(step, self.clock())

@@ -40,7 +40,7 @@ from int8gate.policy.spec import (
     Requirements,
 )
 from int8gate.report.data import BenchmarkSection, ModelResult, Presentation, Report, ToolInfo
-from int8gate.report.progress import Stage, Step
+from int8gate.report.progress import Plan, Stage, Step
 from int8gate.workspace import PairPaths
 
 
@@ -95,6 +95,13 @@ class Edges:
     progress: Callable[[Step], None]
 
 
+def run_plan(policy: Policy, pairs: int, usable_cpus: int) -> Plan:
+    """What the run will do; its ``expected_seconds`` (every row's budget plus ``PAIR_ALLOWANCE_SECONDS``
+    per pair) is the longest it should take, announced before it starts and kept in the report."""
+    rows = len(resolve_threads(policy.benchmark.threads, usable_cpus))
+    return Plan(pairs, rows, policy.benchmark.budget_seconds)
+
+
 def resolve_threads(threads: Sequence[int | str], usable: int) -> tuple[int, ...]:
     """Policy thread settings as numbers: ``auto`` is the CPUs this job may use; repeats dropped."""
     out = [usable if item == AUTO else int(item) for item in threads]
@@ -120,11 +127,13 @@ def run_gate(
 ) -> Report:
     """Check every pair and assemble the report (the overall verdict follows the models').
 
-    ``deadline`` (default: none) stops new work once it has passed; see the module's docstring. A model
-    file used by several pairs is inspected once.
+    ``deadline`` (default: none) stops new work once it has passed; see the module's docstring. The
+    report keeps the expected total (``run_plan``; the caller announces it before the first pair
+    starts). A model file used by several pairs is inspected once.
     """
     started = edges.clock()
     deadline = deadline or Deadline.never(edges.clock)
+    expected = run_plan(policy, len(pairs), runner.cpus.effective).expected_seconds
     edges = replace(edges, inspect=_inspect_once(edges.inspect))
     count = len(pairs)
     results = tuple(
@@ -132,7 +141,7 @@ def run_gate(
     )
     verdict = overall(result.verdict for result in results)
     return Report(
-        tool=tool(edges.clock() - started),
+        tool=replace(tool(edges.clock() - started), expected_s=round(expected, 1)),
         verdict=verdict,
         exit_code=exit_code(verdict, fail_on),
         runner=runner,

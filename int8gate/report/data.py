@@ -12,8 +12,9 @@ Schema history:
         ``pairing``, ``benchmark``, ``fidelity``, ``expected``, ``findings``, ``error``, ``profile``
         (time per op type, FP32 and INT8), ``profile_error``); ``presentation`` (the policy's
         ``report.comment``, ``details`` and ``chart``, so a report read back renders as asked).
-        Added since, without a version change: per benchmark row ``budget_seconds``,
-        ``confirmation``, ``stopped_by`` ``clear``; ``profile.threads``, ``profile.runs``.
+        Added since, without a version change: ``tool.expected_s``; per benchmark row
+        ``budget_seconds``, ``confirmation``, ``stopped_by`` ``clear``; ``profile.threads``,
+        ``profile.runs``.
 """
 
 from __future__ import annotations
@@ -70,13 +71,15 @@ class ModelResult:
 
 @dataclass(frozen=True)
 class ToolInfo:
-    """What produced the report."""
+    """What produced the report; ``expected_s``: the longest the run should have taken, announced
+    before it started (every row's budget plus a per-pair allowance)."""
 
     name: str
     version: str
     policy: str
     started_at: str
     duration_s: float
+    expected_s: float | None = None
 
 
 @dataclass(frozen=True)

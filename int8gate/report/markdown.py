@@ -101,9 +101,15 @@ def _render(report: Report, options: RenderOptions, aim: int) -> str:
         parts.append(folded_note(aim, options.fold))
     parts.append(
         f"<sub>{escape(report.tool.name)} {escape(report.tool.version)} · policy {code(report.tool.policy)} · "
-        f"{report.tool.duration_s:.0f} s · report schema v{report.schema_version}</sub>"
+        f"{_duration(report)} · report schema v{report.schema_version}</sub>"
     )
     return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def _duration(report: Report) -> str:
+    tool = report.tool
+    expected = f" (expected ≤ {tool.expected_s:.0f} s)" if tool.expected_s is not None else ""
+    return f"{tool.duration_s:.0f} s{expected}"
 
 
 def _headline(report: Report) -> str:

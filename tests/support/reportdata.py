@@ -143,7 +143,7 @@ def model(name: str, *, verdict: Verdict, quantized: bool = True, runs: tuple[Be
 
 def report(models: tuple[ModelResult, ...], verdict: Verdict) -> Report:
     return Report(
-        tool=ToolInfo("int8gate", "0.1.0", ".int8gate.yml", "2026-11-27T00:00:00+00:00", 42.0),
+        tool=ToolInfo("int8gate", "0.1.0", ".int8gate.yml", "2026-11-27T00:00:00+00:00", 42.0, 43.0),
         verdict=verdict, exit_code=1 if verdict is Verdict.FAIL else 0, runner=runner(), models=models,
         title="int8gate",
     )

@@ -10,7 +10,7 @@ from support import reportdata
 
 from int8gate.deadline import Deadline
 from int8gate.errors import ModelFileError
-from int8gate.gate.pipeline import Edges, run_gate
+from int8gate.gate.pipeline import Edges, run_gate, run_plan
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.measure.benchrun import PairMeasurement
@@ -129,6 +129,7 @@ def test_each_pair_is_inspected_then_measured_once_for_all_thread_settings() -> 
     assert [(s.pair, s.pairs, s.stage, s.threads, s.row) for s in fake.progress] == [
         (1, 1, Stage.INSPECT, None, 0), (1, 1, Stage.MEASURE, 1, 1), (1, 1, Stage.MEASURE, 4, 2),
     ]  # fidelity and the profile are done by the first row's worker: no steps of their own
+    assert report.tool.expected_s == 2 * 10 + 1.5  # every row's budget and the pair's allowance
 
 
 def test_a_fake_is_judged_a_crash_is_a_failed_row_and_the_rest_still_runs() -> None:
@@ -218,3 +219,9 @@ def test_a_model_file_shared_by_pairs_is_inspected_once() -> None:
     inspected = [call.split()[1] for call in fake.calls if call.startswith("inspect")]
     assert inspected == ["det_qdq_int8.onnx", "det_fp32.onnx", "det_qop_int8.onnx", "det_dyn_int8.onnx"]
     assert sum(call.startswith("measure") for call in fake.calls) == 3
+
+
+def test_the_expected_total_counts_every_row_budget_and_an_allowance_per_pair() -> None:
+    policy = Policy(models=(), benchmark=BenchmarkSettings(threads=(1, "auto"), budget_seconds=8))
+    assert run_plan(policy, pairs=14, usable_cpus=2).expected_seconds == 14 * 2 * 8 + 14 * 1.5
+    assert run_plan(policy, pairs=14, usable_cpus=1).expected_seconds == 14 * 8 + 14 * 1.5  # auto = 1: one setting

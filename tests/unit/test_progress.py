@@ -48,7 +48,7 @@ def test_in_github_actions_each_pair_folds_into_a_group_on_stderr() -> None:
         printer(step)
     printer.close()
     lines = err.getvalue().splitlines()
-    assert lines[0] == "int8gate: 2 model pairs, 2 thread rows each, budget 6 s per row: ~27 s expected"
+    assert lines[0] == "int8gate: 2 model pairs, 2 thread rows each, budget 6 s per row + 1.5 s per pair: at most 27 s expected"
     assert lines[1] == "::group::int8gate: pair 1/2 m1"
     assert lines[2].startswith("int8gate: pair 1/2 m1: inspecting")
     assert lines[4:6] == ["::endgroup::", "::group::int8gate: pair 2/2 evil?::error::x"]
