@@ -8,9 +8,17 @@ For every pair it runs, ``--reps`` times each:
 The spread between repetitions (standard deviation of the log speedup, in %) is compared as
 ours / naive. Timing claims live here and in benchmarks/README.md, never in unit tests.
 
+With ``--confirm`` "ours" runs the gate's rows as they are (measure.stopping: clear/target/budget,
+confirmation near the threshold), at threshold 1.0 for A/A. ``--kinds near`` runs the near-threshold
+cases on each A/B pair: its speedup is first measured ``--reference-reps`` times, then the threshold
+is set ``--near-margin`` (5%) below it (INT8 5% above the threshold: the right call is "faster") and
+5% above it (the right call is "slower"), ``--reps`` rows each; the table counts right calls.
+
     python benchmarks/calibrate.py                      # the full suite (~30 min on 2 CPUs)
     python benchmarks/calibrate.py --reps 3 --quick     # a smoke run with short budgets
     python benchmarks/calibrate.py --pair my fp32.onnx int8.onnx 10   # any pair, budget in s
+    python benchmarks/calibrate.py --only conv-20ms --kinds aa --confirm        # A/A as the gate runs it
+    python benchmarks/calibrate.py --only conv-20ms --kinds near --confirm      # near-threshold cases
 """
 
 from __future__ import annotations
@@ -62,6 +70,9 @@ class Rep:
     fp32_ms: float = 0.0
     int8_ms: float = 0.0
     findings: tuple[str, ...] = ()
+    threshold: float = 1.0
+    call: str = ""
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,13 +104,33 @@ class Series:
             "fp32_ms": float(np.median([r.fp32_ms for r in self.reps])),
             "int8_ms": float(np.median([r.int8_ms for r in self.reps])),
             "findings": " ".join(sorted({c for r in self.reps for c in r.findings})),
+            "max_seconds": float(max(r.seconds for r in self.reps)),
+            "threshold": float(self.reps[0].threshold),
+            "confirmed": sum(1 for r in self.reps if r.confirmed),
+            "stopped": " ".join(
+                f"{k} {sum(1 for r in self.reps if r.stopped_by == k)}"
+                for k in ("clear", "target", "budget")
+                if any(r.stopped_by == k for r in self.reps)
+            ),
+            "calls": " ".join(
+                f"{k} {sum(1 for r in self.reps if r.call == k)}"
+                for k in ("faster", "within-noise", "slower")
+                if any(r.call == k for r in self.reps)
+            ),
+            "right": sum(1 for r in self.reps if r.call == RIGHT.get(self.kind, "")),
         }
 
 
-def ours(a: Path, b: Path, budget: float, threads: int, seed: int) -> Rep:
-    settings = BenchmarkSettings(budget_seconds=budget, seed=seed, confirm=False, timeout_seconds=600)
+RIGHT = {"near +5%": "faster", "near -5%": "slower"}
+"""The right call in each near-threshold case (INT8 above or below the threshold)."""
+
+
+def ours(
+    a: Path, b: Path, budget: float, threads: int, seed: int, *, confirm: bool = False, threshold: float = 1.0
+) -> Rep:
+    settings = BenchmarkSettings(budget_seconds=budget, seed=seed, confirm=confirm, timeout_seconds=600)
     t0 = time.monotonic()
-    run = measure_pair(a, b, threads=threads, settings=settings, threshold=1.0, env=os.environ)
+    run = measure_pair(a, b, threads=threads, settings=settings, threshold=threshold, env=os.environ)
     if run.error is not None or run.speedup is None or run.fp32 is None or run.int8 is None:
         raise SystemExit(f"{a.name} vs {b.name}: {run.error}")
     return Rep(
@@ -112,6 +143,9 @@ def ours(a: Path, b: Path, budget: float, threads: int, seed: int) -> Rep:
         run.fp32.median_ms,
         run.int8.median_ms,
         tuple(f.code for f in run.findings),
+        threshold,
+        run.call.value if run.call else "",
+        run.confirmed,
     )
 
 
@@ -134,6 +168,34 @@ def naive(a: Path, b: Path, budget: float, threads: int, seed: int) -> Rep:
         estimate, float(lo), float(hi), time.monotonic() - t0, 1, "", float(np.median(fa)) / 1e6,
         float(np.median(fb)) / 1e6,
     )  # fmt: skip
+
+
+def _log(pair: str, kind: str, method: str, rep: int, r: Rep) -> None:
+    print(
+        f"{pair:10s} {kind} {method:5s} rep {rep + 1:2d}: {r.estimate:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}] "
+        f"{r.seconds:.1f} s {r.sessions} sessions {r.stopped_by} {r.call} {'confirmed ' if r.confirmed else ''}"
+        + " ".join(r.findings),
+        file=sys.stderr,
+    )
+
+
+def near_cases(pair: Pair, args: argparse.Namespace) -> list[Series]:
+    """The A/B pair with its threshold set ``near_margin`` below and above its measured speedup."""
+    pilot = [ours(pair.fp32, pair.int8, pair.budget, args.threads, 1000 + rep, confirm=False)
+             for rep in range(args.reference_reps)]  # fmt: skip
+    reference = float(np.exp(np.median(np.log([r.estimate for r in pilot]))))
+    print(f"{pair.name}: reference speedup {reference:.4f} from {args.reference_reps} rows "
+          f"({', '.join(f'{r.estimate:.4f}' for r in pilot)})", file=sys.stderr)  # fmt: skip
+    out = []
+    for kind, threshold in (("near +5%", reference / (1 + args.near_margin)),
+                            ("near -5%", reference * (1 + args.near_margin))):  # fmt: skip
+        reps = []
+        for rep in range(args.reps):
+            reps.append(ours(pair.fp32, pair.int8, pair.budget, args.threads, rep, confirm=args.confirm,
+                             threshold=threshold))  # fmt: skip
+            _log(pair.name, f"{kind} (threshold {threshold:.4f})", "ours", rep, reps[-1])
+        out.append(Series(pair.name, "ours", kind, pair.budget, tuple(reps)))
+    return out
 
 
 def write_pair(folder: Path, config: ConvNetConfig) -> None:
@@ -176,27 +238,38 @@ def main(argv: list[str] | None = None) -> int:
         "--slices", type=int, default=bench.SLICES_PER_SESSION, help="budget / (slices · sessions) per worker"
     )
     parser.add_argument("--out", type=Path, help="write every repetition and summary as JSON here")
+    parser.add_argument("--only", action="append", default=[], help="run only the built-in pairs named (repeatable)")
+    parser.add_argument("--kinds", default="aa,ab", help="comma-separated: aa, ab, near (default aa,ab)")
+    parser.add_argument("--confirm", action="store_true", help="ours runs the gate's rows, confirmation included")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive loop")
+    parser.add_argument("--near-margin", type=float, default=0.05, help="near cases: threshold this far off")
+    parser.add_argument("--reference-reps", type=int, default=3, help="near cases: rows that set the reference")
     args = parser.parse_args(argv)
     bench.SLICES_PER_SESSION = args.slices  # a calibration knob: more, shorter sessions per row
+    kinds = set(args.kinds.split(",")) - ({"ab"} if args.no_ab else set())
 
     pairs = [] if args.only_given else build_pairs(args.models_dir, args.quick)
+    if args.only:
+        pairs = [p for p in pairs if p.name in args.only]
     pairs += [Pair(n, Path(f), Path(i), float(b)) for n, f, i, b in args.pair]
+    methods = [("ours", ours)] + ([] if args.no_naive else [("naive", naive)])
     series: list[Series] = []
     for pair in pairs:
-        kinds = [("A/A", pair.fp32, pair.fp32)] + ([] if args.no_ab else [("A/B", pair.fp32, pair.int8)])
-        for kind, a, b in kinds:
-            for method, fn in (("ours", ours), ("naive", naive)):
+        cells = [("A/A", pair.fp32, pair.fp32, 1.0)] if "aa" in kinds else []
+        cells += [("A/B", pair.fp32, pair.int8, 1.0)] if "ab" in kinds else []
+        for kind, a, b, threshold in cells:
+            for method, fn in methods:
                 reps = []
                 for rep in range(args.reps):
-                    reps.append(fn(a, b, pair.budget, args.threads, rep))
-                    r = reps[-1]
-                    print(
-                        f"{pair.name:10s} {kind} {method:5s} rep {rep + 1:2d}: {r.estimate:.4f} "
-                        f"[{r.ci_low:.4f}, {r.ci_high:.4f}] {r.seconds:.1f} s {r.sessions} sessions {r.stopped_by} "
-                        + " ".join(r.findings),
-                        file=sys.stderr,
-                    )
+                    if method == "ours":
+                        reps.append(ours(a, b, pair.budget, args.threads, rep, confirm=args.confirm,
+                                         threshold=threshold))  # fmt: skip
+                    else:
+                        reps.append(fn(a, b, pair.budget, args.threads, rep))
+                    _log(pair.name, kind, method, rep, reps[-1])
                 series.append(Series(pair.name, method, kind, pair.budget, tuple(reps)))
+        if "near" in kinds:
+            series += near_cases(pair, args)
 
     summaries = [s.summary() for s in series]
     print(
@@ -204,26 +277,27 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f}\n"
     )
     header = (
-        "| pair | kind | method | budget s | median speedup | spread % | CI excl. 1.0 | median ±% | s/row | sessions |"
+        "| pair | kind | method | budget s | threshold | median speedup | spread % | CI excl. 1.0 | median ±% | "
+        "s/row (max) | sessions | stopped by | confirmed | calls | right side |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for s in summaries:
+        right = f"{s['right']}/{s['reps']}" if s["kind"] in RIGHT else "—"
         print(
-            f"| {s['pair']} | {s['kind']} | {s['method']} | {s['budget_s']:g} | {s['median_estimate']:.4f} | "
-            f"{s['spread_pct']:.2f} | {s['excludes_1']}/{s['reps']} | {s['median_halfwidth_pct']:.2f} | "
-            f"{s['median_seconds']:.1f} | {s['median_sessions']:g} |"
+            f"| {s['pair']} | {s['kind']} | {s['method']} | {s['budget_s']:g} | {s['threshold']:.4f} | "
+            f"{s['median_estimate']:.4f} | {s['spread_pct']:.2f} | {s['excludes_1']}/{s['reps']} | "
+            f"{s['median_halfwidth_pct']:.2f} | {s['median_seconds']:.1f} ({s['max_seconds']:.1f}) | "
+            f"{s['median_sessions']:g} | {s['stopped']} | {s['confirmed']}/{s['reps']} | {s['calls']} | {right} |"
         )
     print("\nspread ratio ours / naive (lower is better):")
     for ours_s in summaries:
-        if ours_s["method"] != "ours":
+        match = [s for s in summaries if s["method"] == "naive" and s["pair"] == ours_s["pair"]
+                 and s["kind"] == ours_s["kind"]]  # fmt: skip
+        if ours_s["method"] != "ours" or not match:
             continue
-        match = next(
-            s
-            for s in summaries
-            if s["method"] == "naive" and s["pair"] == ours_s["pair"] and s["kind"] == ours_s["kind"]
-        )
-        ratio = float(ours_s["spread_pct"]) / float(match["spread_pct"]) if float(match["spread_pct"]) > 0 else math.nan
+        naive_spread = float(match[0]["spread_pct"])
+        ratio = float(ours_s["spread_pct"]) / naive_spread if naive_spread > 0 else math.nan
         print(f"  {ours_s['pair']} {ours_s['kind']}: {ratio:.2f}")
     if args.out:
         args.out.write_text(
