@@ -50,9 +50,10 @@ WARMUP_SHARE = 0.25
 """Warm-up stops early once it has used this share of the time left."""
 REWARM_BELOW_MS = 50.0
 """The untimed re-warm run before each model's timed runs is made only when the faster model runs in
-less than this. Measured (benchmarks/README.md): on a ~10 ms pair it moves the speedup by 1.5%; on
-the PP-OCR detector pairs (39–71 ms per run) by 0.4–0.9%, within the spread between sessions, while
-it doubles the time of a round."""
+less than this. Measured at one thread (benchmarks/README.md, ``benchmarks/rewarm.py``): on the
+bundled example (6.8/2.5 ms) it moves the speedup by +0.75%, more than the 0.5% spread between
+sessions; on the PP-OCR detector pairs (38–70 ms per run) by +0.6% and −0.05%, within their 1–2%
+spread, while it halves the rounds a session gets."""
 
 
 class _Limit:
