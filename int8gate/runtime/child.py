@@ -230,3 +230,31 @@ def _bound(limits: ChildLimits, parent: int) -> Callable[[], None]:
                 os.kill(os.getpid(), signal.SIGKILL)
 
     return apply
+def run_child_to_file(
+    command: Sequence[str], destination: Path, *, env: Mapping[str, str], timeout: float
+) -> None:
+    """Run ``command`` (nothing on stdin) with its stdout written to ``destination`` as bytes.
+
+    For children whose output is a file's content (``git cat-file blob``): it streams to disk, never
+    through memory or a text decoder. Like ``run_child``: a private home, temporary and working folder,
+    and death with the gate (no address-space limit: git's blob is on disk, not in memory). Failures
+    raise ``ChildError`` as ``run_child`` does.
+    """
+    with tempfile.TemporaryDirectory(prefix="int8gate-child-") as private, destination.open("wb") as sink:
+        try:
+            done = subprocess.run(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.PIPE,
+                env={**child_env(env), **private_env(private)},
+                cwd=private,
+                timeout=timeout,
+                check=False,
+                start_new_session=True,
+                preexec_fn=_bound(ChildLimits(None), os.getpid()) if _RESOURCE is not None else None,
+            )
+        except subprocess.TimeoutExpired:
+            raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped", hung=True) from None
+    if done.returncode != 0:
+        raise describe_failure(done.returncode, "", done.stderr.decode("utf-8", "replace"))
