@@ -21,6 +21,7 @@ from int8gate.errors import PolicyError
 from int8gate.policy.spec import (
     AUTO,
     BenchmarkSettings,
+    BenchmarkWhen,
     CommentMode,
     FidelityRequirement,
     FindingRules,
@@ -32,6 +33,7 @@ from int8gate.policy.spec import (
     QuantizedRequirement,
     ReportSettings,
     Requirements,
+    VsBaseRequirement,
 )
 from int8gate.policy.yamlmap import LoadedYaml, join_path, load_yaml
 
@@ -224,6 +226,7 @@ def _requirements(raw: Mapping[str, Any], defaults: Requirements) -> Requirement
     quantized = raw.get("quantized", {})
     fidelity = raw.get("fidelity", {})
     findings = raw.get("findings", {})
+    vs_base = raw.get("vs_base", {})
     dq, df, dr = defaults.quantized, defaults.fidelity, defaults.findings
     return Requirements(
         min_speedup=raw.get("speedup", defaults.min_speedup),
@@ -244,6 +247,7 @@ def _requirements(raw: Mapping[str, Any], defaults: Requirements) -> Requirement
             warn=tuple(findings.get("warn", dr.warn)),
             ignore=tuple(findings.get("ignore", dr.ignore)),
         ),
+        vs_base=VsBaseRequirement(max_slowdown=vs_base.get("max_slowdown", defaults.vs_base.max_slowdown)),
     )
 
 
@@ -261,6 +265,7 @@ def _benchmark(raw: Mapping[str, Any]) -> BenchmarkSettings:
         confirm=bool(raw.get("confirm", d.confirm)),
         fidelity_samples=int(raw.get("fidelity_samples", d.fidelity_samples)),
         seed=int(raw.get("seed", d.seed)),
+        when=BenchmarkWhen(raw.get("when", d.when.value)),
     )
 
 

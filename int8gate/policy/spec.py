@@ -31,6 +31,13 @@ class CommentMode(str, Enum):
     ON_FAILURE = "on-failure"
 
 
+class BenchmarkWhen(str, Enum):
+    """When a pair is benchmarked: only when it changed against the base branch, or on every run."""
+
+    CHANGED = "changed"
+    ALWAYS = "always"
+
+
 AUTO = "auto"
 """The policy's word for "decide from this runner" (threads: usable CPUs; speedup: expected range)."""
 
@@ -85,6 +92,16 @@ class FindingRules:
 
 
 @dataclass(frozen=True)
+class VsBaseRequirement:
+    """How much slower than the base branch's INT8 model the head's may be (``None``: reported, never judged).
+
+    ``max_slowdown: 0.05`` fails a pair whose head INT8 time / base INT8 time is above 1.05 beyond noise.
+    """
+
+    max_slowdown: float | None = None
+
+
+@dataclass(frozen=True)
 class Requirements:
     """The thresholds a model must meet; ``min_speedup`` is a number or ``"auto"``."""
 
@@ -92,6 +109,7 @@ class Requirements:
     quantized: QuantizedRequirement = field(default_factory=QuantizedRequirement)
     fidelity: FidelityRequirement = field(default_factory=FidelityRequirement)
     findings: FindingRules = field(default_factory=FindingRules)
+    vs_base: VsBaseRequirement = field(default_factory=VsBaseRequirement)
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,7 @@ class BenchmarkSettings:
     confirm: bool = True
     fidelity_samples: int = 8
     seed: int = 0
+    when: BenchmarkWhen = BenchmarkWhen.CHANGED
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from int8gate.errors import PolicyError
 from int8gate.policy.load import parse_policy, policy_schema
-from int8gate.policy.spec import AUTO, OptLevel, Policy
+from int8gate.policy.spec import AUTO, BenchmarkWhen, OptLevel, Policy
 
 TWO_LINES = "models:\n  - {fp32: m/a.onnx, int8: m/a_int8.onnx}\n"
 
@@ -165,3 +165,28 @@ def test_yaml_1_2_numbers_and_anchors_within_bounds_are_fine() -> None:
     policy = parse_policy(text + "benchmark:\n  budget_seconds: 1e1\n", ".int8gate.yml")
     assert policy.benchmark.budget_seconds == 10.0
     assert [m.name for m in policy.models] == ["b", "other"] and policy.models[1].require is not None
+def test_against_base_defaults_to_benchmarking_only_changes_and_judging_nothing() -> None:
+    policy = parse_policy(TWO_LINES, ".int8gate.yml")
+    assert policy.benchmark.when is BenchmarkWhen.CHANGED
+    assert policy.require.vs_base.max_slowdown is None
+
+
+def test_against_base_settings_are_read_per_policy_and_per_model() -> None:
+    text = TWO_LINES + "benchmark: {when: always}\nrequire: {vs_base: {max_slowdown: 0.05}}\n"
+    text = text.replace("int8: m/a_int8.onnx}", "int8: m/a_int8.onnx, require: {vs_base: {max_slowdown: 0.1}}}")
+    policy = parse_policy(text, ".int8gate.yml")
+    assert policy.benchmark.when is BenchmarkWhen.ALWAYS
+    assert policy.require.vs_base.max_slowdown == 0.05
+    assert policy.requirements_for(policy.models[0]).vs_base.max_slowdown == 0.1
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ("benchmark: {when: sometimes}\n", ".int8gate.yml:3: benchmark.when: must be one of changed, always; got 'sometimes'"),
+        ("require: {vs_base: {max_slowdown: -1}}\n", ".int8gate.yml:3: require.vs_base.max_slowdown: must be at least 0; got -1"),
+        ("require: {vs_base: {max_slowdow: 1}}\n", ".int8gate.yml:3: require.vs_base.max_slowdow: unknown key; did you mean `max_slowdown`?"),
+    ],
+)  # fmt: skip
+def test_against_base_settings_are_checked(tail: str, message: str) -> None:
+    assert error_of(TWO_LINES + tail) == message
