@@ -14,7 +14,9 @@ Schema history:
         ``report.comment``, ``details`` and ``chart``, so a report read back renders as asked).
         Added since, without a version change: ``tool.expected_s``; per benchmark row
         ``budget_seconds``, ``confirmation``, ``stopped_by`` ``clear``; ``profile.threads``,
-        ``profile.runs``.
+        ``profile.runs``; ``models[].vs_base`` (``report.vsbase``): the pair against the pull
+        request's base commit (``status``, ``base_ref``, ``benchmark``, side-by-side figures,
+        ``census_delta``, ``cached``), ``null`` when there was no base to compare with.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from int8gate.model.inspection import ModelInspection, PairCheck
 from int8gate.model.values import AssumedDim
 from int8gate.policy.spec import CommentMode
 from int8gate.report.jsonable import ReportFormatError, from_jsonable
+from int8gate.report.vsbase import VsBase
 
 SCHEMA_VERSION = 1
 
@@ -67,6 +70,7 @@ class ModelResult:
     error: str | None = None
     profile: ProfileComparison | None = None
     profile_error: str | None = None
+    vs_base: VsBase | None = None
 
 
 @dataclass(frozen=True)
