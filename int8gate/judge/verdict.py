@@ -64,8 +64,23 @@ def speed_row(run: BenchRun) -> SpeedRow:
 
 
 @dataclass(frozen=True)
+class SlowdownRow:
+    """One thread setting's head INT8 time / base INT8 time, measured side by side, with its 95% interval."""
+
+    threads: int
+    estimate: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
 class GateFacts:
-    """What the verdict needs to know about one model pair (``None``: not established)."""
+    """What the verdict needs to know about one model pair (``None``: not established).
+
+    not_measured: why this run did not benchmark the pair (it is unchanged against base); the speed
+    rows, if any, then come from an earlier result and ``speed_note`` says which.
+    vs_base, max_slowdown: the side-by-side rows against base and the policy's tolerance (``None``: not judged).
+    """
 
     error: str | None = None
     is_quantized: bool | None = None
@@ -79,6 +94,10 @@ class GateFacts:
     threshold_source: str = ""
     speed: tuple[SpeedRow, ...] = ()
     findings: tuple[Finding, ...] = ()
+    not_measured: str = ""
+    speed_note: str = ""
+    vs_base: tuple[SlowdownRow, ...] = ()
+    max_slowdown: float | None = None
 
 
 def apply_rules(findings: Iterable[Finding], rules: FindingRules) -> tuple[Finding, ...]:
@@ -117,11 +136,14 @@ def decide(facts: GateFacts) -> tuple[Verdict, tuple[str, ...]]:
     )
     for row in facts.speed:
         _speed_reason(row, facts, fails, doubts)
+    if facts.max_slowdown is not None:
+        for slowdown in facts.vs_base:
+            _slowdown_reason(slowdown, facts.max_slowdown, fails, doubts)
     if fails:
         return Verdict.FAIL, tuple(fails + doubts)
     if doubts:
         return Verdict.INCONCLUSIVE, tuple(doubts)
-    if not facts.speed:
+    if not facts.speed and not facts.not_measured:
         return Verdict.INCONCLUSIVE, ("no speed measurement was made",)
     return Verdict.PASS, tuple(_pass_reasons(facts))
 
@@ -161,22 +183,46 @@ def _speed_reason(row: SpeedRow, facts: GateFacts, fails: list[str], doubts: lis
         doubts.append(f"not measured {where}: {row.not_measured}")
         return
     shown = _interval(row)
-    need = _threshold_text(facts)
+    need = _threshold_text(facts) + (f" ({facts.speed_note})" if facts.speed_note else "")
     if row.call is Call.SLOWER:
         fails.append(f"slower than required {where}: {shown}, {need}")
     elif row.call is Call.WITHIN_NOISE:
         doubts.append(f"speedup {where} is within noise of the threshold: {shown}, {need}")
 
 
+def _slowdown_reason(row: SlowdownRow, max_slowdown: float, fails: list[str], doubts: list[str]) -> None:
+    """Head INT8 time / base INT8 time against 1 + max_slowdown: above beyond noise fails, straddling doubts."""
+    limit = 1.0 + max_slowdown
+    where = f"at {row.threads} thread{'s' if row.threads != 1 else ''}"
+    shown = f"head INT8 takes {_ratio(row)} of base's time, allowed ≤ {limit:.2f}× by require.vs_base.max_slowdown"
+    if row.ci_low > limit:
+        fails.append(f"slower than base {where}: {shown}")
+    elif row.ci_high > limit:
+        doubts.append(f"slowdown against base {where} is within noise of the tolerance: {shown}")
+
+
+def _ratio(row: SlowdownRow) -> str:
+    return f"{row.estimate:.2f}× (95% CI {row.ci_low:.2f}–{row.ci_high:.2f})"
+
+
 def _pass_reasons(facts: GateFacts) -> list[str]:
     reasons = []
+    if facts.not_measured:
+        reasons.append(f"not benchmarked again: {facts.not_measured}")
     if facts.is_quantized:
         reasons.append(f"quantized: {facts.quantized_evidence}")
+    note = f" ({facts.speed_note})" if facts.speed_note else ""
     reasons.extend(
         f"faster than required at {row.threads} thread{'s' if row.threads != 1 else ''}: "
-        f"{_interval(row)}, {_threshold_text(facts)}"
+        f"{_interval(row)}, {_threshold_text(facts)}{note}"
         for row in facts.speed
     )
+    if facts.max_slowdown is not None:
+        reasons.extend(
+            f"not slower than base at {row.threads} thread{'s' if row.threads != 1 else ''}: head INT8 takes "
+            f"{_ratio(row)} of base's time, allowed ≤ {1.0 + facts.max_slowdown:.2f}×"
+            for row in facts.vs_base
+        )
     if facts.fidelity_passed:
         reasons.append(f"outputs agree with FP32: {facts.fidelity_evidence}")
     return reasons
