@@ -9,7 +9,8 @@ changed too, or the policy says ``benchmark.when: always``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from int8gate.baseline.versions import BaseFile, FileState
@@ -50,6 +51,20 @@ class PairBase:
     def files_changed(self) -> bool:
         """A file of the pair differs from base (the policy alone does not count)."""
         return any(name != "policy" for name in self.changed)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the gate knows of where each pair's content comes from, by pair name.
+
+    digests: each pair's content digests (a pair without them is neither looked up in nor added to
+    the results cache). bases: what the base commit holds for each pair; ``None`` when there is no
+    base to compare with (not a pull request, no ``--base``). commit: the commit under test, if known.
+    """
+
+    digests: Mapping[str, PairDigests] = field(default_factory=dict)
+    bases: Mapping[str, PairBase] | None = None
+    commit: str | None = None
 
 
 def unavailable(ref: str, why: str) -> PairBase:

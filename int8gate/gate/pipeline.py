@@ -1,11 +1,17 @@
 """Run the gate for a policy: verify → benchmark → fidelity → explain → verdict, into one ``Report``.
 
 The collaborators that touch the machine (census with ONNX Runtime, worker processes, profiling,
-the clock) come in as ``Edges``, so this module only sequences them and turns their results into
-facts for the pure verdict and explanation. A model that crashes or hangs becomes a failed row; the
-other models are still measured and the report is still written. Once the run's ``Deadline`` has
-passed, no new row, fidelity check or profile starts: what is left is reported as not measured (a
-``run-deadline`` finding says what), and pairs not started yet are inconclusive, not failed.
+the clock, the results cache) come in as ``Edges``, so this module only sequences them and turns
+their results into facts for the pure verdict and explanation. A model that crashes or hangs
+becomes a failed row; the other models are still measured and the report is still written. Once
+the run's ``Deadline`` has passed, no new row, fidelity check or profile starts: what is left is
+reported as not measured (a ``run-deadline`` finding says what), and pairs not started yet are
+inconclusive, not failed.
+
+Against a base commit (``Provenance``), a pair whose files and settings are unchanged is not
+benchmarked again (``benchmark.when: changed``): its census runs, and the verdict stands on the
+cached result for the same content when there is one; a changed pair's base INT8 model is
+inspected and measured beside the head, for the before → after figures.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from int8gate.baseline.changes import PairBase, Provenance, benchmark_decision
 from int8gate.deadline import Deadline
 from int8gate.errors import ModelFileError
 from int8gate.findings import Finding, Severity
+from int8gate.gate import against
 from int8gate.inputs.plan import InputPlan, plan_inputs
 from int8gate.inputs.resolved import ResolvedInput, SampleShapes
 from int8gate.judge import explain as explain_mod
@@ -28,6 +36,7 @@ from int8gate.machine.facts import ExpectedRange, RunnerProfile, has_vnni
 from int8gate.measure.benchrun import BenchRun, PairMeasurement
 from int8gate.measure.fidelity import FidelityContext, FidelityResult, summary
 from int8gate.measure.opprofile import ProfileComparison
+from int8gate.measure.sidebyside import VsBaseRun
 from int8gate.model.inspection import ModelInspection, PairCheck, pair_models
 from int8gate.model.values import TensorSpec
 from int8gate.policy.spec import (
@@ -41,6 +50,7 @@ from int8gate.policy.spec import (
 )
 from int8gate.report.data import BenchmarkSection, ModelResult, Presentation, Report, ToolInfo
 from int8gate.report.progress import Plan, Stage, Step
+from int8gate.report.vsbase import BaseStatus
 from int8gate.workspace import PairPaths
 
 
@@ -83,9 +93,13 @@ class Measure(Protocol):
     ) -> PairMeasurement: ...
 
 
+def _no_stamp() -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class Edges:
-    """Everything the pipeline needs from the outside world."""
+    """Everything the pipeline needs from the outside world; ``stamp`` is the time of day for cache entries."""
 
     inspect: Inspect
     measure: Measure
@@ -93,13 +107,28 @@ class Edges:
     sample_shapes: Callable[[Path], SampleShapes]
     clock: Callable[[], float]
     progress: Callable[[Step], None]
+    cache: against.ResultStore | None = None
+    stamp: Callable[[], str] = _no_stamp
+    compare: against.Compare | None = None
 
 
-def run_plan(policy: Policy, pairs: int, usable_cpus: int) -> Plan:
+def run_plan(policy: Policy, pairs: int, usable_cpus: int, *, skipped: frozenset[int] = frozenset()) -> Plan:
     """What the run will do; its ``expected_seconds`` (every row's budget plus ``PAIR_ALLOWANCE_SECONDS``
-    per pair) is the longest it should take, announced before it starts and kept in the report."""
+    per pair) is the longest it should take, announced before it starts and kept in the report.
+    ``skipped``: the pairs (1-based) not benchmarked again (``skipped_pairs``)."""
     rows = len(resolve_threads(policy.benchmark.threads, usable_cpus))
-    return Plan(pairs, rows, policy.benchmark.budget_seconds)
+    return Plan(pairs, rows, policy.benchmark.budget_seconds, skipped)
+
+
+def skipped_pairs(pairs: Sequence[PairPaths], policy: Policy, provenance: Provenance | None) -> frozenset[int]:
+    """The pairs (1-based) that will not be benchmarked again: unchanged against base (``benchmark.when``)."""
+    if provenance is None or provenance.bases is None:
+        return frozenset()
+    bases = provenance.bases
+    return frozenset(
+        k for k, paths in enumerate(pairs, 1)
+        if benchmark_decision(bases.get(paths.pair.name), policy.benchmark.when).skipped
+    )  # fmt: skip
 
 
 def resolve_threads(threads: Sequence[int | str], usable: int) -> tuple[int, ...]:
@@ -124,6 +153,7 @@ def run_gate(
     tool: Callable[[float], ToolInfo],
     fail_on: FailOn = FailOn.FAIL,
     deadline: Deadline | None = None,
+    provenance: Provenance | None = None,
 ) -> Report:
     """Check every pair and assemble the report (the overall verdict follows the models').
 
@@ -133,11 +163,14 @@ def run_gate(
     """
     started = edges.clock()
     deadline = deadline or Deadline.never(edges.clock)
-    expected = run_plan(policy, len(pairs), runner.cpus.effective).expected_seconds
+    skipped = skipped_pairs(pairs, policy, provenance)
+    expected = run_plan(policy, len(pairs), runner.cpus.effective, skipped=skipped).expected_seconds
     edges = replace(edges, inspect=_inspect_once(edges.inspect))
+    origin = provenance or Provenance()
     count = len(pairs)
     results = tuple(
-        _check_pair(paths, policy, runner, edges, (k, count), deadline=deadline) for k, paths in enumerate(pairs, 1)
+        _check_pair(paths, policy, runner, edges, (k, count), deadline=deadline, origin=origin)
+        for k, paths in enumerate(pairs, 1)
     )
     verdict = overall(result.verdict for result in results)
     return Report(
@@ -192,6 +225,9 @@ class Measured:
     profile: ProfileComparison | None
     profile_error: str | None
     cut: tuple[Finding, ...] = ()
+    base_int8: ModelInspection | None = None
+    base_fidelity: FidelityResult | None = None
+    vs_runs: tuple[VsBaseRun, ...] = ()
 
     @property
     def qdq_time_share(self) -> float | None:
@@ -200,8 +236,14 @@ class Measured:
 
 
 def _check_pair(
-    paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges, position: tuple[int, int], *,
+    paths: PairPaths,
+    policy: Policy,
+    runner: RunnerProfile,
+    edges: Edges,
+    position: tuple[int, int],
+    *,
     deadline: Deadline,
+    origin: Provenance,
 ) -> ModelResult:
     pair = paths.pair
     require = policy.requirements_for(pair)
@@ -209,13 +251,39 @@ def _check_pair(
         reason = f"not checked: {deadline.reason()} before this model pair started"
         finding = deadline_finding(deadline, ("the whole model pair",))
         return ModelResult(pair.name, pair.fp32, pair.int8, Verdict.INCONCLUSIVE, (reason,), findings=(finding,))
+    base = origin.bases.get(pair.name) if origin.bases is not None else None
+    decision = benchmark_decision(base, policy.benchmark.when) if origin.bases is not None else None
+    skipped = decision is not None and decision.skipped
+    digests = origin.digests.get(pair.name)
+    threads = resolve_threads(policy.benchmark.threads, runner.cpus.effective)
+    key = against.cache_key(digests, policy, pair, runner, threads) if digests is not None else None
     try:
-        measured = _measure(paths, policy, runner, edges, position, deadline=deadline)
+        measured = _measure(paths, policy, runner, edges, position, deadline=deadline, base=base,
+                            benchmark=not skipped)  # fmt: skip
     except ModelFileError as exc:  # ONNX Runtime refused or crashed on a file that parsed: a failed model
         verdict, reasons = decide(GateFacts(error=str(exc)))
         return ModelResult(pair.name, pair.fp32, pair.int8, verdict, reasons, error=str(exc))
-    findings = _findings(measured, runner, require)
-    verdict, reasons = decide(_facts(measured, require, findings))
+    cached = None
+    if skipped:
+        cached = against.look_up(edges.cache, key)
+    else:
+        against.keep(edges.cache, key, measured.runs, measured.fidelity, commit=origin.commit, stamp=edges.stamp)
+    judged = measured
+    if cached is not None:  # the earlier result for the same content stands in for a measurement
+        judged = replace(measured, runs=cached.runs, fidelity=cached.fidelity)
+    vs_base = None
+    if base is not None and decision is not None:
+        census = against.census_delta(measured.base_int8, measured.int8) if measured.base_int8 is not None else None
+        fidelity = against.fidelity_delta(measured.base_fidelity, measured.fidelity)
+        vs_base = against.assemble(base, decision, runs=measured.vs_runs, census=census, fidelity=fidelity,
+                                   cached=cached)  # fmt: skip
+    findings = _findings(judged, runner, require)
+    facts = _facts(judged, require, findings)
+    if decision is not None and skipped:
+        facts = replace(facts, not_measured=against.skip_text(decision, cached), speed_note=against.cached_note(cached))
+    if vs_base is not None:
+        facts = replace(facts, vs_base=against.slowdown_rows(vs_base.runs), max_slowdown=require.vs_base.max_slowdown)
+    verdict, reasons = decide(facts)
     return ModelResult(
         name=pair.name,
         fp32=pair.fp32,
@@ -229,23 +297,36 @@ def _check_pair(
             measured.runs, measured.plan.inputs, measured.plan.defaulted, measured.threshold, measured.threshold_source
         ),
         fidelity=measured.fidelity,
-        expected=measured.expected,
+        expected=judged.expected,
         findings=findings,
         profile=measured.profile,
         profile_error=measured.profile_error,
+        vs_base=vs_base,
     )
 
 
 def _measure(
-    paths: PairPaths, policy: Policy, runner: RunnerProfile, edges: Edges, position: tuple[int, int], *,
+    paths: PairPaths,
+    policy: Policy,
+    runner: RunnerProfile,
+    edges: Edges,
+    position: tuple[int, int],
+    *,
     deadline: Deadline,
+    base: PairBase | None,
+    benchmark: bool,
 ) -> Measured:
+    """Inspect the pair (and a changed pair's base INT8 model); measure and check fidelity when ``benchmark``."""
     pair = paths.pair
     require = policy.requirements_for(pair)
     settings = policy.benchmark
     vnni = has_vnni(runner)
     step = partial(Step, position[0], position[1], pair.name)
-    edges.progress(step(Stage.INSPECT, detail=f"{paths.int8.name} and {paths.fp32.name}"))
+    changed = base is not None and base.status is BaseStatus.CHANGED and benchmark
+    with_base = changed and base is not None and base.int8 is not None
+    # One inspect step per pair (it opens the pair's log group in Actions): the base version is named in it.
+    also = f" (and the base version of {paths.int8.name})" if with_base else ""
+    edges.progress(step(Stage.INSPECT, detail=f"{paths.int8.name} and {paths.fp32.name}{also}"))
     plan = _plan(paths, edges)
     shapes = {item.name: item.shape for item in plan.inputs}
     # The INT8 model gets the shapes of the inputs it has: a renamed input is the pairing's mismatch to
@@ -265,21 +346,44 @@ def _measure(
     pairing = pair_models(fp32, int8)
     rng = expected_range(runner.cpu.cpu_class, model_macs=fp32.macs_total, fp32_median_ms=None)
     threshold, threshold_source = resolve_threshold(require.min_speedup, rng)
+    base_int8 = None
+    if with_base and base is not None and base.int8 is not None:
+        base_int8 = edges.inspect(
+            base.int8, input_shapes=shapes, opt_level=settings.optimization_level,
+            requirement=require.quantized, max_bytes=policy.limits.max_model_bytes, runtime_layer=True, vnni=vnni,
+            timeout=deadline.limit(settings.timeout_seconds),
+        )
     measured = PairMeasurement(())
+    vs_runs: tuple[VsBaseRun, ...] = ()
+    base_fidelity: FidelityResult | None = None
     skipped: list[str] = []
-    if pairing.io_match:
+    if pairing.io_match and benchmark:
         threads = resolve_threads(settings.threads, runner.cpus.effective)
-        measured = edges.measure(
-            paths.fp32, paths.int8, threads=threads, inputs=plan.inputs, samples=paths.samples,
-            settings=settings, threshold=threshold, requirement=require.fidelity, profile=policy.report.profile,
-            refused=_refused(int8, require), context=FidelityContext(fp32.output_kinds, int8.input_ranges),
-            progress=lambda row, count: edges.progress(step(Stage.MEASURE, threads=count, row=row)),
-            deadline=deadline,
-        )  # fmt: skip
+        refused = _refused(int8, require)
+        context = FidelityContext(fp32.output_kinds, int8.input_ranges)
+
+        def row_step(row: int, count: int) -> None:
+            edges.progress(step(Stage.MEASURE, threads=count, row=row))
+
+        if base_int8 is not None and base is not None and base.int8 is not None and edges.compare is not None:
+            base_fp32 = base.fp32 if "fp32" in base.changed else None  # else the head's FP32 serves both
+            side = edges.compare(
+                paths.fp32, paths.int8, base.int8, base_fp32, threads=threads, inputs=plan.inputs,
+                samples=paths.samples, settings=settings, threshold=threshold, requirement=require.fidelity,
+                profile=policy.report.profile, refused=refused, context=context, progress=row_step,
+                deadline=deadline,
+            )  # fmt: skip
+            measured, vs_runs, base_fidelity = side.pair, side.runs, side.base_fidelity
+        else:
+            measured = edges.measure(
+                paths.fp32, paths.int8, threads=threads, inputs=plan.inputs, samples=paths.samples,
+                settings=settings, threshold=threshold, requirement=require.fidelity, profile=policy.report.profile,
+                refused=refused, context=context, progress=row_step, deadline=deadline,
+            )  # fmt: skip
         skipped = [f"the row at {run.intra_op_threads} thread(s)" for run in measured.runs if run.not_measured]
         first = measured.runs[0] if measured.runs else None
         if first is not None and first.not_measured:  # the first row's worker compares the outputs
-            measured = replace(measured, fidelity=None)
+            measured, base_fidelity = replace(measured, fidelity=None), None
             skipped.append("the fidelity check")
     runs = list(measured.runs)
     ok = [run for run in runs if run.error is None and run.fp32 is not None]
@@ -290,6 +394,7 @@ def _measure(
         int8, fp32, pairing, plan, tuple(runs), measured.fidelity, rng, threshold, threshold_source,
         profile, measured.profile_error if ok and policy.report.profile else None,
         (deadline_finding(deadline, skipped),) if skipped else (),
+        base_int8, base_fidelity, vs_runs,
     )
 
 
