@@ -116,9 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the gate: verify each INT8 model in the policy is really quantized, benchmark it "
         "against its FP32 source, check its outputs, explain the result and give a verdict. A short report "
         "goes to the terminal (to stderr when --json - or --markdown - has stdout); --markdown and --json write "
-        "the full one, and in GitHub Actions the Markdown is also added to the job summary.",
+        "the full one, and in GitHub Actions the Markdown is also added to the job summary. With --base, "
+        "every pair is compared with that commit: a changed pair is measured beside its base version, an "
+        "unchanged one is not benchmarked again.",
         epilog=_epilog(("int8gate check --markdown report.md", "the gate, with the full report as Markdown"),
-                       ("int8gate check --dry-run", "check the policy and the model files, measure nothing")),
+                       ("int8gate check --dry-run", "check the policy and the model files, measure nothing"),
+                       ("int8gate check --base main --cache .int8gate-cache", "against main, with a results cache")),
     )  # fmt: skip
     check.add_argument("--policy", default=None, metavar="FILE",
                        help="the policy file (default: .int8gate.yml or .int8gate.yaml in this folder or a parent, "
@@ -129,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--workspace", default=None, metavar="DIR",
                        help="paths in the policy must stay inside this folder (default: the repository root, "
                             "else the current folder)")  # fmt: skip
+    check.add_argument("--base", default=None, metavar="REF",
+                       help="compare every pair with this commit (e.g. main): unchanged pairs are not benchmarked")
+    check.add_argument("--cache", default=None, metavar="DIR",
+                       help="results cache: earlier measurements of the same files on this kind of runner")
     _add_outputs(check, "the report")
     _add_fail_on(check, FailOn.FAIL)
 

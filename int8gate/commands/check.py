@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -18,19 +19,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from int8gate import __version__
+from int8gate.baseline.cache import ResultCache
+from int8gate.baseline.changes import Provenance
+from int8gate.commands.against import BaseRequest, head_commit, head_digests, read_bases
 from int8gate.commands.output import STDOUT, Outputs, deliver, json_text, use_color
 from int8gate.commands.progress import ProgressPrinter
 from int8gate.deadline import Clock, Deadline
 from int8gate.errors import PolicyError, UsageError
 from int8gate.gate.examine import inspect_model
-from int8gate.gate.pipeline import Edges, run_gate, run_plan
+from int8gate.gate.pipeline import Edges, run_gate, run_plan, skipped_pairs
 from int8gate.github.publish import append_summary
 from int8gate.inputs.plan import plan_inputs
 from int8gate.inputs.samples import sample_shapes
 from int8gate.judge.verdict import FailOn
 from int8gate.machine.probe import probe_runner
 from int8gate.measure.benchrun import PairMeasurement
-from int8gate.model.file import load_model_proto
+from int8gate.measure.sidebyside import SideBySide
+from int8gate.model.file import ModelFileInfo, read_model
 from int8gate.model.graph import graph_io
 from int8gate.model.values import TensorSpec
 from int8gate.policy.load import parse_policy
@@ -43,6 +48,7 @@ from int8gate.report.progress import Step
 from int8gate.report.terminal import Written, render_report_text
 from int8gate.runtime.bench import ProfileCache, measure_models
 from int8gate.runtime.ortinfo import ort_info
+from int8gate.runtime.sidebyside import measure_against_base
 from int8gate.workspace import (
     PairPaths,
     Workspace,
@@ -55,8 +61,15 @@ DEMO = Path(__file__).resolve().parents[1] / "demo"
 """The bundled example (package data): ``.int8gate.yml`` and ``models/``; read only, never written."""
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def real_edges(
-    env: Mapping[str, str], declared: Mapping[Path, tuple[TensorSpec, ...]], progress: Callable[[Step], None]
+    env: Mapping[str, str],
+    declared: Mapping[Path, tuple[TensorSpec, ...]],
+    progress: Callable[[Step], None],
+    cache: ResultCache | None = None,
 ) -> Edges:
     """The collaborators that touch this machine; ``declared`` holds each model's inputs, read once.
 
@@ -70,6 +83,9 @@ def real_edges(
     def measure(fp32: Path, int8: Path, **kw: Any) -> PairMeasurement:
         return measure_models(fp32, int8, env=env, profiles=profiles, **kw)
 
+    def compare(fp32: Path, int8: Path, base_int8: Path, base_fp32: Path | None, **kw: Any) -> SideBySide:
+        return measure_against_base(fp32, int8, base_int8, base_fp32, env=env, profiles=profiles, **kw)
+
     return Edges(
         inspect=inspect,
         measure=measure,
@@ -77,6 +93,9 @@ def real_edges(
         sample_shapes=sample_shapes,
         clock=time.monotonic,
         progress=progress,
+        cache=cache,
+        stamp=_now,
+        compare=compare,
     )
 
 
@@ -92,12 +111,17 @@ class Prepared:
     shown: str
     pairs: tuple[PairPaths, ...]
     declared: dict[Path, tuple[TensorSpec, ...]]
+    infos: dict[Path, ModelFileInfo]
 
 
 def prepare(policy_path: Path, workspace_root: Path, *, budget: float | None = None) -> Prepared:
     """Load and check the policy and every model file it names; bad input raises here, before anything runs.
 
-    ``budget`` overrides the policy's seconds per row (the demo's ``--budget``).
+    ``budget`` overrides the policy's seconds per row (the demo's ``--budget``). ``base_ref``: compare
+    every pair with that commit; given by a pull request's event (``base_from_event``) it is fetched
+    when the clone lacks it and any problem only makes the comparison unavailable, while a ``--base``
+    that names no commit is a usage error. ``cache_dir``: the results cache; ``commit``: the commit
+    under test, recorded with what is cached.
     """
     workspace = Workspace.at(workspace_root)
     shown = workspace.display(policy_path)
@@ -109,38 +133,68 @@ def prepare(policy_path: Path, workspace_root: Path, *, budget: float | None = N
     pairs = resolve_pair_paths(policy, policy_path.parent, workspace)
     cap = policy.limits.max_model_bytes
     declared: dict[Path, tuple[TensorSpec, ...]] = {}
+    infos: dict[Path, ModelFileInfo] = {}
     for path in dict.fromkeys(p for paths in pairs for p in (paths.fp32, paths.int8)):
         # Unsafe, unreadable or oversized models are bad input: refused before anything is measured.
-        declared[path] = graph_io(load_model_proto(path, max_bytes=cap), with_defaults=True)[0]
-    return Prepared(policy, shown, pairs, declared)
+        loaded = read_model(path, max_bytes=cap)
+        declared[path], infos[path] = graph_io(loaded.model, with_defaults=True)[0], loaded.info
+        del loaded
+    return Prepared(policy, shown, pairs, declared, infos)
+
+
+def _say(message: str) -> None:
+    print(f"int8gate: {message}", file=sys.stderr, flush=True)
 
 
 def gate(
-    policy_path: Path, workspace_root: Path, env: Mapping[str, str], fail_on: FailOn, *, budget: float | None = None
+    policy_path: Path,
+    workspace_root: Path,
+    env: Mapping[str, str],
+    fail_on: FailOn,
+    *,
+    budget: float | None = None,
+    base_ref: str | None = None,
+    base_from_event: bool = False,
+    cache_dir: Path | None = None,
+    commit: str | None = None,
 ) -> Report:
     """Load and check the policy, then run the gate; bad input raises before anything is measured.
 
     The run's deadline starts now: ``limits.max_run_seconds``, else ``default_run_seconds`` of the
-    policy's budgets.
+    policy's budgets. ``base_ref``: compare every pair with that commit; given by a pull request's
+    event (``base_from_event``) it is fetched when the clone lacks it and any problem only makes the
+    comparison unavailable, while a ``--base`` that names no commit is a usage error. ``cache_dir``:
+    the results cache; ``commit``: the commit under test, recorded with what is cached.
     """
     clock = time.monotonic
     started_at = clock()
     ready = prepare(policy_path, workspace_root, budget=budget)
     policy, pairs = ready.policy, ready.pairs
+    workspace = Workspace.at(workspace_root)
     runner = probe_runner(ort_info())
-    plan = run_plan(policy, len(pairs), runner.cpus.effective)
-    deadline = run_deadline(policy, pairs=len(pairs), rows=len(pairs) * plan.rows_per_pair, started_at=started_at,
-                            clock=clock)  # fmt: skip
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    printer = ProgressPrinter(plan, sys.stderr, time.monotonic, actions=env.get("GITHUB_ACTIONS") == "true")
-    printer.start()
-    try:
-        return run_gate(
-            policy, pairs, runner, real_edges(env, ready.declared, printer),
-            tool=partial(_tool_info, ready.shown, started), fail_on=fail_on, deadline=deadline,
-        )
-    finally:
-        printer.close()
+    started = _now()
+    cache = ResultCache(output_path(str(cache_dir), workspace, folder=True)) if cache_dir is not None else None
+    with tempfile.TemporaryDirectory(prefix="int8gate-base-") as scratch:
+        digests = head_digests(pairs, ready.infos)
+        bases = None
+        if base_ref:
+            base = BaseRequest(base_ref, fetch=base_from_event, strict=not base_from_event)
+            bases = read_bases(base, policy=policy, policy_path=policy_path, pairs=pairs, digests=digests,
+                               env=env, scratch=Path(scratch), progress=_say)  # fmt: skip
+        skipped = skipped_pairs(pairs, policy, Provenance(digests, bases))
+        plan = run_plan(policy, len(pairs), runner.cpus.effective, skipped=skipped)
+        deadline = run_deadline(policy, pairs=len(pairs), rows=len(pairs) * plan.rows_per_pair,
+                                started_at=started_at, clock=clock)  # fmt: skip
+        printer = ProgressPrinter(plan, sys.stderr, time.monotonic, actions=env.get("GITHUB_ACTIONS") == "true")
+        printer.start()
+        try:
+            return run_gate(
+                policy, pairs, runner, real_edges(env, ready.declared, printer, cache=cache),
+                tool=partial(_tool_info, ready.shown, started), fail_on=fail_on, deadline=deadline,
+                provenance=Provenance(digests, bases, commit or (head_commit(policy_path, env) if cache else None)),
+            )
+        finally:
+            printer.close()
 
 
 def run_deadline(policy: Policy, *, pairs: int, rows: int, started_at: float, clock: Clock) -> Deadline:
@@ -224,7 +278,8 @@ def run_check(
         if outputs.text_to_stdout:
             out.write(render_dry_run_text(checked) + "\n")
         return 0
-    report = gate(policy_path, workspace_root, env, FailOn(args.fail_on))
+    cache = Path(args.cache) if args.cache else None
+    report = gate(policy_path, workspace_root, env, FailOn(args.fail_on), base_ref=args.base, cache_dir=cache)
     publish(report, outputs, workspace_root, env, out=out, err=sys.stderr)
     return report.exit_code
 
