@@ -23,6 +23,11 @@ FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH
+# git reads the pull request's base versions of the models (and fetches that one commit from a shallow clone).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 RUN /opt/venv/bin/python -I -c "import int8gate.action, onnxruntime"
 # A console script: Python puts its own folder (/opt/venv/bin) first on the import path, never the

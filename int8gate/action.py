@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from int8gate.cancel import EXIT_CANCELLED, Cancelled, cancel_on_sigterm
 from int8gate.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, Int8gateError, UsageError, log_safe
@@ -60,7 +60,23 @@ from int8gate.report.syntax import marker as marker_for
 from int8gate.report.syntax import sanitize_scope
 from int8gate.workspace import Workspace, output_path
 
-Gate = Callable[[Path, Path, Mapping[str, str], FailOn], Report]
+
+class Gate(Protocol):
+    """``commands.check.gate``: the gate over a policy, optionally against a pull request's base commit."""
+
+    def __call__(
+        self,
+        policy_path: Path,
+        workspace_root: Path,
+        env: Mapping[str, str],
+        fail_on: FailOn,
+        /,
+        *,
+        base_ref: str | None = None,
+        base_from_event: bool = False,
+        cache_dir: Path | None = None,
+        commit: str | None = None,
+    ) -> Report: ...
 
 
 def _input(env: Mapping[str, str], name: str, default: str = "") -> str:
@@ -90,6 +106,7 @@ class ActionSettings:
     summary_path: Path | None
     comment: CommentSettings
     comment_mode: CommentMode | None = None
+    cache_path: str = ""
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> ActionSettings:
@@ -115,6 +132,7 @@ class ActionSettings:
             summary_path=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
             comment=comment,
             comment_mode=mode,
+            cache_path=_input(env, "cache-path"),
         )
 
 
@@ -127,9 +145,15 @@ def run(settings: ActionSettings, env: Mapping[str, str], *, gate: Gate, client_
     event = read_event(comment)
     if event.activity is Activity.POST_FROM_ARTIFACT:
         return post_from_artifact(comment, event, client_factory, out=out, err=err, mode=settings.comment_mode)
+    pr = event.pull_request
     try:
         with commands_paused(out):
-            report = gate(settings.policy, settings.workspace, env, settings.fail_on)
+            report = gate(
+                settings.policy, settings.workspace, env, settings.fail_on,
+                base_ref=pr.base_sha if pr is not None and pr.base_sha else None, base_from_event=True,
+                cache_dir=Path(settings.cache_path) if settings.cache_path else None,
+                commit=pr.head_sha if pr is not None else env.get("GITHUB_SHA") or None,
+            )  # fmt: skip
     except Int8gateError as exc:
         print(annotation_command(error_annotation(exc)), file=out, flush=True)
         stopped = render_stopped(str(exc))
@@ -167,11 +191,23 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
     return report.exit_code
 
 
-def _real_gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+def _real_gate(
+    policy: Path,
+    workspace: Path,
+    env: Mapping[str, str],
+    fail_on: FailOn,
+    /,
+    *,
+    base_ref: str | None = None,
+    base_from_event: bool = False,
+    cache_dir: Path | None = None,
+    commit: str | None = None,
+) -> Report:
     """The gate with its real edges, imported only when it runs: the poster never loads ONNX Runtime."""
     from int8gate.commands.check import gate  # noqa: PLC0415
 
-    return gate(policy, workspace, env, fail_on)
+    return gate(policy, workspace, env, fail_on, base_ref=base_ref, base_from_event=base_from_event,
+                cache_dir=cache_dir, commit=commit)  # fmt: skip
 
 
 def _stopped(env: Mapping[str, str], problem: str) -> None:

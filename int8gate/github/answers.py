@@ -204,4 +204,5 @@ def parse_pull_request(data: Mapping[str, Any]) -> PullRequestFacts:
         base_repo=_field(_field(base, "repo", dict), "full_name", str),
         head_sha=_field(head, "sha", str),
         head_ref=_field(head, "ref", str),
+        base_sha=str(base.get("sha") or ""),
     )

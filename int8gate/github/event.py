@@ -40,13 +40,17 @@ class Activity(str, Enum):
 
 @dataclass(frozen=True)
 class PullRequestFacts:
-    """A pull request as far as the comment cares: its number and where head and base live."""
+    """A pull request as far as the comment cares: its number and where head and base live.
+
+    base_sha: the base branch's commit the pull request is compared with (``pull_request.base.sha``).
+    """
 
     number: int
     head_repo: str
     base_repo: str
     head_sha: str
     head_ref: str
+    base_sha: str = ""
 
     @property
     def is_fork(self) -> bool:
@@ -156,6 +160,7 @@ def _pull_request(pr: Mapping[str, Any], event_name: str) -> PullRequestFacts:
         base_repo=_str(_obj(base, "repo", f"{where}.base"), "full_name", f"{where}.base.repo"),
         head_sha=_str(head, "sha", f"{where}.head"),
         head_ref=_str(head, "ref", f"{where}.head"),
+        base_sha=_str(base, "sha", f"{where}.base"),
     )
 
 

@@ -75,7 +75,8 @@ class Harness:
     def run(self, env: Mapping[str, str], report: Report | Exception | None = None) -> int:
         outcome = canned_report() if report is None else report
 
-        def gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+        def gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn, **against: object) -> Report:
+            self.against = against  # what the Action asked the gate to compare with
             if isinstance(outcome, Exception):
                 raise outcome
             return outcome
@@ -378,7 +379,8 @@ def test_an_older_run_finishing_last_never_overwrites_the_newer_report(tmp_path:
     newer = Harness(tmp_path / "newer", standin)
     pushed = payload("pull_request.synchronize.json", rename={old_sha: new_sha})
 
-    def older_gate_while_a_push_lands(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+    def older_gate_while_a_push_lands(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn,
+                                      **against: object) -> Report:
         standin.open_pull("Codertocat/Hello-World", 2, head_sha=new_sha)  # a push while the older run measures
         assert newer.run(newer.env("pull_request", pushed), report=canned_report(Verdict.PASS)) == 0
         return canned_report(Verdict.FAIL)

@@ -44,6 +44,7 @@ def test_same_repository_pull_request_is_commented_on_directly(event_name: str, 
     assert facts.is_fork is False
     assert facts.pull_request is not None
     assert facts.pull_request.head_sha == "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+    assert facts.pull_request.base_sha == "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"  # what the gate compares with
 
 
 def test_fork_pull_request_leaves_an_artifact_because_its_token_is_read_only() -> None:
