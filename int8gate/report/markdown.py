@@ -23,6 +23,7 @@ from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import completed, row_status
+from int8gate.report import againstbase
 from int8gate.report.data import ModelResult, Report
 from int8gate.report.facts import census_text, fidelity_short, inputs_text, runner_facts
 from int8gate.report.limits import COMMENT_LIMIT, COMMENT_TARGET, FOLD_LEVELS, REPORT_TOO_LARGE, folded_note
@@ -85,12 +86,15 @@ def _render(report: Report, options: RenderOptions, aim: int) -> str:
     if options.marker:
         parts.append(options.marker)
     parts.append(_headline(report))
-    parts.append(_summary_table(report.models))
+    shown = [model for model in report.models if not againstbase.collapsible(model)]
+    if shown:
+        parts.append(_summary_table(shown, vs_base=againstbase.has_base(report.models)))
+    parts.append(againstbase.collapsed_line(report.models))
     parts.append(runner_line(report.runner))
     if options.fold < 4:
-        parts.extend(_model_section(model, options) for model in report.models)
+        parts.extend(_model_section(model, options) for model in shown)
     else:
-        parts.extend(_short_reasons(model) for model in report.models if model.reasons)
+        parts.extend(_short_reasons(model) for model in shown if model.reasons)
     if options.chart and options.fold < 2:
         chart = _chart(report.models)
         if chart:
@@ -119,6 +123,9 @@ def _headline(report: Report) -> str:
 
 
 def _speed_cells(model: ModelResult) -> str:
+    cached = againstbase.cached_speed_cells(model)
+    if cached is not None:
+        return cached
     if model.benchmark is None or not model.benchmark.runs:
         return "—"
     cells = []
@@ -145,18 +152,20 @@ def _fidelity_cell(model: ModelResult) -> str:
     return "—" if model.fidelity is None else fidelity_short(model.fidelity, ok="✔", failed="✘", sep=" ")
 
 
-def _summary_table(models: Sequence[ModelResult]) -> str:
+def _summary_table(models: Sequence[ModelResult], *, vs_base: bool = False) -> str:
     rows = [
         (
             escape(m.name),
             f"{VERDICT_ICON[m.verdict]} {m.verdict.value}",
             _speed_cells(m),
+            *((againstbase.vs_base_cell(m),) if vs_base else ()),
             _quant_cell(m),
             _fidelity_cell(m),
         )
         for m in models
     ]
-    return table(("model", "verdict", "INT8 speedup (95% CI)", "quantized", "fidelity"), rows)
+    against = ("vs base",) if vs_base else ()
+    return table(("model", "verdict", "INT8 speedup (95% CI)", *against, "quantized", "fidelity"), rows)
 
 
 def runner_line(runner: RunnerProfile) -> str:
@@ -178,6 +187,7 @@ def _model_section(model: ModelResult, options: RenderOptions) -> str:
     if options.fold >= 3:
         return "\n\n".join(lines)
     lines.append(_context(model, brief=brief))
+    lines.append(againstbase.before_after(model))
     ranked = sorted((f for f in model.findings if f is not cause), key=_rank)
     # Brief: only the model's own warnings and failures stay visible; the measurement's quality and
     # where the speedup sits in the expected range are named under "Also".
@@ -189,7 +199,7 @@ def _model_section(model: ModelResult, options: RenderOptions) -> str:
     folded = _folded(model, rest, options)
     if folded:
         lines.append(folded)
-    return "\n\n".join(lines)
+    return "\n\n".join(line for line in lines if line)
 
 
 SHOWN_FINDINGS = 3

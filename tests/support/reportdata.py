@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from int8gate.findings import Finding, Severity
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import Verdict
@@ -26,6 +28,17 @@ from int8gate.model.quantfacts import ScaleGranularity, WeightBytes
 from int8gate.model.values import TensorSpec
 from int8gate.policy.spec import OptLevel
 from int8gate.report.data import BenchmarkSection, ModelResult, Report, ToolInfo
+from int8gate.report.vsbase import (
+    BaseStatus,
+    BenchmarkDecision,
+    CachedResult,
+    CensusDelta,
+    CensusSide,
+    FidelityDelta,
+    FidelitySide,
+    VsBase,
+    VsBaseRun,
+)
 
 SETUP = "one worker process per session pair; shared intra-op pool"
 
@@ -255,3 +268,52 @@ def demo() -> Report:
     full = report((real, fake), Verdict.FAIL)
     return Report(tool=ToolInfo("int8gate", "0.1.0", ".int8gate.yml", "2026-11-27T00:00:00+00:00", 18.0),
                   verdict=full.verdict, exit_code=0, runner=full.runner, models=full.models, title="int8gate demo")
+BASE_REF = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
+
+
+def against_base() -> Report:
+    """A pull request's report against its base: a re-quantized pair, a new one, unchanged ones (collapsed or not)."""
+    def ratio(estimate: float, low: float, high: float) -> Speedup:
+        return Speedup(estimate, low, high, (high - low) / (2 * estimate))
+
+    def side(share: float, quantized: int, q: int, dq: int, fed: int, size: int) -> CensusSide:
+        return CensusSide("qdq", 13, quantized, share, q, dq, fed, size, "ab" * 32)
+
+    skipped = BenchmarkDecision(True, "neither the pair's files nor its policy changed against base f95f852bd8fc")
+    runs = (VsBaseRun(1, ratio(0.412, 0.401, 0.423), ratio(0.97, 0.95, 0.99), ratio(2.36, 2.30, 2.41)),
+            VsBaseRun(4, ratio(0.551, 0.532, 0.570), ratio(1.01, 0.98, 1.04), ratio(1.82, 1.75, 1.90)))
+    requantized = replace(
+        model("resnet", verdict=Verdict.PASS,
+              runs=(row(1, 9.2, 3.9, 2.30, 2.41, Call.FASTER), row(4, 3.1, 1.7, 1.75, 1.90, Call.FASTER)),
+              reasons=("quantized: format qdq, 100% of compute MACs run in integer",), fid=fidelity(0.99991, True)),
+        vs_base=VsBase(BaseStatus.CHANGED, BASE_REF, BenchmarkDecision(False, "the INT8 model changed against base "
+                       "f95f852bd8fc"), "the INT8 model changed against base f95f852bd8fc", ("int8",),
+                       runs[0].int8_latency_ratio, runs[0].base_speedup, runs[0].head_speedup, runs,
+                       CensusDelta(side(0.08, 1, 2, 14, 11, 1_240_000), side(1.0, 13, 2, 2, 0, 360_000),
+                                   ("not-preprocessed",), ("qdq-unfused", "partial-quantization")),
+                       FidelityDelta(FidelitySide(True, 0.9994, 36.1), FidelitySide(True, 0.99991, 39.2))),
+    )  # fmt: skip
+    new = replace(
+        model("detector", verdict=Verdict.PASS, runs=(row(1, 5.0, 2.5, 1.9, 2.1, Call.FASTER),),
+              reasons=("quantized: format qdq, 100% of compute MACs run in integer",), fid=fidelity(0.9995, True)),
+        vs_base=VsBase(BaseStatus.NEW, BASE_REF, BenchmarkDecision(False, "new"),
+                       "the INT8 model is new: models/detector_int8.onnx is absent on base f95f852bd8fc", ("int8",)),
+    )  # fmt: skip
+    cached = CachedResult("k" * 64, "2026-11-29T08:00:00+00:00", "aa" * 20, "0.1.0",
+                          (row(1, 8.0, 4.0, 1.95, 2.05, Call.FASTER),), fidelity(0.9999, True))
+    unchanged = replace(
+        model("segmenter", verdict=Verdict.PASS, reasons=("not benchmarked again: …",)),
+        vs_base=VsBase(BaseStatus.UNCHANGED, BASE_REF, skipped, "the same files as base f95f852bd8fc", cached=cached),
+    )
+    bare = replace(
+        model("tagger", verdict=Verdict.PASS, reasons=("not benchmarked again: …",)),
+        vs_base=VsBase(BaseStatus.UNCHANGED, BASE_REF, skipped, "the same files as base f95f852bd8fc"),
+    )
+    slower = replace(
+        model("ranker", verdict=Verdict.FAIL, reasons=("slower than required at 1 thread: 0.91× … (cached: …)",)),
+        vs_base=VsBase(BaseStatus.UNCHANGED, BASE_REF, skipped, "the same files as base f95f852bd8fc",
+                       cached=replace(cached, runs=(row(1, 4.0, 4.4, 0.88, 0.93, Call.SLOWER),))),
+    )
+    nothing = BenchmarkSection((), INPUTS, (), 1.2, "auto: lower edge of the expected range")  # not measured this run
+    not_measured = tuple(replace(m, benchmark=nothing, fidelity=None) for m in (unchanged, bare, slower))
+    return report((requantized, new, *not_measured), Verdict.FAIL)
