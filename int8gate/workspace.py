@@ -381,3 +381,28 @@ def _give_to_owner_of(base: Path, path: Path) -> None:
     made = [path, *path.parents[: len(path.parents) - len(base.parts)]] if path.is_relative_to(base) else [path]
     for item in made:
         os.chown(item, owner.st_uid, owner.st_gid, follow_symlinks=False)
+
+
+def hand_back(path: Path, like: Path) -> None:
+    """Give ``path`` (and everything under it) the owner of ``like``, where root made it (a no-op unless root).
+
+    The Action's container runs as root over a workspace that belongs to the runner's uid; what
+    it creates there (a ``.git`` fetch, the results cache) must stay usable by the runner's later
+    steps and removable by its next checkout.
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    try:
+        owner = like.stat()
+    except OSError:
+        return
+    if owner.st_uid == 0:
+        return
+    entries = [path] + ([Path(folder) / name for folder, dirs, files in os.walk(path) for name in (*dirs, *files)]
+                        if path.is_dir() else [])  # fmt: skip
+    for entry in entries:
+        try:
+            if entry.lstat().st_uid != owner.st_uid:
+                os.lchown(entry, owner.st_uid, owner.st_gid)
+        except OSError:
+            continue

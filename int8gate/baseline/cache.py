@@ -19,7 +19,7 @@ from typing import Any
 from int8gate.baseline.changes import PairDigests
 from int8gate.report.jsonable import ReportFormatError, from_jsonable, to_jsonable
 from int8gate.report.vsbase import CachedResult
-from int8gate.workspace import atomic_write_text
+from int8gate.workspace import atomic_write_text, hand_back
 
 CACHE_FORMAT = 1
 MAX_ENTRY_BYTES = 4 << 20
@@ -83,6 +83,7 @@ class ResultCache:
         entries = sorted(self.folder.glob("*.json"), key=_age_key)
         for old in entries[: max(len(entries) - MAX_ENTRIES, 0)]:
             old.unlink(missing_ok=True)
+        hand_back(self.folder, like=self.folder.parent)  # the runner's uid keeps it, not the container's root
 
 
 def _age_key(path: Path) -> float:

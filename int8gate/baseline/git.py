@@ -12,13 +12,13 @@ handed back to the owner of ``.git``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from int8gate.runtime.child import ChildError, run_child, run_child_to_file
+from int8gate.workspace import hand_back
 
 GIT_TIMEOUT = 60.0
 """Seconds for a local git command (rev-parse, ls-tree, cat-file)."""
@@ -109,7 +109,7 @@ class GitRepo:
             self.run("fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head",
                      *depth, remote, sha, timeout=FETCH_TIMEOUT)  # fmt: skip
         finally:
-            give_back(git_dir)
+            hand_back(git_dir, like=git_dir)
 
     def common_dir(self) -> Path:
         """The ``.git`` folder that holds the objects (shared by linked work trees)."""
@@ -135,23 +135,3 @@ class GitRepo:
                               env=self.env, timeout=GIT_TIMEOUT)  # fmt: skip
         except ChildError as exc:
             raise GitError(f"git cat-file: {exc.cause('git')}") from None
-
-
-def give_back(git_dir: Path) -> None:
-    """Hand files under ``git_dir`` that root created back to the owner of ``git_dir`` (a no-op unless root)."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return
-    try:
-        owner = git_dir.stat()
-    except OSError:
-        return
-    if owner.st_uid == 0:
-        return
-    for folder, dirs, files in os.walk(git_dir):
-        for name in (*dirs, *files):
-            path = Path(folder) / name
-            try:
-                if path.lstat().st_uid != owner.st_uid:
-                    os.lchown(path, owner.st_uid, owner.st_gid)
-            except OSError:
-                continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -168,3 +169,13 @@ def test_from_jsonable_reverses_to_jsonable_and_names_the_place_that_does_not_fi
     data["call"] = "sideways"
     with pytest.raises(ReportFormatError, match=r"^\$\.call: 'sideways' is not one of "):
         from_jsonable(type(run), data)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing files to another uid needs root")
+def test_as_root_the_cache_is_left_to_the_workspace_owner(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    os.chown(workspace, 4242, 4242)  # the runner's checkout; the Action's container runs as root
+    ResultCache(workspace / ".int8gate-cache").put(cached("k"))
+    owners = {p.stat().st_uid for p in [workspace / ".int8gate-cache", *(workspace / ".int8gate-cache").iterdir()]}
+    assert owners == {4242}
