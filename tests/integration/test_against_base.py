@@ -109,3 +109,17 @@ def test_a_base_that_names_no_commit_is_a_usage_error(docs_only: Origin, tmp_pat
                 environ={})  # fmt: skip
     assert code == 2
     assert capsys.readouterr().err == f"int8gate: error: --base nope: not a commit in the repository at {work.resolve()}\n"
+
+
+def test_a_git_lfs_pointer_on_base_is_said_as_such_and_the_head_is_measured(zoo: Zoo, tmp_path: Path) -> None:
+    pointer = (b"version https://git-lfs.github.com/spec/v1\n"
+               b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 44000\n")  # fmt: skip
+    origin = make_origin(tmp_path / "origin", lambda w: write_files(w, {**_base(zoo), "models/net_int8.onnx": pointer}),
+                         lambda w: write_files(w, {"models/net_int8.onnx": zoo.conv_qdq}))  # fmt: skip
+    work = clone_head(origin, tmp_path / "ws", shallow=False)
+    _, report, markdown, _ = check(work, tmp_path, "--base", "origin/main")
+    vs = report["models"][0]["vs_base"]
+    assert vs["status"] == "unavailable"
+    assert vs["why"] == "models/net_int8.onnx is a Git LFS pointer on base, not the file (LFS objects are not fetched)"
+    assert report["models"][0]["benchmark"]["runs"]  # measured as without a base
+    assert "| net | " in markdown and " | unavailable | " in markdown
