@@ -16,7 +16,13 @@ from enum import Enum
 
 from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.sidebyside import VsBaseRun
 from int8gate.measure.stats import Speedup
+
+__all__ = [
+    "BaseStatus", "BenchmarkDecision", "CachedResult", "CensusDelta", "CensusSide", "FidelityDelta", "FidelitySide",
+    "VsBase", "VsBaseRun",
+]  # fmt: skip
 
 
 class BaseStatus(str, Enum):
@@ -76,17 +82,6 @@ class FidelityDelta:
 
     before: FidelitySide
     after: FidelitySide
-
-
-@dataclass(frozen=True)
-class VsBaseRun:
-    """One thread setting measured side by side: head INT8 / base INT8 time, and both speedups."""
-
-    intra_op_threads: int
-    int8_latency_ratio: Speedup | None
-    base_speedup: Speedup | None
-    head_speedup: Speedup | None
-    error: str | None = None
 
 
 @dataclass(frozen=True)
