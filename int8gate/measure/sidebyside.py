@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from int8gate.measure import stats
+from int8gate.measure.benchrun import PairMeasurement
+from int8gate.measure.fidelity import FidelityResult
 from int8gate.measure.stats import Speedup
 
 
@@ -37,6 +39,17 @@ class VsBaseRun:
     base_speedup: Speedup | None
     head_speedup: Speedup | None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """A changed pair measured beside its base: the head pair's rows, fidelity and profile as ``bench``
+    gives them, a side-by-side row per thread setting, and the base INT8 model's output agreement with
+    its FP32 reference (from the same worker's fidelity runs; ``None`` when not asked for)."""
+
+    pair: PairMeasurement
+    runs: tuple[VsBaseRun, ...]
+    base_fidelity: FidelityResult | None = None
 
 
 def latency_ratio(sessions: Sequence[SideBySideSession], *, seed: int) -> Speedup:

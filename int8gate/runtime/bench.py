@@ -224,9 +224,12 @@ def measure_row(
     deadline: Deadline | None = None,
     first: FirstWorker = FirstWorker(),
     overhead_ms: float | None = None,
+    narrow: Callable[[Sequence[WorkerResult]], bool] | None = None,
 ) -> tuple[BenchRun, WorkerResult | None]:
     """Measure one row (module docstring); the row and its first worker's result (``None`` if it failed).
 
+    ``narrow``: a further condition for stopping before the budget (``runtime.sidebyside``: the head
+    INT8 / base INT8 interval at its target too), given the sessions so far.
     ``overhead_ms`` is the harness overhead already measured for this pair (then the first worker
     measures it only if it profiles anyway).
     """
@@ -237,7 +240,7 @@ def measure_row(
     row = _Row()
     stop, error, confirmed, note = _gather(row, base, launch, settings=settings, threshold=threshold, clock=clock,
                                            refused=refused, deadline=deadline, first=first, start=start,
-                                           budget=budget)  # fmt: skip
+                                           budget=budget, narrow=narrow)  # fmt: skip
     if budget < settings.budget_seconds and stop is stats.StopReason.BUDGET:
         stop = stats.StopReason.DEADLINE  # the run's deadline, not the row's budget, set its end
     first_result = row.results[0] if row.results else None
@@ -279,6 +282,7 @@ def _gather(
     first: FirstWorker,
     start: float,
     budget: float,
+    narrow: Callable[[Sequence[WorkerResult]], bool] | None = None,
 ) -> tuple[stats.StopReason | None, str | None, bool, str]:
     """Add sessions to ``row`` by the stopping and confirmation rules within ``budget`` seconds from
     ``start``: the rule that stopped it, the error (a failed worker), whether it was confirmed and why
@@ -296,6 +300,8 @@ def _gather(
             zone = stopping.near_zone(_doubts(row, settings, threads=base.threads, speedup=speedup))
             stop = stopping.stop_rule(speedup, sessions=in_phase, minimum=minimum, threshold=threshold, zone=zone,
                                       target_halfwidth=settings.target_halfwidth)  # fmt: skip
+            if stop is not None and narrow is not None and not narrow(row.results):
+                stop = None
             near = not stopping.clear_of(speedup, threshold, zone)
             # Keep room for a confirmation of ordinary sessions; one of the least sessions will still do.
             ordinary = row.session_cost(slice_seconds)

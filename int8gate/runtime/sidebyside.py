@@ -1,41 +1,45 @@
 """Measure a changed pair beside its base versions: head FP32, head INT8, base INT8 (and base FP32) timed
-in the same rounds of the same workers, within the row's budget.
+in the same rounds of the same workers, within each row's budget.
 
-The row is ``bench``'s — same workers, sessions, slices, budget, confirmation of a "slower" call — with
-the base's models added to every worker's rounds (``WorkerRequest.others``). It stops when both the
-head speedup's and the head/base time ratio's intervals are as narrow as ``target_halfwidth``, or when
-the next worker would overrun the budget. A worker that fails turns both into failed rows.
+The rows are ``bench``'s (``measure_row``: the same workers, one session per model, slices, budget,
+stop and confirmation rules), with the base's models added to every worker's ``models`` — the worker
+times any number of models in balanced rounds, every model in every position once per block. A row
+stops early only when the head/base time ratio's interval is as narrow as ``target_halfwidth`` too.
+The first worker of the first row runs the fidelity feeds through every model, so the base INT8
+model's output agreement comes from the same worker, and profiles the head pair as ``bench`` does.
+A worker that fails turns the row and its side-by-side figures into failed rows with the cause.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
+from int8gate.deadline import Deadline
 from int8gate.inputs.resolved import ResolvedInput
-from int8gate.measure import sidebyside, stats
-from int8gate.measure.benchrun import BenchRun
-from int8gate.measure.sidebyside import SideBySideSession, VsBaseRun
-from int8gate.policy.spec import BenchmarkSettings
+from int8gate.measure import fidelity as fid
+from int8gate.measure import sidebyside
+from int8gate.measure.benchrun import BenchRun, PairMeasurement
+from int8gate.measure.opprofile import ProfileComparison
+from int8gate.measure.sidebyside import SideBySide, SideBySideSession, VsBaseRun
+from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
 from int8gate.runtime import bench
-from int8gate.runtime.protocol import WorkerRequest, setup_description
+from int8gate.runtime.protocol import WorkerRequest, WorkerResult
+
+BASE_INT8, BASE_FP32 = 2, 3
+"""Where the base's models sit in a side-by-side worker's ``models`` (after head FP32 and INT8)."""
 
 
-@dataclass
-class _Row(bench._Row):
-    """``bench``'s row of sessions, read also as side-by-side sessions (the base's latencies of each)."""
-
-    base_fp32: bool = False
-
-    def sides(self) -> list[SideBySideSession]:
-        return [
-            SideBySideSession(r.fp32_ns, r.int8_ns, r.others_ns[0], r.others_ns[1] if self.base_fp32 else None)
-            for r in self.results
-        ]
+def sessions_of(results: Sequence[WorkerResult], *, base_fp32: bool) -> list[SideBySideSession]:
+    """The workers' latencies as side-by-side sessions."""
+    out = []
+    for r in results:
+        times = r.latencies_ns
+        out.append(SideBySideSession(times[0], times[1], times[BASE_INT8], times[BASE_FP32] if base_fp32 else None))
+    return out
 
 
 def measure_against_base(
@@ -44,82 +48,94 @@ def measure_against_base(
     base_int8: Path,
     base_fp32: Path | None = None,
     *,
+    threads: Sequence[int],
     inputs: Sequence[ResolvedInput] = (),
     samples: Path | None = None,
-    threads: int,
     settings: BenchmarkSettings,
     threshold: float,
+    requirement: FidelityRequirement | None = None,
+    profile: bool = True,
+    refused: str = "",
     clock: bench.Clock = time.monotonic,
     env: Mapping[str, str] | None = None,
     worker_command: Sequence[str] | None = None,
-) -> tuple[BenchRun, VsBaseRun]:
-    """The head pair's row at ``threads`` and its side-by-side comparison with the base models.
+    deadline: Deadline | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    profiles: bench.ProfileCache | None = None,
+) -> SideBySide:
+    """Every row of the head pair beside the base models (module docstring); ``bench.measure_models``'s
+    arguments, plus ``base_fp32``: the base's FP32 model when it differs from the head's (else the
+    head's serves both)."""
+    launcher = bench._bounded_launch(bench._launcher(env, settings, worker_command), deadline)
+    models = (fp32, int8, base_int8) + ((base_fp32,) if base_fp32 is not None else ())
+    request = bench._request(fp32, int8, threads=threads[0] if threads else 1, settings=settings, inputs=inputs,
+                             samples=samples)  # fmt: skip
+    request = replace(request, models=tuple(str(path) for path in models))
+    key: bench.ProfileKey = (str(fp32.resolve()), request.threads, request.optimization_level, request.inputs,
+                             request.samples)  # fmt: skip
+    cache = profiles if profiles is not None else {}
+    two = base_fp32 is not None
 
-    ``base_fp32``: the base's FP32 model when it differs from the head's (else the head's serves both).
-    """
-    launcher = bench._launcher(env, settings, worker_command)
-    others = (str(base_int8),) + ((str(base_fp32),) if base_fp32 is not None else ())
-    request = bench._request("measure", fp32, int8, threads=threads, settings=settings, inputs=inputs,
-                             samples=samples, warmup_runs=settings.warmup_runs, min_rounds=bench.MIN_ROUNDS,
-                             overhead_runs=0, others=others)  # fmt: skip
-    start = clock()
-    row = _Row(base_fp32=base_fp32 is not None)
-    stop, error = _phase(row, request, launcher, settings=settings, budget=settings.budget_seconds, clock=clock)
-    confirmed = False
-    if error is None and settings.confirm:
-        first = stats.estimate_speedup(row.samples(), seed=settings.seed)
-        if stats.call(first, threshold) is stats.Call.SLOWER:
-            budget = bench.CONFIRM_BUDGET_FACTOR * settings.budget_seconds
-            stop, error = _phase(row, request, launcher, settings=settings, budget=budget, clock=clock)
-            confirmed = True
-    shell = BenchRun(
-        intra_op_threads=threads, threshold=threshold, fp32=None, int8=None, speedup=None, call=None,
-        stopped_by=None, confirmed=confirmed, sessions=len(row.results), rounds=sum(r.rounds for r in row.results),
-        seconds=clock() - start, setup=row.results[0].setup if row.results else setup_description(threads),
-        harness_overhead_ms=row.results[0].overhead_ns / 1e6 if row.results else 0.0,
-    )  # fmt: skip
-    if error is not None or not row.results:
-        cause = error or "no session finished"
-        return replace(shell, error=cause), VsBaseRun(threads, None, None, None, error=cause)
-    run = bench._finish(shell, row, settings, stop)
-    assert run.speedup is not None  # a finished row always has one
-    return run, sidebyside.compare(threads, row.sides(), run.speedup, seed=settings.seed)
+    def narrow(results: Sequence[WorkerResult]) -> bool:
+        ratio = sidebyside.latency_ratio(sessions_of(results, base_fp32=two), seed=settings.seed)
+        return ratio.halfwidth <= settings.target_halfwidth
+
+    runs: list[BenchRun] = []
+    vs_runs: list[VsBaseRun] = []
+    fidelity: fid.FidelityResult | None = None
+    base_fidelity: fid.FidelityResult | None = None
+    comparison: ProfileComparison | None = None
+    profile_error: str | None = None
+    overhead: float | None = None
+    beside = "INT8 and FP32 models" if two else "INT8 model"
+    with tempfile.TemporaryDirectory(prefix="int8gate-sidebyside-") as tmp:
+        for position, count in enumerate(threads):
+            if progress is not None:
+                progress(position + 1, count)
+            extra = bench.FirstWorker()
+            if position == 0:
+                extra = bench.FirstWorker(requirement is not None, (1,) if key in cache else (0, 1), tmp)
+            seen: list[WorkerResult] = []
+
+            def launch(req: WorkerRequest, seen: list[WorkerResult] = seen) -> WorkerResult | str:
+                result = launcher(req)
+                if not isinstance(result, str):
+                    seen.append(result)
+                return result
+
+            run, first = bench.measure_row(replace(request, threads=count), launch, settings=settings,
+                                           threshold=threshold, clock=clock, refused=refused, deadline=deadline,
+                                           first=extra, overhead_ms=overhead, narrow=narrow)  # fmt: skip
+            head = run.speedup
+            if run.error is None and len(seen) == run.sessions and head is not None:
+                run = replace(run, setup=f"{run.setup}; the base branch's {beside} ran in the same rounds")
+                vs_runs.append(sidebyside.compare(count, sessions_of(seen, base_fp32=two), head, seed=settings.seed))
+            else:  # a failed row, or one the run's deadline left out
+                cause = run.error or run.not_measured or "no session finished"
+                vs_runs.append(VsBaseRun(count, None, None, None, error=cause))
+            runs.append(run)
+            if position == 0:
+                overhead = run.harness_overhead_ms if first is not None and first.overhead_ns else None
+                if requirement is not None:
+                    fidelity = bench._fidelity_from(Path(tmp), first, run.error, requirement, samples)
+                    base_fidelity = _base_fidelity(Path(tmp), first, run.error, requirement, samples, two=two)
+                if profile:
+                    comparison, profile_error = bench._profile_from(Path(tmp), first, run.error, key, cache)
+    return SideBySide(PairMeasurement(tuple(runs), fidelity, comparison, profile_error), tuple(vs_runs), base_fidelity)
 
 
-def _halfwidth(row: _Row, settings: BenchmarkSettings) -> float:
-    """The wider of the head speedup's and the head/base ratio's relative half-widths."""
-    speedup = stats.estimate_speedup(row.samples(), seed=settings.seed)
-    ratio = sidebyside.latency_ratio(row.sides(), seed=settings.seed)
-    return max(speedup.halfwidth, ratio.halfwidth)
-
-
-def _phase(
-    row: _Row,
-    base: WorkerRequest,
-    launcher: bench.WorkerLauncher,
+def _base_fidelity(
+    folder: Path,
+    first: WorkerResult | None,
+    error: str | None,
+    requirement: FidelityRequirement,
+    samples: Path | None,
     *,
-    settings: BenchmarkSettings,
-    budget: float,
-    clock: bench.Clock,
-) -> tuple[stats.StopReason, str | None]:
-    """Add sessions until both intervals meet the target or ``budget`` seconds are spent (``bench._phase``'s rule)."""
-    minimum = max(settings.sessions, 1)
-    slice_seconds = max(budget / (bench.SLICES_PER_SESSION * minimum), bench.MIN_SLICE_SECONDS)
-    began = clock()
-    costs: list[float] = []
-    while len(costs) < bench.MAX_SESSIONS:
-        if len(costs) >= minimum:
-            if _halfwidth(row, settings) <= settings.target_halfwidth:
-                return stats.StopReason.TARGET, None
-            if clock() - began + float(np.mean(costs)) > budget:
-                return stats.StopReason.BUDGET, None
-        request = bench._for_session(base, len(row.results), slice_seconds)
-        t0 = clock()
-        result = launcher.run(request)
-        costs.append(clock() - t0)
-        if isinstance(result, str):
-            return stats.StopReason.BUDGET, result
-        if len(result.others_ns) != len(base.others):
-            return stats.StopReason.BUDGET, "worker did not time the base models"
-        row.results.append(result)
-    return stats.StopReason.BUDGET, None
+    two: bool,
+) -> fid.FidelityResult:
+    """The base INT8 model's outputs against its FP32 reference (the base's when it changed too)."""
+    if first is None or not first.samples:
+        return fid.failed(error or "the models were not run", source="random" if samples is None else "samples")
+    reference = bench._load_outputs(folder / f"m{BASE_FP32 if two else 0}.npz", first.outputs)
+    candidate = bench._load_outputs(folder / f"m{BASE_INT8}.npz", first.outputs)
+    return fid.compare(reference, candidate, requirement, source=first.source)

@@ -65,7 +65,8 @@ def test_a_requantizing_pr_shows_before_and_after(
     assert f"**Against base `{origin.base[:12]}`:** the INT8 model changed against base {origin.base[:12]}" in comment
     assert "| compute ops quantized | 1 of 7 | 7 of 7 |" in comment
     assert "| MACs in integer |" in comment and "| fidelity: worst cosine, SNR |" in comment
-    assert "| vs base |" in comment
+    assert "| vs base |" in comment and "| INT8 time, head / base, 1t | 1× | **" in comment
+    assert vs["int8_latency_ratio"]["estimate"] > 0
     assert got["outputs"]["verdict"] == got["report"]["verdict"]
 
 

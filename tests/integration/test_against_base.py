@@ -64,7 +64,11 @@ def test_a_requantizing_change_is_compared_with_base(requantized: Origin, tmp_pa
     assert before["compute_ops_quantized"] < after["compute_ops_quantized"] == after["compute_ops_total"]
     assert before["sha256"] != after["sha256"] and after["sha256"] == model["quantization"]["sha256"]
     assert vs["fidelity_delta"]["before"]["worst_cosine"] is not None
-    assert model["benchmark"]["runs"][0]["speedup"]["estimate"] > 0  # measured in this run
+    head = model["benchmark"]["runs"][0]["speedup"]
+    assert vs["head_speedup"] == head and vs["runs"][0]["head_speedup"] == head  # the same rounds
+    ratio, base = vs["int8_latency_ratio"], vs["base_speedup"]
+    assert ratio["ci_low"] <= ratio["estimate"] <= ratio["ci_high"] and ratio["estimate"] > 0
+    assert base["estimate"] < head["estimate"]  # the PR quantized the float layers main had left
     assert code in (0, 1)
 
 

@@ -3,7 +3,7 @@ verdict stands on the cached result when there is one), a changed pair's base is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -13,9 +13,9 @@ from int8gate.baseline.changes import PairBase, PairDigests, Provenance
 from int8gate.gate.pipeline import Edges, run_gate
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import FailOn, Verdict
-from int8gate.measure.benchrun import BenchRun
-from int8gate.measure.fidelity import FidelityResult
-from int8gate.measure.stats import Call
+from int8gate.measure.benchrun import PairMeasurement
+from int8gate.measure.sidebyside import SideBySide, VsBaseRun
+from int8gate.measure.stats import Call, Speedup
 from int8gate.model.inspection import ModelInspection
 from int8gate.model.values import TensorSpec
 from int8gate.policy.spec import (
@@ -26,8 +26,11 @@ from int8gate.policy.spec import (
     OptLevel,
     Policy,
     QuantizedRequirement,
+    Requirements,
+    VsBaseRequirement,
 )
 from int8gate.report.data import ModelResult, Report, ToolInfo
+from int8gate.report.progress import Stage, Step
 from int8gate.report.vsbase import BaseStatus, CachedResult
 from int8gate.workspace import PairPaths
 
@@ -49,12 +52,20 @@ class Store:
         self.entries[result.key] = result
 
 
+FASTER_THAN_BASE = Speedup(0.42, 0.41, 0.43, 0.012)
+
+
 @dataclass
 class Fake:
-    """Edges answering from canned data; base copies live under ``base/``; every call is recorded."""
+    """Edges answering from canned data; base copies live under ``base/``; every call and step is recorded.
+
+    ``ratio``: what the side-by-side edge measures as head INT8 time / base INT8 time.
+    """
 
     calls: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     store: Store = field(default_factory=Store)
+    ratio: Speedup = FASTER_THAN_BASE
 
     def inspect(self, path: Path, *, input_shapes: Mapping[str, tuple[int, ...]], opt_level: OptLevel,
                 requirement: QuantizedRequirement, max_bytes: int | None, runtime_layer: bool,
@@ -65,27 +76,41 @@ class Fake:
             return replace(half, mac_share_quantized=0.5, sha256="ba" * 32)
         return reportdata.inspection(str(path), quantized="int8" in path.name, size=360_000)
 
-    def measure(self, fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], samples: Path | None,
-                threads: int, settings: BenchmarkSettings, threshold: float) -> BenchRun:  # fmt: skip
-        self.calls.append(f"measure {int8} threads={threads}")
-        return reportdata.row(threads, 9.2, 3.9, 2.28, 2.38, Call.FASTER)
+    def measure(self, fp32: Path, int8: Path, *, threads: Sequence[int], inputs: Sequence[ResolvedInput],
+                samples: Path | None, settings: BenchmarkSettings, threshold: float,
+                requirement: FidelityRequirement, profile: bool, refused: str,
+                progress: Callable[[int, int], None] | None) -> PairMeasurement:  # fmt: skip
+        self.calls.append(f"measure {int8} threads={list(threads)}")
+        runs = tuple(reportdata.row(t, 9.2, 3.9, 2.28, 2.38, Call.FASTER) for t in threads)
+        return PairMeasurement(runs, reportdata.fidelity(0.9999, True))
 
-    def fidelity(self, fp32: Path, int8: Path, *, inputs: Sequence[ResolvedInput], samples: Path | None,
-                 requirement: FidelityRequirement, settings: BenchmarkSettings) -> FidelityResult:  # fmt: skip
-        self.calls.append(f"fidelity {int8}")
-        return reportdata.fidelity(0.97 if int8.parts[0] == "base" else 0.9999, True)
+    def compare(self, fp32: Path, int8: Path, base_int8: Path, base_fp32: Path | None, *, threads: Sequence[int],
+                inputs: Sequence[ResolvedInput], samples: Path | None, settings: BenchmarkSettings, threshold: float,
+                requirement: FidelityRequirement, profile: bool, refused: str,
+                progress: Callable[[int, int], None] | None) -> SideBySide:  # fmt: skip
+        self.calls.append(f"compare {int8} with {base_int8} and {base_fp32} threads={list(threads)}")
+        for row, count in enumerate(threads, 1):
+            if progress is not None:
+                progress(row, count)
+        runs = tuple(reportdata.row(t, 9.2, 3.9, 2.28, 2.38, Call.FASTER) for t in threads)
+        vs = tuple(VsBaseRun(run.intra_op_threads, self.ratio, Speedup(1.1, 1.0, 1.2, 0.09), run.speedup)
+                   for run in runs)  # fmt: skip
+        pair = PairMeasurement(runs, reportdata.fidelity(0.9999, True))
+        return SideBySide(pair, vs, reportdata.fidelity(0.97, True))
 
     def edges(self) -> Edges:
         return Edges(
-            inspect=self.inspect, measure=self.measure, fidelity=self.fidelity,
+            inspect=self.inspect, measure=self.measure,
             load_declared_inputs=lambda path: (TensorSpec("input", "float32", (1, 3, 112, 112)),),
-            sample_shapes=lambda path: {}, clock=lambda: 0.0, progress=lambda text: None,
-            cache=self.store, stamp=lambda: "2026-11-30T12:00:00+00:00",
+            sample_shapes=lambda path: {}, clock=lambda: 0.0, progress=self.steps.append,
+            cache=self.store, stamp=lambda: "2026-11-30T12:00:00+00:00", compare=self.compare,
         )  # fmt: skip
 
 
-def run(fake: Fake, base: PairBase | None, *, when: BenchmarkWhen = BenchmarkWhen.CHANGED) -> ModelResult:
-    policy = Policy(models=(PAIR.pair,), benchmark=BenchmarkSettings(threads=(1,), when=when))
+def run(fake: Fake, base: PairBase | None, *, when: BenchmarkWhen = BenchmarkWhen.CHANGED,
+        max_slowdown: float | None = None) -> ModelResult:  # fmt: skip
+    require = Requirements(vs_base=VsBaseRequirement(max_slowdown))
+    policy = Policy(models=(PAIR.pair,), require=require, benchmark=BenchmarkSettings(threads=(1,), when=when))
     provenance = Provenance({"net": DIGESTS}, None if base is None else {"net": base}, commit="c0ffee" * 6 + "abcd")
     report: Report = run_gate(policy, [PAIR], reportdata.runner(), fake.edges(), fail_on=FailOn.FAIL,
                               tool=lambda s: ToolInfo("int8gate", "0", ".int8gate.yml", "t", s),
@@ -133,7 +158,7 @@ def test_an_unchanged_pair_is_judged_on_the_cached_result_for_the_same_content()
 def test_when_always_an_unchanged_pair_is_benchmarked_as_before() -> None:
     fake = Fake()
     model = run(fake, UNCHANGED, when=BenchmarkWhen.ALWAYS)
-    assert "measure net_int8.onnx threads=1" in fake.calls
+    assert "measure net_int8.onnx threads=[1]" in fake.calls
     assert model.vs_base is not None and not model.vs_base.benchmark.skipped
     assert model.vs_base.benchmark.why == "benchmark.when: always"
 
@@ -145,7 +170,7 @@ def test_a_changed_pair_inspects_and_checks_its_base_for_before_and_after() -> N
     model = run(fake, base)
     assert fake.calls == [
         "inspect net_int8.onnx", "inspect net_fp32.onnx", "inspect base/net_int8.onnx",
-        "measure net_int8.onnx threads=1", "fidelity net_int8.onnx", "fidelity base/net_int8.onnx",
+        "compare net_int8.onnx with base/net_int8.onnx and None threads=[1]",
     ]  # fmt: skip
     vs = model.vs_base
     assert vs is not None and vs.status is BaseStatus.CHANGED and vs.changed == ("int8",)
@@ -155,11 +180,43 @@ def test_a_changed_pair_inspects_and_checks_its_base_for_before_and_after() -> N
     assert vs.fidelity_delta is not None
     assert (vs.fidelity_delta.before.worst_cosine, vs.fidelity_delta.after.worst_cosine) == (0.97, 0.9999)
     assert model.verdict is Verdict.PASS
+    # one inspect step per pair (in Actions it opens the pair's log group); it names the base version
+    inspects = [step.detail for step in fake.steps if step.stage is Stage.INSPECT]
+    assert inspects == ["net_int8.onnx and net_fp32.onnx (and the base version of net_int8.onnx)"]
+    assert [(step.stage, step.row) for step in fake.steps] == [(Stage.INSPECT, 0), (Stage.MEASURE, 1)]
 
 
 def test_a_new_model_is_measured_and_has_no_before() -> None:
     fake = Fake()
     model = run(fake, PairBase(BASE, BaseStatus.NEW, "the INT8 model is new", ("int8",)))
-    assert "measure net_int8.onnx threads=1" in fake.calls
+    assert "measure net_int8.onnx threads=[1]" in fake.calls
     assert model.vs_base is not None and model.vs_base.census_delta is None
     assert len(fake.store.entries) == 1  # a full measurement is kept for the next run
+
+
+CHANGED = PairBase(BASE, BaseStatus.CHANGED, "the INT8 model changed against base f95f852bd8fc", ("int8",),
+                   int8=Path("base/net_int8.onnx"), fp32=Path("base/net_fp32.onnx"))  # fmt: skip
+
+
+def test_a_changed_pair_is_measured_beside_its_base_int8_model() -> None:
+    fake = Fake(ratio=Speedup(0.42, 0.41, 0.43, 0.012))
+    model = run(fake, CHANGED)
+    assert "compare net_int8.onnx with base/net_int8.onnx and None threads=[1]" in fake.calls  # the FP32 did not change
+    assert not any(call.startswith("measure") for call in fake.calls)
+    vs = model.vs_base
+    assert vs is not None and vs.int8_latency_ratio == Speedup(0.42, 0.41, 0.43, 0.012)
+    assert vs.base_speedup == Speedup(1.1, 1.0, 1.2, 0.09) and vs.head_speedup == model.benchmark.runs[0].speedup  # type: ignore[union-attr]
+    assert model.verdict is Verdict.PASS  # reported always, judged only when the policy asks
+
+
+def test_max_slowdown_fails_a_pr_slower_than_base_beyond_noise_and_tolerance() -> None:
+    slower = run(Fake(ratio=Speedup(1.12, 1.08, 1.16, 0.036)), CHANGED, max_slowdown=0.05)
+    assert slower.verdict is Verdict.FAIL
+    assert slower.reasons == ("slower than base at 1 thread: head INT8 takes 1.12× (95% CI 1.08–1.16) of base's "
+                              "time, allowed ≤ 1.05× by require.vs_base.max_slowdown",)  # fmt: skip
+    close = run(Fake(ratio=Speedup(1.05, 1.03, 1.07, 0.02)), CHANGED, max_slowdown=0.05)
+    assert close.verdict is Verdict.INCONCLUSIVE
+    faster = run(Fake(ratio=Speedup(0.42, 0.41, 0.43, 0.012)), CHANGED, max_slowdown=0.05)
+    assert faster.verdict is Verdict.PASS
+    assert "not slower than base at 1 thread: head INT8 takes 0.42× (95% CI 0.41–0.43) of base's time, " \
+           "allowed ≤ 1.05×" in faster.reasons
