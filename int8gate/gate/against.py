@@ -8,18 +8,21 @@ was not benchmarked again. The cache is reached only through the ``ResultStore``
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from int8gate import __version__
 from int8gate.baseline.cache import result_key
 from int8gate.baseline.changes import PairBase, PairDigests, pair_settings
+from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import SlowdownRow
 from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.sidebyside import SideBySide
 from int8gate.model.inspection import ModelInspection
-from int8gate.policy.spec import ModelPair, Policy
+from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement, ModelPair, Policy
 from int8gate.report.vsbase import (
     BenchmarkDecision,
     CachedResult,
@@ -30,6 +33,29 @@ from int8gate.report.vsbase import (
     VsBase,
     VsBaseRun,
 )
+
+
+class Compare(Protocol):
+    """Every row of a changed pair beside its base models, with both pairs' fidelity and the head's
+    profile (``runtime.sidebyside.measure_against_base``)."""
+
+    def __call__(
+        self,
+        fp32: Path,
+        int8: Path,
+        base_int8: Path,
+        base_fp32: Path | None,
+        *,
+        threads: Sequence[int],
+        inputs: Sequence[ResolvedInput],
+        samples: Path | None,
+        settings: BenchmarkSettings,
+        threshold: float,
+        requirement: FidelityRequirement,
+        profile: bool,
+        refused: str,
+        progress: Callable[[int, int], None] | None,
+    ) -> SideBySide: ...
 
 
 class ResultStore(Protocol):
