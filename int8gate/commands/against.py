@@ -79,6 +79,14 @@ def read_bases(
     }
 
 
+def head_commit(policy_path: Path, env: Mapping[str, str]) -> str | None:
+    """The commit checked out where the policy lives (recorded with cached results), or None without git."""
+    top = find_checkout(policy_path.parent)
+    if top is None:
+        return None
+    return GitRepo(top, env=env).resolve_commit("HEAD")  # None when git is missing or HEAD is unborn
+
+
 def _all_unavailable(names: Sequence[str], ref: str, why: str) -> dict[str, PairBase]:
     return {name: unavailable(ref, why) for name in names}
 

@@ -101,6 +101,7 @@ def test_the_cache_carries_mains_result_to_an_unchanged_pull_request(docs_only: 
     model = report["models"][0]
     cached = model["vs_base"]["cached"]
     assert cached is not None and cached["runs"] == on_main["models"][0]["benchmark"]["runs"]
+    assert cached["commit"] == docs_only.base  # main's checkout was at the base commit
     assert cached["fidelity"] == on_main["models"][0]["fidelity"]
     assert model["benchmark"]["runs"] == []
     assert "the cached result for the same files, runner class and ONNX Runtime stands" in model["reasons"][0]
