@@ -1,7 +1,7 @@
 """Wall time of the Action's container on the bundled example: a PR that changes no model vs one that does.
 
 Builds the Action's image from this checkout (not timed: GitHub rebuilds a Dockerfile action on every
-run whatever the PR holds), makes an origin repository from ``examples/`` with the bundled policy as it
+run whatever the PR holds), makes an origin repository from ``int8gate/demo/`` with the bundled policy as it
 is (budget 6 s, threads [1, auto]), and times ``docker run`` of the Action on three pull requests, each
 in a fresh depth-1 clone owned by uid 1001 (as the runner's workspace is), against the GitHub stand-in:
 
@@ -42,7 +42,7 @@ from examples.modelzoo import EXAMPLE_CONVNET, preprocess, quantize_calibrated  
 IMAGE = "baseline-issue-action:walltime"
 BASE_IMAGE = "int8gate-base:bookworm"
 REPOSITORY = "Codertocat/Hello-World"
-EXAMPLES = ROOT / "examples"
+EXAMPLES = ROOT / "int8gate" / "demo"  # the bundled example (package data)
 
 
 def build_image() -> float:

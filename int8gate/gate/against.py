@@ -20,7 +20,7 @@ from int8gate.judge.verdict import SlowdownRow
 from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult
-from int8gate.measure.sidebyside import SideBySide
+from int8gate.measure.sidebyside import SideBySide, VsBaseRun
 from int8gate.model.inspection import ModelInspection
 from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement, ModelPair, Policy
 from int8gate.report.vsbase import (
@@ -31,7 +31,6 @@ from int8gate.report.vsbase import (
     FidelityDelta,
     FidelitySide,
     VsBase,
-    VsBaseRun,
 )
 
 

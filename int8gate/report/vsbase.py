@@ -19,11 +19,6 @@ from int8gate.measure.fidelity import FidelityResult
 from int8gate.measure.sidebyside import VsBaseRun
 from int8gate.measure.stats import Speedup
 
-__all__ = [
-    "BaseStatus", "BenchmarkDecision", "CachedResult", "CensusDelta", "CensusSide", "FidelityDelta", "FidelitySide",
-    "VsBase", "VsBaseRun",
-]  # fmt: skip
-
 
 class BaseStatus(str, Enum):
     """What the base commit holds for a pair."""

@@ -68,7 +68,7 @@ def image() -> str:
 
 def _example(work: Path, *, int8: Path) -> None:
     """The bundled example (its policy, a 2 s budget) with ``int8`` as the convnet's INT8 model."""
-    examples = REPO / "examples"
+    examples = REPO / "int8gate" / "demo"
     policy = (examples / ".int8gate.yml").read_text(encoding="utf-8").replace("budget_seconds: 6", "budget_seconds: 2")
     write_files(work, {".int8gate.yml": policy.encode(), "README.md": b"models\n",
                        "models/convnet_fp32.onnx": examples / "models" / "convnet_fp32.onnx",
@@ -118,8 +118,8 @@ def _owned_by_the_runner(workspace: Path) -> None:
 
 
 def test_a_requantizing_pr_in_the_container(image: str, tmp_path: Path, standin: StandIn) -> None:
-    fake = REPO / "examples" / "models" / "convnet_fake_int8.onnx"
-    real = REPO / "examples" / "models" / "convnet_int8.onnx"
+    fake = REPO / "int8gate" / "demo" / "models" / "convnet_fake_int8.onnx"
+    real = REPO / "int8gate" / "demo" / "models" / "convnet_int8.onnx"
     # main holds a float graph under the INT8 name; the PR replaces it with the real quantized model
     origin = make_origin(tmp_path / "origin", lambda w: _example(w, int8=fake),
                          lambda w: write_files(w, {"models/convnet_int8.onnx": real}))  # fmt: skip
@@ -139,7 +139,7 @@ def test_a_requantizing_pr_in_the_container(image: str, tmp_path: Path, standin:
 
 
 def test_a_pr_that_changes_no_model_in_the_container(image: str, tmp_path: Path, standin: StandIn) -> None:
-    real = REPO / "examples" / "models" / "convnet_int8.onnx"
+    real = REPO / "int8gate" / "demo" / "models" / "convnet_int8.onnx"
     origin = make_origin(tmp_path / "origin", lambda w: _example(w, int8=real),
                          lambda w: write_files(w, {"README.md": b"models, explained\n"}))  # fmt: skip
     standin.open_pull(REPOSITORY, 2, head_sha=origin.head)

@@ -20,6 +20,7 @@ from int8gate.machine.facts import (
 from int8gate.measure.benchrun import BenchRun
 from int8gate.measure.fidelity import FidelityResult, OutputFidelity
 from int8gate.measure.opprofile import OpTypeRow, ProfileComparison
+from int8gate.measure.sidebyside import VsBaseRun
 from int8gate.measure.stats import Call, LatencySummary, Speedup, StopReason
 from int8gate.model.census import ComputeOps, ComputeOpStats, FormatCount, OpCount, QuantFormat
 from int8gate.model.inspection import ModelInspection, PairCheck
@@ -37,7 +38,6 @@ from int8gate.report.vsbase import (
     FidelityDelta,
     FidelitySide,
     VsBase,
-    VsBaseRun,
 )
 
 SETUP = "one worker process per session pair; shared intra-op pool"
