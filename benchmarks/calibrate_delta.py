@@ -1,11 +1,12 @@
 """Calibrate the delta against base by A/A: the same INT8 file as base and head, measured side by side.
 
 For every pair it runs ``--reps`` times ``runtime.sidebyside.measure_against_base(fp32, int8, int8)``
-(head FP32, head INT8 and "base" INT8 — the same file — in the same rounds, the policy's defaults
-otherwise) and reports how often the 95% interval of head INT8 time / base INT8 time excludes 1.0
-(every such one is a false alarm), its median half-width, the spread of the log ratio between
-repetitions, and the head speedup's half-width in the same rows (what the third model in the rounds
-costs it). Timing claims live here and in benchmarks/README.md, never in unit tests.
+(head FP32, head INT8 and "base" INT8 — the same file — in the same rounds, the first worker also
+running the fidelity feeds and the profile, the policy's defaults otherwise) and reports how often
+the 95% interval of head INT8 time / base INT8 time excludes 1.0 (every such one is a false alarm),
+its median half-width, the spread of the log ratio between repetitions, and the head speedup's
+half-width in the same rows (what the third model in the rounds costs it). Timing claims live here
+and in benchmarks/README.md, never in unit tests.
 
     python benchmarks/calibrate_delta.py --out FILE                 # conv-20ms at 10 s, 20 repetitions
     python benchmarks/calibrate_delta.py --pairs example conv-1ms   # the other calibration pairs
@@ -31,7 +32,7 @@ for extra in (HERE.parent, HERE):
 
 from calibrate import build_pairs  # noqa: E402
 
-from int8gate.policy.spec import BenchmarkSettings  # noqa: E402
+from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement  # noqa: E402
 from int8gate.runtime.sidebyside import measure_against_base  # noqa: E402
 
 
@@ -56,8 +57,10 @@ class Rep:
 def one(fp32: Path, int8: Path, budget: float, threads: int, seed: int) -> Rep:
     settings = BenchmarkSettings(budget_seconds=budget, seed=seed, timeout_seconds=600)
     t0 = time.monotonic()
-    run, vs = measure_against_base(fp32, int8, int8, None, threads=threads, settings=settings, threshold=1.0,
-                                   env=os.environ)  # fmt: skip
+    # as the gate runs a changed pair: the first worker also runs the fidelity feeds and the profile
+    side = measure_against_base(fp32, int8, int8, None, threads=(threads,), settings=settings, threshold=1.0,
+                                requirement=FidelityRequirement(), profile=True, env=os.environ)  # fmt: skip
+    (run,), (vs,) = side.pair.runs, side.runs
     ratio = vs.int8_latency_ratio
     if run.error or ratio is None or run.speedup is None or run.int8 is None or run.fp32 is None:
         raise SystemExit(f"{int8.name}: {run.error}")
