@@ -45,6 +45,8 @@ class Plan:
     pairs: int
     rows_per_pair: int
     budget_seconds: float
+    skipped: frozenset[int] = frozenset()
+    """Pairs (1-based) that will not be benchmarked (unchanged against base): their inspect step only."""
 
     @property
     def steps_per_pair(self) -> int:
@@ -54,8 +56,10 @@ class Plan:
 
     @property
     def expected_seconds(self) -> float:
-        """The longest the run should take: every row's budget plus ``PAIR_ALLOWANCE_SECONDS`` per pair."""
-        return self.pairs * (self.rows_per_pair * self.budget_seconds + PAIR_ALLOWANCE_SECONDS)
+        """The longest the run should take: every row's budget plus ``PAIR_ALLOWANCE_SECONDS`` per pair
+        (a skipped pair: the allowance only)."""
+        measured = self.pairs - len(self.skipped)
+        return measured * self.rows_per_pair * self.budget_seconds + self.pairs * PAIR_ALLOWANCE_SECONDS
 
 
 PAIR_ALLOWANCE_SECONDS = 1.5
@@ -94,7 +98,10 @@ class Progress:
         per_pair = self.plan.steps_per_pair
         position = (step.pair - 1) * per_pair + self._offset(step)
         for index in range(position, self.plan.pairs * per_pair):
-            total += self._expected(self._stage_at(index % per_pair))
+            stage = self._stage_at(index % per_pair)
+            if stage is Stage.MEASURE and index // per_pair + 1 in self.plan.skipped:
+                continue
+            total += self._expected(stage)
         return total
 
     def _offset(self, step: Step) -> int:

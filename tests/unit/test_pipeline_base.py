@@ -220,3 +220,14 @@ def test_max_slowdown_fails_a_pr_slower_than_base_beyond_noise_and_tolerance() -
     assert faster.verdict is Verdict.PASS
     assert "not slower than base at 1 thread: head INT8 takes 0.42× (95% CI 0.41–0.43) of base's time, " \
            "allowed ≤ 1.05×" in faster.reasons
+
+
+def test_the_expected_total_counts_no_rows_for_a_pair_not_benchmarked_again() -> None:
+    policy = Policy(models=(PAIR.pair,), benchmark=BenchmarkSettings(threads=(1, 2), budget_seconds=6))
+    expected = {}
+    for label, base in (("unchanged", UNCHANGED), ("changed", CHANGED)):
+        provenance = Provenance({"net": DIGESTS}, {"net": base})
+        report = run_gate(policy, [PAIR], reportdata.runner(), Fake().edges(), provenance=provenance,
+                          tool=lambda s: ToolInfo("int8gate", "0", ".int8gate.yml", "t", s))  # fmt: skip
+        expected[label] = report.tool.expected_s
+    assert expected == {"unchanged": 1.5, "changed": 1.5 + 2 * 6}

@@ -61,3 +61,11 @@ def test_outside_actions_there_are_no_workflow_commands() -> None:
     printer(steps(1)[0])
     printer.close()
     assert "::" not in err.getvalue()
+
+
+def test_a_pair_unchanged_against_base_counts_its_inspect_step_only() -> None:
+    plan = Plan(pairs=2, rows_per_pair=2, budget_seconds=6, skipped=frozenset({1}))
+    assert plan.expected_seconds == 1.5 + 1.5 + 2 * 6  # pair 1: inspected, not benchmarked again
+    progress = Progress(plan)
+    assert progress.line(steps(1)[0], now=0.0).endswith("~15 s left")
+    assert progress.line(steps(2)[0], now=1.0).endswith("~13 s left")  # inspects now count 1 s: 1 + 2 x 6
