@@ -2,68 +2,35 @@
 runner's workspace is, while the container runs as root), the base commit fetched from its origin, a PR that
 re-quantizes a model and a PR that changes none, both against the GitHub stand-in.
 
-Needs a Docker engine, like ``test_container.py`` (skipped loudly without one). The image is tagged
-``baseline-issue-action:test`` so it never races another checkout's build of the shared tag.
+Needs a Docker engine, like ``test_container.py`` (skipped loudly without one); the image is the
+session's (``conftest.image``: built from this checkout, or ``INT8GATE_TEST_IMAGE``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from support.actionfiles import parse_outputs
+from support.container import Image
 from support.ghstandin import ACTIONS, StandIn
 from support.gitrepo import Origin, clone_head, git, make_origin, pull_request_event, write_files
 from support.paths import REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
 
-BASE_IMAGE = "int8gate-base:bookworm"
-IMAGE = "baseline-issue-action:test"
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 RUNNER_UID = 1001  # the uid GitHub's hosted runners check the workspace out as
 REPOSITORY = "Codertocat/Hello-World"
 
 
-def _skip_loudly(reason: str) -> NoReturn:
-    message = f"container test SKIPPED: {reason}"
-    print(message, file=sys.stderr)
-    warnings.warn(message, stacklevel=2)
-    pytest.skip(message)
-
-
 def _run(args: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=False, **kw)
-
-
-@pytest.fixture(scope="module")
-def image() -> str:
-    """The Action's image built from this checkout (BuildKit; the CA bundle reaches the pip step as a secret)."""
-    docker = shutil.which("docker")
-    if docker is None:
-        _skip_loudly("no docker client on PATH")
-    if _run([docker, "info", "--format", "{{.ServerVersion}}"]).returncode != 0:
-        _skip_loudly("`docker info` failed, no engine running")
-    if _run([docker, "image", "inspect", BASE_IMAGE]).returncode != 0:
-        _skip_loudly(f"{BASE_IMAGE} is missing (tests/container/test_container.py makes it with debootstrap)")
-    args = ["build", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-            "--secret", f"id=cacert,src={CA_BUNDLE}", "-t", IMAGE, str(REPO)]  # fmt: skip
-    errors = []
-    for client in dict.fromkeys([docker, "/usr/bin/docker"]):  # Debian's client has BuildKit built in
-        if Path(client).exists():
-            built = _run([client, *args], env={**os.environ, "DOCKER_BUILDKIT": "1"})
-            if built.returncode == 0:
-                return IMAGE
-            errors.append(built.stderr.strip()[-400:])
-    pytest.fail("docker build failed:\n" + "\n".join(errors))
 
 
 def _example(work: Path, *, int8: Path) -> None:
@@ -76,7 +43,7 @@ def _example(work: Path, *, int8: Path) -> None:
                        "models/convnet_fake_int8.onnx": examples / "models" / "convnet_fake_int8.onnx"})  # fmt: skip
 
 
-def _pull_request(image: str, tmp: Path, origin: Origin, standin: StandIn) -> dict[str, Any]:
+def _pull_request(image: Image, tmp: Path, origin: Origin, standin: StandIn) -> dict[str, Any]:
     """Run the Action's container on the PR from ``origin``'s main to its change branch; what it left."""
     workspace = clone_head(origin, tmp / "workspace", shallow=True)
     subprocess.run(["chown", "-R", f"{RUNNER_UID}:{RUNNER_UID}", str(workspace)], check=True)
@@ -94,13 +61,13 @@ def _pull_request(image: str, tmp: Path, origin: Origin, standin: StandIn) -> di
         "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_JOB": "gate", "GITHUB_ACTIONS": "true", "GITHUB_SHA": origin.head,
         "GITHUB_OUTPUT": "/github/file_commands/output", "GITHUB_STEP_SUMMARY": "/github/file_commands/summary.md",
     }  # fmt: skip
-    command = ["docker", "run", "--rm", "--network", "host", "--workdir", "/github/workspace",
+    command = [image.docker, "run", "--rm", "--network", "host", "--workdir", "/github/workspace",
                "-v", f"{workspace}:/github/workspace", "-v", f"{files}:/github/file_commands",
                "-v", f"{workflow}:/github/workflow", "-v", f"{origin.bare}:{origin.bare}:ro"]  # fmt: skip
     for name in env:
         command += ["-e", name]
     started = time.monotonic()
-    ran = _run([*command, image], env={**os.environ, **env})
+    ran = _run([*command, image.ref], env={**os.environ, **env})
     seconds = time.monotonic() - started
     assert (workspace / "int8gate-report.json").is_file(), ran.stderr[-3000:]
     comments = standin.comments(REPOSITORY, 2)
@@ -117,7 +84,7 @@ def _owned_by_the_runner(workspace: Path) -> None:
     assert git(workspace, "-c", f"safe.directory={workspace}", "status", "--porcelain") == "?? int8gate-report.json"
 
 
-def test_a_requantizing_pr_in_the_container(image: str, tmp_path: Path, standin: StandIn) -> None:
+def test_a_requantizing_pr_in_the_container(image: Image, tmp_path: Path, standin: StandIn) -> None:
     fake = REPO / "int8gate" / "demo" / "models" / "convnet_fake_int8.onnx"
     real = REPO / "int8gate" / "demo" / "models" / "convnet_int8.onnx"
     # main holds a float graph under the INT8 name; the PR replaces it with the real quantized model
@@ -138,7 +105,7 @@ def test_a_requantizing_pr_in_the_container(image: str, tmp_path: Path, standin:
     print(f"\nchanged PR: docker run {got['seconds']:.1f} s, verdict {got['report']['verdict']}", file=sys.stderr)
 
 
-def test_a_pr_that_changes_no_model_in_the_container(image: str, tmp_path: Path, standin: StandIn) -> None:
+def test_a_pr_that_changes_no_model_in_the_container(image: Image, tmp_path: Path, standin: StandIn) -> None:
     real = REPO / "int8gate" / "demo" / "models" / "convnet_int8.onnx"
     origin = make_origin(tmp_path / "origin", lambda w: _example(w, int8=real),
                          lambda w: write_files(w, {"README.md": b"models, explained\n"}))  # fmt: skip

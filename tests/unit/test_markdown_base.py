@@ -3,9 +3,13 @@ for the unchanged pairs that were not benchmarked again."""
 
 from __future__ import annotations
 
+import json
+
 from support import reportdata
 from support.golden import check_golden
 
+from int8gate.report.data import Report
+from int8gate.report.jsonable import from_jsonable, to_jsonable
 from int8gate.report.markdown import RenderOptions, render_report
 from int8gate.report.syntax import marker
 
@@ -31,3 +35,11 @@ def test_a_changed_pair_shows_before_and_after_and_unchanged_ones_fold_into_one_
 
 def test_without_a_base_the_table_has_no_vs_base_column() -> None:
     assert "vs base" not in render_report(reportdata.pass_and_fake(), RenderOptions())
+
+
+def test_a_report_against_base_reads_back_whole_from_its_json() -> None:
+    """The fork's poster and ``merge`` render from the JSON report: ``vs_base`` must survive the trip."""
+    report = reportdata.against_base()
+    back = from_jsonable(Report, json.loads(json.dumps(to_jsonable(report))))
+    assert [m.vs_base for m in back.models] == [m.vs_base for m in report.models]
+    assert render_report(back, RenderOptions()) == render_report(report, RenderOptions())
