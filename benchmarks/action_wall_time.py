@@ -34,23 +34,23 @@ for extra in (ROOT, ROOT / "tests"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+from support.container import build, build_base, docker_client  # noqa: E402
 from support.ghstandin import ACTIONS, StandIn  # noqa: E402
 from support.gitrepo import clone_head, make_origin, pull_request_event, write_files  # noqa: E402
 
 from examples.modelzoo import EXAMPLE_CONVNET, preprocess, quantize_calibrated  # noqa: E402
 
 IMAGE = "baseline-issue-action:walltime"
-BASE_IMAGE = "int8gate-base:bookworm"
 REPOSITORY = "Codertocat/Hello-World"
 EXAMPLES = ROOT / "int8gate" / "demo"  # the bundled example (package data)
 
 
 def build_image() -> float:
-    args = ["/usr/bin/docker", "build", "-q", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-            "--secret", "id=cacert,src=/etc/ssl/certs/ca-certificates.crt", "-t", IMAGE, str(ROOT)]  # fmt: skip
-    started = time.monotonic()
-    subprocess.run(args, check=True, env={**os.environ, "DOCKER_BUILDKIT": "1"}, capture_output=True)
-    return time.monotonic() - started
+    """As the container tests build it (``support.container``): this checkout on the local bookworm base
+    (plus this machine's CA bundle for pip, when it has one)."""
+    docker = docker_client()
+    with tempfile.TemporaryDirectory(prefix="int8gate-walltime-") as work:
+        return float(build(docker, ROOT, IMAGE, {"BASE_IMAGE": build_base(docker, Path(work))}))
 
 
 def example_files(int8: Path, *, always: bool) -> dict[str, bytes | Path]:
