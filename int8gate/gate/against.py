@@ -15,6 +15,7 @@ from typing import Protocol
 from int8gate import __version__
 from int8gate.baseline.cache import result_key
 from int8gate.baseline.changes import PairBase, PairDigests, pair_settings
+from int8gate.deadline import Deadline
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import SlowdownRow
 from int8gate.machine.facts import RunnerProfile
@@ -54,6 +55,7 @@ class Compare(Protocol):
         profile: bool,
         refused: str,
         progress: Callable[[int, int], None] | None,
+        deadline: Deadline,
     ) -> SideBySide: ...
 
 

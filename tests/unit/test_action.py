@@ -492,7 +492,7 @@ def test_workflow_commands_are_paused_while_the_gate_runs(tmp_path: Path, standi
     h = Harness(tmp_path, standin)
     env = h.env("push", payload("push.json"))
 
-    def gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn) -> Report:
+    def gate(policy: Path, workspace: Path, env: Mapping[str, str], fail_on: FailOn, **against: object) -> Report:
         print("::error title=x::pwned (stands for anything the gate or a library might print)", file=h.out)
         return canned_report()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from support import reportdata
 
 from int8gate.baseline.changes import PairBase, PairDigests, Provenance
+from int8gate.deadline import Deadline
 from int8gate.gate.pipeline import Edges, run_gate
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import FailOn, Verdict
@@ -69,7 +70,7 @@ class Fake:
 
     def inspect(self, path: Path, *, input_shapes: Mapping[str, tuple[int, ...]], opt_level: OptLevel,
                 requirement: QuantizedRequirement, max_bytes: int | None, runtime_layer: bool,
-                vnni: bool | None) -> ModelInspection:  # fmt: skip
+                vnni: bool | None, timeout: float) -> ModelInspection:  # fmt: skip
         self.calls.append(f"inspect {path}")
         if path.parts[0] == "base":  # base's INT8 model quantized only half of the MACs
             half = reportdata.inspection(str(path), quantized=True, size=900_000)
@@ -79,7 +80,7 @@ class Fake:
     def measure(self, fp32: Path, int8: Path, *, threads: Sequence[int], inputs: Sequence[ResolvedInput],
                 samples: Path | None, settings: BenchmarkSettings, threshold: float,
                 requirement: FidelityRequirement, profile: bool, refused: str,
-                progress: Callable[[int, int], None] | None) -> PairMeasurement:  # fmt: skip
+                progress: Callable[[int, int], None] | None, deadline: Deadline) -> PairMeasurement:  # fmt: skip
         self.calls.append(f"measure {int8} threads={list(threads)}")
         runs = tuple(reportdata.row(t, 9.2, 3.9, 2.28, 2.38, Call.FASTER) for t in threads)
         return PairMeasurement(runs, reportdata.fidelity(0.9999, True))
@@ -87,7 +88,7 @@ class Fake:
     def compare(self, fp32: Path, int8: Path, base_int8: Path, base_fp32: Path | None, *, threads: Sequence[int],
                 inputs: Sequence[ResolvedInput], samples: Path | None, settings: BenchmarkSettings, threshold: float,
                 requirement: FidelityRequirement, profile: bool, refused: str,
-                progress: Callable[[int, int], None] | None) -> SideBySide:  # fmt: skip
+                progress: Callable[[int, int], None] | None, deadline: Deadline) -> SideBySide:  # fmt: skip
         self.calls.append(f"compare {int8} with {base_int8} and {base_fp32} threads={list(threads)}")
         for row, count in enumerate(threads, 1):
             if progress is not None:
