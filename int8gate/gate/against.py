@@ -20,7 +20,7 @@ from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import SlowdownRow
 from int8gate.machine.facts import RunnerProfile
 from int8gate.measure.benchrun import BenchRun
-from int8gate.measure.fidelity import FidelityResult
+from int8gate.measure.fidelity import FidelityContext, FidelityResult
 from int8gate.measure.sidebyside import SideBySide, VsBaseRun
 from int8gate.model.inspection import ModelInspection
 from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement, ModelPair, Policy
@@ -56,6 +56,7 @@ class Compare(Protocol):
         refused: str,
         progress: Callable[[int, int], None] | None,
         deadline: Deadline,
+        context: FidelityContext,
     ) -> SideBySide: ...
 
 

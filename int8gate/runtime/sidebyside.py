@@ -5,8 +5,8 @@ The rows are ``bench``'s (``measure_row``: the same workers, one session per mod
 stop and confirmation rules), with the base's models added to every worker's ``models`` — the worker
 times any number of models in balanced rounds, every model in every position once per block. A row
 stops early only when the head/base time ratio's interval is as narrow as ``target_halfwidth`` too.
-The first worker of the first row runs the fidelity feeds through every model, so the base INT8
-model's output agreement comes from the same worker, and profiles the head pair as ``bench`` does.
+The first worker of the first row checks the head pair's outputs and profiles it as ``bench`` does;
+the base INT8 model's output agreement takes one more fidelity worker after the rows.
 A worker that fails turns the row and its side-by-side figures into failed rows with the cause.
 """
 
@@ -62,6 +62,7 @@ def measure_against_base(
     deadline: Deadline | None = None,
     progress: Callable[[int, int], None] | None = None,
     profiles: bench.ProfileCache | None = None,
+    context: fid.FidelityContext = fid.FidelityContext(),  # noqa: B008 (frozen, shared safely)
 ) -> SideBySide:
     """Every row of the head pair beside the base models (module docstring); ``bench.measure_models``'s
     arguments, plus ``base_fp32``: the base's FP32 model when it differs from the head's (else the
@@ -117,25 +118,17 @@ def measure_against_base(
             if position == 0:
                 overhead = run.harness_overhead_ms if first is not None and first.overhead_ns else None
                 if requirement is not None:
-                    fidelity = bench._fidelity_from(Path(tmp), first, run.error, requirement, samples)
-                    base_fidelity = _base_fidelity(Path(tmp), first, run.error, requirement, samples, two=two)
+                    fidelity = bench._fidelity_from(first, replace(request, threads=count), run.error, requirement,
+                                                    context)  # fmt: skip
                 if profile:
                     comparison, profile_error = bench._profile_from(Path(tmp), first, run.error, key, cache)
+    if requirement is not None and not (runs and runs[0].not_measured):
+        # The worker compares its second model with its first; the base INT8 model's agreement with its
+        # reference (the base's FP32 when it changed too) takes a fidelity worker of its own.
+        base_fidelity = bench.check_fidelity(
+            base_fp32 or fp32, base_int8, inputs=inputs, samples=samples, requirement=requirement, settings=settings,
+            context=context, threads=threads[0] if threads else 1, env=env, worker_command=worker_command,
+            deadline=deadline,
+        )  # fmt: skip
     return SideBySide(PairMeasurement(tuple(runs), fidelity, comparison, profile_error), tuple(vs_runs), base_fidelity)
 
-
-def _base_fidelity(
-    folder: Path,
-    first: WorkerResult | None,
-    error: str | None,
-    requirement: FidelityRequirement,
-    samples: Path | None,
-    *,
-    two: bool,
-) -> fid.FidelityResult:
-    """The base INT8 model's outputs against its FP32 reference (the base's when it changed too)."""
-    if first is None or not first.samples:
-        return fid.failed(error or "the models were not run", source="random" if samples is None else "samples")
-    reference = bench._load_outputs(folder / f"m{BASE_FP32 if two else 0}.npz", first.outputs)
-    candidate = bench._load_outputs(folder / f"m{BASE_INT8}.npz", first.outputs)
-    return fid.compare(reference, candidate, requirement, source=first.source)

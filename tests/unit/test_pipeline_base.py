@@ -15,6 +15,7 @@ from int8gate.gate.pipeline import Edges, run_gate
 from int8gate.inputs.resolved import ResolvedInput
 from int8gate.judge.verdict import FailOn, Verdict
 from int8gate.measure.benchrun import PairMeasurement
+from int8gate.measure.fidelity import FidelityContext
 from int8gate.measure.sidebyside import SideBySide, VsBaseRun
 from int8gate.measure.stats import Call, Speedup
 from int8gate.model.inspection import ModelInspection
@@ -80,7 +81,8 @@ class Fake:
     def measure(self, fp32: Path, int8: Path, *, threads: Sequence[int], inputs: Sequence[ResolvedInput],
                 samples: Path | None, settings: BenchmarkSettings, threshold: float,
                 requirement: FidelityRequirement, profile: bool, refused: str,
-                progress: Callable[[int, int], None] | None, deadline: Deadline) -> PairMeasurement:  # fmt: skip
+                progress: Callable[[int, int], None] | None, deadline: Deadline,
+                context: FidelityContext) -> PairMeasurement:  # fmt: skip
         self.calls.append(f"measure {int8} threads={list(threads)}")
         runs = tuple(reportdata.row(t, 9.2, 3.9, 2.28, 2.38, Call.FASTER) for t in threads)
         return PairMeasurement(runs, reportdata.fidelity(0.9999, True))
@@ -88,7 +90,8 @@ class Fake:
     def compare(self, fp32: Path, int8: Path, base_int8: Path, base_fp32: Path | None, *, threads: Sequence[int],
                 inputs: Sequence[ResolvedInput], samples: Path | None, settings: BenchmarkSettings, threshold: float,
                 requirement: FidelityRequirement, profile: bool, refused: str,
-                progress: Callable[[int, int], None] | None, deadline: Deadline) -> SideBySide:  # fmt: skip
+                progress: Callable[[int, int], None] | None, deadline: Deadline,
+                context: FidelityContext) -> SideBySide:  # fmt: skip
         self.calls.append(f"compare {int8} with {base_int8} and {base_fp32} threads={list(threads)}")
         for row, count in enumerate(threads, 1):
             if progress is not None:
