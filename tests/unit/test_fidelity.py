@@ -176,6 +176,14 @@ def test_streaming_keeps_no_sample() -> None:
     assert not any(isinstance(v, np.ndarray) for v in vars(acc).values())
 
 
+def test_an_empty_output_is_compared_not_crashed_on() -> None:
+    acc = OutputAccumulator("boxes")  # a detector that finds nothing on random inputs: (0, 4) on both sides
+    for _ in range(3):
+        acc.add(np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32))
+    result = acc.result()
+    assert result.problem is None and result.samples == 3 and result.shape == (0, 4)
+
+
 def test_failed_comparison_names_its_cause() -> None:
     result = fidelity.failed("run: kernel exploded", source="random")
     assert not result.passed and result.error == "run: kernel exploded" and codes(result) == ["fidelity-failed"]
