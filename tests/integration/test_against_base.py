@@ -72,6 +72,16 @@ def test_a_requantizing_change_is_compared_with_base(requantized: Origin, tmp_pa
     assert code in (0, 1)
 
 
+def test_a_changed_pair_is_measured_beside_base_from_a_relative_policy_path(
+        requantized: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = clone_head(requantized, tmp_path / "ws", shallow=False)
+    monkeypatch.chdir(work)  # `int8gate check --base main` as typed in a repository: relative paths
+    main(["check", "--policy", ".int8gate.yml", "--workspace", ".", "--json", str(tmp_path / "r.json"),
+          "--base", "origin/main"], environ={})  # fmt: skip
+    runs = json.loads((tmp_path / "r.json").read_text())["models"][0]["benchmark"]["runs"]
+    assert [run["error"] for run in runs] == [None] and runs[0]["speedup"]["estimate"] > 0
+
+
 def test_a_change_that_touches_no_model_is_not_benchmarked_and_says_why(docs_only: Origin, tmp_path: Path) -> None:
     work = clone_head(docs_only, tmp_path / "ws", shallow=False)
     code, report, _, seconds = check(work, tmp_path, "--base", "origin/main")
