@@ -9,6 +9,7 @@ a ``--base`` the user typed that names no commit is a usage error.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from int8gate.baseline.changes import PairBase, PairDigests, compare_pair, polic
 from int8gate.baseline.git import FULL_SHA, GitError, GitRepo, find_checkout
 from int8gate.baseline.versions import BaseTree, FileState, file_digest, model_digest, repository_path
 from int8gate.errors import PolicyError, UsageError
+from int8gate.inputs.samples import sample_files
 from int8gate.model.file import ModelFileInfo
 from int8gate.policy.load import parse_policy
 from int8gate.policy.spec import Policy
@@ -41,9 +43,19 @@ def head_digests(pairs: Sequence[PairPaths], infos: Mapping[Path, ModelFileInfo]
         out[paths.pair.name] = PairDigests(
             int8=model_digest(paths.int8, int8.external_files),
             fp32=model_digest(paths.fp32, fp32.external_files),
-            samples=file_digest(paths.samples) if paths.samples else None,
+            samples=samples_digest(paths.samples) if paths.samples else None,
         )
     return out
+
+
+def samples_digest(path: Path) -> str:
+    """sha256 of a sample file, or of a samples folder's files (names and bytes, in name order)."""
+    if not path.is_dir():
+        return file_digest(path)
+    digest = hashlib.sha256(b"folder")
+    for item in sample_files(path):
+        digest.update(b"\0" + item.name.encode() + b"\0" + file_digest(item).encode())
+    return digest.hexdigest()
 
 
 def read_bases(

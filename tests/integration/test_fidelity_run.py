@@ -8,6 +8,8 @@ samples are given.
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 from examples.modelzoo import Zoo, break_weight_scale, quantizer_workdir
+from int8gate.cli import main
 from int8gate.gate.examine import inspect_model
 from int8gate.measure.fidelity import FidelityContext, FidelityResult
 from int8gate.policy.spec import BenchmarkSettings, FidelityRequirement
@@ -100,6 +103,20 @@ def test_with_samples_the_working_model_passes_and_the_drifting_one_fails(zoo: Z
     assert good.basis == "4 samples from samples"
     drifting = fidelity(zoo.conv_fp32, narrow.broken, samples=narrow.samples)
     assert not drifting.passed and codes(drifting) == ["fidelity-drift"]
+
+
+def test_the_gate_grades_a_pair_on_a_samples_folder(zoo: Zoo, narrow: Narrow, tmp_path: Path) -> None:
+    shutil.copy(zoo.conv_fp32, tmp_path / "fp32.onnx")
+    shutil.copy(narrow.int8, tmp_path / "int8.onnx")
+    shutil.copytree(narrow.samples, tmp_path / "samples")  # README: `samples: data/calibration/`
+    (tmp_path / ".int8gate.yml").write_text(
+        "models:\n  - {name: net, fp32: fp32.onnx, int8: int8.onnx, samples: samples/}\n"
+        "benchmark: {threads: [1], budget_seconds: 0.6, sessions: 2, warmup_runs: 1, confirm: false}\n"
+        "report: {profile: false}\n")  # fmt: skip
+    code = main(["check", "--policy", str(tmp_path / ".int8gate.yml"), "--workspace", str(tmp_path),
+                 "--json", str(tmp_path / "r.json"), "--fail-on", "never"], environ={})  # fmt: skip
+    fid = json.loads((tmp_path / "r.json").read_text())["models"][0]["fidelity"]
+    assert code == 0 and (fid["source"], fid["samples"], fid["passed"]) == ("samples", 4, True)
 
 
 def test_a_model_that_cannot_run_fails_fidelity_with_its_cause(zoo: Zoo) -> None:
