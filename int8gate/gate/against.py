@@ -97,7 +97,7 @@ def keep(
     stamp: Callable[[], str],
 ) -> None:
     """Add a fresh result to the cache, only when every row and the fidelity check completed."""
-    if store is None or key is None or not runs or any(run.error is not None for run in runs):
+    if store is None or key is None or not runs or any(run.error is not None or run.not_measured for run in runs):
         return
     if fidelity is None or fidelity.error is not None:
         return

@@ -14,6 +14,7 @@ from support import reportdata
 from int8gate.baseline.cache import MAX_ENTRIES, ResultCache, result_key
 from int8gate.baseline.changes import PairDigests, benchmark_decision, compare_pair, policy_changed
 from int8gate.baseline.versions import BaseFile, FileState
+from int8gate.gate.against import keep
 from int8gate.measure.stats import Call
 from int8gate.policy.load import parse_policy
 from int8gate.policy.spec import BenchmarkWhen
@@ -179,3 +180,14 @@ def test_as_root_the_cache_is_left_to_the_workspace_owner(tmp_path: Path) -> Non
     ResultCache(workspace / ".int8gate-cache").put(cached("k"))
     owners = {p.stat().st_uid for p in [workspace / ".int8gate-cache", *(workspace / ".int8gate-cache").iterdir()]}
     assert owners == {4242}
+
+
+def test_a_row_the_deadline_left_unmeasured_is_not_cached(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path)
+    measured = reportdata.row(1, 10.0, 5.0, 1.9, 2.1, Call.FASTER)
+    cut = replace(reportdata.row(2, 6.0, 3.0, 1.9, 2.1, Call.FASTER), not_measured="the run's deadline had passed")
+    fid = reportdata.fidelity(0.999, True)
+    keep(cache, "partial", (measured, cut), fid, commit=None, stamp=lambda: "t")
+    keep(cache, "whole", (measured,), fid, commit=None, stamp=lambda: "t")
+    assert cache.get("partial") is None  # a later run would judge from it and never measure row 2
+    assert cache.get("whole") is not None
