@@ -64,6 +64,13 @@ def first_line(exc: BaseException) -> str:
 
 
 _SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_COMMAND_STARTS = ("::", "##[")  # what the Actions runner reads as a workflow command, after leading blanks
+
+
+def command_safe(line: str) -> str:
+    """A printed line that cannot be read as a workflow command: one that would start like one (a
+    policy title or model name at its start, such as ``::error::``) gets ``> `` in front."""
+    return f"> {line}" if line.lstrip().startswith(_COMMAND_STARTS) else line
 
 
 def log_safe(text: str) -> str:

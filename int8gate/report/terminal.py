@@ -5,7 +5,8 @@ renders what GitHub shows; the facts both show come from ``facts``), colour only
 says the stream is a terminal that wants it.
 The lines of ``inspect`` and ``bench`` are put through ``errors.log_safe``, and names in the short
 report through ``facts.printable``: a path or a model's own names (inputs, ops) cannot break a line,
-so nothing from a model can start a workflow command in a CI log.
+and a line that would start like a workflow command (``::``, ``##[``) gets ``> `` in front
+(``errors.command_safe``), so nothing from a policy or a model can start one in a CI log.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from int8gate.errors import log_safe
+from int8gate.errors import command_safe, log_safe
 from int8gate.findings import Finding, Severity
 from int8gate.judge.verdict import Verdict
 from int8gate.machine.facts import RunnerProfile
@@ -56,7 +57,7 @@ def render_inspection_text(q: ModelInspection) -> str:
             f"{after.quantize_linear} QuantizeLinear, {after.dequantize_linear} DequantizeLinear left"
         )
     lines += [f"  [{f.severity.value}] {f.code}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in q.findings]
-    return "\n".join(log_safe(line) for line in lines)
+    return "\n".join(command_safe(log_safe(line)) for line in lines)
 
 
 def render_bench_text(
@@ -91,7 +92,7 @@ def render_bench_text(
     if verdict is not None:
         lines.append(f"verdict: {verdict[0].value}")
         lines.extend(f"  - {reason}" for reason in verdict[1])
-    return "\n".join(log_safe(line) for line in lines)
+    return "\n".join(command_safe(log_safe(line)) for line in lines)
 
 
 WIDTH = 100
@@ -133,7 +134,7 @@ def render_report_text(
         lines.extend(_model_text(model, paint, width))
     lines.append("")
     lines.extend(_wrapped(_written_text(written), width, "  "))
-    return "\n".join(lines)
+    return "\n".join(command_safe(line) for line in lines)  # a title or model name may start a line
 
 
 def _verdict_word(verdict: Verdict) -> str:

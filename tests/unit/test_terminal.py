@@ -91,3 +91,14 @@ def test_fidelity_on_random_inputs_says_not_graded_not_a_cosine() -> None:
     row = next(line for line in text.splitlines() if line.startswith("  ppocr_det_qop "))
     assert row.endswith("ok, not graded") and "cos" not in row
     assert len(row) <= len(before) + len("ppocr_det_qop") - len("convnet")  # no wider than a cosine
+
+
+@pytest.mark.parametrize("hostile", ["::error file=x::pwned", "  ::stop-commands::t", "##[error]pwned"])
+def test_no_line_starts_a_workflow_command_whatever_the_policy_names(hostile: str) -> None:
+    report = reportdata.pass_and_fake()
+    first = dataclasses.replace(report.models[0], name=hostile)
+    report = dataclasses.replace(report, title=hostile, models=(first, *report.models[1:]))
+    texts = [render_report_text(report), render_inspection_text(reportdata.inspection(hostile, quantized=True, size=1))]
+    lines = [line for text in texts for line in text.splitlines()]
+    assert sum(hostile.strip() in line for line in lines) >= 3  # the name is still shown
+    assert not [line for line in lines if line.lstrip().startswith(("::", "##["))]
