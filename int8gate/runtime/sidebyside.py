@@ -71,7 +71,8 @@ def measure_against_base(
     models = (fp32, int8, base_int8) + ((base_fp32,) if base_fp32 is not None else ())
     request = bench._request(fp32, int8, threads=threads[0] if threads else 1, settings=settings, inputs=inputs,
                              samples=samples)  # fmt: skip
-    request = replace(request, models=tuple(str(Path(path).absolute()) for path in models))  # the worker starts in its own folder
+    # absolute: the worker starts in its own folder
+    request = replace(request, models=tuple(str(Path(path).absolute()) for path in models))
     key: bench.ProfileKey = (str(fp32.resolve()), request.threads, request.optimization_level, request.inputs,
                              request.samples)  # fmt: skip
     cache = profiles if profiles is not None else {}
