@@ -261,6 +261,10 @@ def _check_pair(
         measured = _measure(paths, policy, runner, edges, position, deadline=deadline, base=base,
                             benchmark=not skipped)  # fmt: skip
     except ModelFileError as exc:  # ONNX Runtime refused or crashed on a file that parsed: a failed model
+        if deadline.expired():  # unless the run's deadline cut the inspection short: not a failure
+            reason = f"not checked: {deadline.reason()} while this model pair was inspected ({exc})"
+            finding = deadline_finding(deadline, ("the whole model pair",))
+            return ModelResult(pair.name, pair.fp32, pair.int8, Verdict.INCONCLUSIVE, (reason,), findings=(finding,))
         verdict, reasons = decide(GateFacts(error=str(exc)))
         return ModelResult(pair.name, pair.fp32, pair.int8, verdict, reasons, error=str(exc))
     cached = None

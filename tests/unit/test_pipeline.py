@@ -200,6 +200,16 @@ def test_the_inspection_child_gets_the_policy_timeout_within_the_deadline() -> N
     assert fake.timeouts == [31.0 - 4.5, 31.0 - 6.0]  # reads at 4.5 and 6.0 s: the time left is shorter
 
 
+def test_an_inspection_the_deadline_cut_short_is_not_checked_rather_than_failed() -> None:
+    fake = FakeEdges(broken=frozenset({"resnet_int8.onnx"}))  # its child stopped at the time left: 0 s
+    report = gate(fake, "resnet", deadline=Deadline(4.0, fake.clock, 4.0))
+    model = report.models[0]
+    assert model.verdict is Verdict.INCONCLUSIVE and model.error is None
+    assert model.reasons[0].startswith("not checked: the run's deadline (4 s) had passed while this model pair")
+    crashed = gate(FakeEdges(broken=frozenset({"resnet_int8.onnx"})), "resnet").models[0]
+    assert crashed.verdict is Verdict.FAIL and crashed.error is not None  # no deadline: a crash is a failure
+
+
 def test_an_int8_model_with_a_renamed_input_gets_no_shape_for_it_and_the_pairing_reports_it() -> None:
     # The FP32 plan's shapes go to the INT8 census only for inputs it declares; before, a renamed
     # input was a usage error ("input shape given for input") that stopped the whole run.
