@@ -226,7 +226,7 @@ def compare_output(name: str, reference: Any, candidate: Any) -> OutputFidelity:
 def _digest(array: npt.NDArray[Any]) -> bytes:
     """A short digest of an array's bytes (the stuck check compares samples without keeping them)."""
     digest = hashlib.blake2b(repr(array.shape).encode(), digest_size=16)
-    digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8))  # flat: an empty output is valid too
+    digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)  # flat: empty is valid too
     return digest.digest()
 
 
