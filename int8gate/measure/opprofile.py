@@ -150,26 +150,3 @@ def compare_profiles(
         threads=threads,
         runs=min(fp32.runs, int8.runs),
     )
-
-
-def comparison_from_json(text: str) -> ProfileComparison:
-    """Read back a ``ProfileComparison`` a profiling child printed; ``ProfileFormatError`` otherwise."""
-    try:
-        raw = json.loads(text)
-        return ProfileComparison(
-            rows=tuple(
-                OpTypeRow(str(r["op_type"]), float(r["fp32_ms"]), float(r["int8_ms"]), float(r["delta_ms"]))
-                for r in raw["rows"]
-            ),
-            fp32_total_ms=float(raw["fp32_total_ms"]),
-            int8_total_ms=float(raw["int8_total_ms"]),
-            qdq_ms=float(raw["qdq_ms"]),
-            qdq_share=float(raw["qdq_share"]),
-            fed_by_dq_ms=float(raw["fed_by_dq_ms"]),
-            fed_by_dq_share=float(raw["fed_by_dq_share"]),
-            fed_by_dq_op_types=tuple(str(t) for t in raw["fed_by_dq_op_types"]),
-            threads=int(raw.get("threads", 1)),
-            runs=int(raw.get("runs", 0)),
-        )
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ProfileFormatError(f"not a profile comparison: {exc}") from exc

@@ -154,7 +154,7 @@ def _fidelity(
     sessions: list[Any], order: list[int], feeds: list[dict[str, Any]], ran: list[list[float]], *, keep: int
 ) -> tuple[tuple[str, ...], dict[tuple[int, int], list[Any]], tuple[OutputFidelity, ...]]:
     """Run every model on each feed in turn and fold ``models[1]``'s outputs against the reference's
-    (``models[0]``) into running accumulators (``measure.agreement``), as ``runtime.compare`` does:
+    (``models[0]``) into running accumulators (``measure.agreement``):
     memory holds one feed's outputs, never all of them.
 
     Returns the reference's output names, the raw outputs of the first ``keep`` feeds keyed by
