@@ -356,6 +356,10 @@ def _cmd_check(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) ->
     here = Path.cwd()
     policy = Path(args.policy) if args.policy else find_policy(here)
     workspace = Path(args.workspace) if args.workspace else default_workspace(here)
+    for name in ("json", "markdown", "cache"):  # typed paths mean this folder, as --policy does, not the workspace
+        value = getattr(args, name, None)
+        if value and value != "-" and not Path(value).is_absolute():
+            setattr(args, name, str(here / value))
     return run_check(policy, workspace, args, env, out)
 
 

@@ -127,6 +127,16 @@ def fixed_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_check_writes_relative_outputs_in_the_folder_it_runs_in(fixed_check: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (fixed_check / ".git").mkdir()  # a repository: the workspace is its root, the policy is found upwards
+    (fixed_check / "models").mkdir()
+    monkeypatch.chdir(fixed_check / "models")
+    cli.main(["check", "--json", "r.json", "--markdown", "r.md"], environ={})
+    assert (fixed_check / "models" / "r.json").is_file() and (fixed_check / "models" / "r.md").is_file()
+    assert not (fixed_check / "r.json").exists()
+
+
 def test_check_prints_the_short_report_not_markdown(fixed_check: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli.main(["check", "--markdown", "r.md"], environ={})
     out, _ = capsys.readouterr()
