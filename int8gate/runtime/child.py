@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from int8gate.machine.probe import probe_memory_bytes
 
@@ -185,25 +186,45 @@ def run_child(
     bounds = default_limits() if limits is None else limits
     with tempfile.TemporaryDirectory(prefix="int8gate-child-") as private:
         environment = {**child_env(env), **private_env(private), **TELEMETRY_OFF}
-        try:
-            done = subprocess.run(
-                list(command),
-                input=request,
-                capture_output=True,
-                text=True,
-                env=environment,
-                cwd=private,
-                timeout=timeout,
-                check=False,
-                start_new_session=True,  # a terminal's Ctrl-C reaches the gate, which stops its child itself
-                # safe: the gate starts children from one thread; POSIX only (Windows has no fork)
-                preexec_fn=_bound(bounds, os.getpid()) if _RESOURCE is not None else None,
-            )
-        except subprocess.TimeoutExpired:
-            raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped", hung=True) from None
+        done = _run_group(
+            command, request, timeout,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+            cwd=private,
+            # safe: the gate starts children from one thread; POSIX only (Windows has no fork)
+            preexec_fn=_bound(bounds, os.getpid()) if _RESOURCE is not None else None,
+        )  # fmt: skip
     if done.returncode != 0:
         raise describe_failure(done.returncode, done.stdout, done.stderr, memory_bytes=bounds.memory_bytes)
-    return done.stdout
+    return str(done.stdout)
+
+
+def _run_group(
+    command: Sequence[str], data: str | None, timeout: float, **popen: Any
+) -> subprocess.CompletedProcess[Any]:
+    """``subprocess.run`` in a session of its own, except that a timeout (or the gate unwinding) kills the
+    child's whole process group, not just the child: what it started (``git fetch``'s helpers) goes too.
+    Raises ``ChildError`` (hung) at the time limit."""
+    # start_new_session: a terminal's Ctrl-C reaches the gate, which stops its children itself
+    with subprocess.Popen(list(command), start_new_session=True, **popen) as process:
+        try:
+            stdout, stderr = process.communicate(data, timeout=timeout)
+        except BaseException as exc:
+            _kill_group(process)
+            process.wait()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped", hung=True) from None
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _kill_group(process: subprocess.Popen[Any]) -> None:
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)  # its session's group: the child and what it started
+        else:
+            process.kill()
+    except ProcessLookupError:
+        pass
 
 
 def private_env(folder: str) -> dict[str, str]:
@@ -241,20 +262,11 @@ def run_child_to_file(
     raise ``ChildError`` as ``run_child`` does.
     """
     with tempfile.TemporaryDirectory(prefix="int8gate-child-") as private, destination.open("wb") as sink:
-        try:
-            done = subprocess.run(
-                list(command),
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.PIPE,
-                env={**child_env(env), **private_env(private)},
-                cwd=private,
-                timeout=timeout,
-                check=False,
-                start_new_session=True,
-                preexec_fn=_bound(ChildLimits(None), os.getpid()) if _RESOURCE is not None else None,
-            )
-        except subprocess.TimeoutExpired:
-            raise ChildError(f"hung: no result within the {timeout:g} s limit; stopped", hung=True) from None
+        done = _run_group(
+            command, None, timeout,
+            stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.PIPE,
+            env={**child_env(env), **private_env(private)}, cwd=private,
+            preexec_fn=_bound(ChildLimits(None), os.getpid()) if _RESOURCE is not None else None,
+        )  # fmt: skip
     if done.returncode != 0:
         raise describe_failure(done.returncode, "", done.stderr.decode("utf-8", "replace"))

@@ -53,6 +53,27 @@ def test_run_child_returns_stdout_and_raises_with_the_cause() -> None:
         run_child((sys.executable, "-c", "import time; time.sleep(30)"), "", env={}, timeout=0.1)
 
 
+def test_a_hung_child_is_stopped_with_what_it_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"  # a git fetch and its helpers: the child starts a process and waits
+    script = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; "
+              "time.sleep(60)']); open(sys.argv[1], 'w').write(str(p.pid)); time.sleep(60)")  # fmt: skip
+    with pytest.raises(ChildError, match=r"^hung"):
+        run_child((sys.executable, "-c", script, str(pid_file)), "", env={}, timeout=1.5)
+    grandchild = int(pid_file.read_text())
+    for _ in range(50):  # killed at once; reaped by whoever adopted it
+        if _gone(grandchild):
+            break
+        time.sleep(0.05)
+    assert _gone(grandchild)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
 def test_child_env_keeps_thread_knobs_and_drops_secrets() -> None:
     parent = {
         "PATH": "/usr/bin",
