@@ -21,6 +21,7 @@ Schema history:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,4 +116,25 @@ def read_report(data: Any, source: str = "report") -> Report:
     if version != SCHEMA_VERSION:
         raise ReportFormatError(f"{source}: not an int8gate report of schema version {SCHEMA_VERSION}")
     report: Report = from_jsonable(Report, data, source)
+    _require_finite(report, source)
     return report
+
+
+def _require_finite(report: Report, source: str) -> None:
+    """Refuse a ``null`` (read back as NaN) where the report is drawn and judged from a number: the
+    speedups, thresholds and expected range. The writer never leaves these non-finite; a hand-made
+    artifact could, and the chart's axis arithmetic would fail on it."""
+    for i, model in enumerate(report.models):
+        where = f"{source}.models[{i}]"
+        figures: list[tuple[str, float | None]] = []
+        if model.expected is not None:
+            figures += [("expected.low", model.expected.low), ("expected.high", model.expected.high)]
+        if model.benchmark is not None:
+            figures.append(("benchmark.threshold", model.benchmark.threshold))
+            for j, run in enumerate(model.benchmark.runs):
+                figures.append((f"benchmark.runs[{j}].threshold", run.threshold))
+                if run.speedup is not None:
+                    figures.append((f"benchmark.runs[{j}].speedup.estimate", run.speedup.estimate))
+        for key, value in figures:
+            if value is not None and not math.isfinite(value):
+                raise ReportFormatError(f"{where}.{key}: expected a number, not null")

@@ -60,7 +60,8 @@ def from_jsonable(kind: Any, data: Any, where: str = "$") -> Any:
 
     The types steer the walk, never the data, so depth is bounded by the classes. Unknown keys are
     ignored (a newer writer may add fields); a missing field takes its default or is an error; a
-    ``null`` float is NaN again (``to_jsonable`` wrote NaN as ``null``). Raises ``ReportFormatError``.
+    ``null`` float is NaN again (``to_jsonable`` wrote NaN and inf as ``null``), but a number too large
+    for a float (``1e400``, ``10**400``) is refused: no writer produced it. Raises ``ReportFormatError``.
     """
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
@@ -114,11 +115,7 @@ def _dataclass(kind: type, data: Any, where: str) -> Any:
 
 def _scalar(kind: Any, data: Any, where: str) -> Any:
     if kind is float:
-        if data is None:
-            return math.nan
-        if isinstance(data, (int, float)) and not isinstance(data, bool):
-            return float(data)
-        raise ReportFormatError(f"{where}: expected a number")
+        return _float(data, where)
     if kind is int:
         if isinstance(data, int) and not isinstance(data, bool):
             return data
@@ -136,3 +133,24 @@ def _scalar(kind: Any, data: Any, where: str) -> Any:
             return kind(data)
         raise ReportFormatError(f"{where}: expected a path")
     raise TypeError(f"cannot read {kind} back from JSON")
+
+
+def _float(data: Any, where: str) -> float:
+    if data is None:
+        return math.nan
+    if isinstance(data, (int, float)) and not isinstance(data, bool):
+        try:
+            value = float(data)
+        except OverflowError:  # an integer past float's range: 10**400
+            value = math.inf
+        if not math.isfinite(value):  # 1e400 parses as inf; the writer never writes one (NaN/inf: null)
+            raise ReportFormatError(f"{where}: {_shown(data)} is out of range for a number")
+        return value
+    raise ReportFormatError(f"{where}: expected a number")
+
+
+def _shown(number: int | float) -> str:
+    """A number as a short one-line text: a 400-digit integer shown by its length, not in full."""
+    if isinstance(number, int) and abs(number) >= 10**20:
+        return f"an integer of {len(str(abs(number)))} digits"
+    return repr(number)

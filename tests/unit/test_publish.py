@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,28 @@ def test_the_fork_comment_round_trips_and_refuses_junk(tmp_path: Path) -> None:
         read_fork_comment(bad)
     with pytest.raises(ForkArtifactError, match="no fork comment file"):
         read_fork_comment(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(("number", "key", "message"), [
+    ("1e400", "duration_s", r"report.tool.duration_s: inf is out of range"),
+    (str(10**400), "duration_s", r"report.tool.duration_s: an integer of 401 digits is out of range"),
+    ("null", "estimate", r"report.models\[0\].benchmark.runs\[0\].speedup.estimate: expected a number, not null"),
+    ("null", "low", r"report.models\[0\].expected.low: expected a number, not null"),
+    ("null", "threshold", r"report.models\[0\].benchmark.runs\[0\].threshold: expected a number, not null"),
+])  # fmt: skip
+def test_a_fork_artifact_with_an_unusable_number_is_refused_in_one_line(tmp_path: Path, number: str, key: str,
+                                                                       message: str) -> None:  # fmt: skip
+    """A number that is no finite float (1e400 reads as inf, 10**400 overflows float()), or null where the
+    chart computes with the value, is a bad artifact (the poster says so), not a crash while drawing."""
+    left = ForkComment(2, "octo-org/octo-repo", "forker/octo-repo", "ec26c3e5" * 5, "job/.int8gate.yml",
+                       CommentMode.UPDATE, (SourcedReport("int8gate-report.json", reportdata.pass_and_fake()),))  # fmt: skip
+    assert write_fork_comment(tmp_path, left, Workspace.at(tmp_path)).status is StepStatus.OK
+    text = (tmp_path / FORK_COMMENT_FILE).read_text(encoding="utf-8")
+    data = json.loads(text)
+    model = data["reports"][0]["report"]["models"][0]
+    assert model["expected"] is not None and model["benchmark"]["threshold"] is not None
+    bad = tmp_path / "bad.json"
+    bad.write_text(re.sub(rf'("{key}": )[-0-9.e]+', rf"\g<1>{number}", text, count=1), encoding="utf-8")
+    with pytest.raises(ForkArtifactError, match=message) as caught:
+        read_fork_comment(bad)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
