@@ -157,10 +157,10 @@ def step_outputs(report: Report | None, report_path: str, comment: StickyResult 
     Without a report, ``verdict`` (what a saved comment or a poster's reports said) is shown, else
     ``error``: the gate could not run.
     """
-    speedup = ""
+    speedup = ""  # the first model's first thread setting, as documented: empty when that row has none
     if report is not None and report.models and report.models[0].benchmark is not None:
-        estimates = [run.speedup.estimate for run in report.models[0].benchmark.runs if run.speedup]
-        speedup = f"{estimates[0]:.3f}" if estimates else ""
+        runs = report.models[0].benchmark.runs
+        speedup = f"{runs[0].speedup.estimate:.3f}" if runs and runs[0].speedup is not None else ""
     shown = report.verdict if report is not None else verdict
     return {
         "verdict": shown.value if shown is not None else "error",

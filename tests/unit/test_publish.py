@@ -34,7 +34,10 @@ from int8gate.github.publish import (
     escape_data,
     escape_property,
     run_steps,
+    step_outputs,
 )
+from int8gate.judge.verdict import Verdict
+from int8gate.measure.stats import Call
 from int8gate.policy.spec import CommentMode
 from int8gate.report.limits import SUMMARY_LIMIT
 from int8gate.workspace import Workspace
@@ -160,3 +163,16 @@ def test_a_fork_artifact_with_an_unusable_number_is_refused_in_one_line(tmp_path
     with pytest.raises(ForkArtifactError, match=message) as caught:
         read_fork_comment(bad)
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_the_speedup_output_is_the_first_models_first_thread_setting() -> None:
+    """action.yml and the README promise the first model at its first thread setting: when that row
+    failed, the output is empty, not the next row's speedup passed off as the first."""
+    measured = reportdata.row(4, 3.1, 1.7, 1.70, 1.95, Call.FASTER)
+    first_failed = reportdata.model("resnet", verdict=Verdict.FAIL, runs=(reportdata.failed_row(1, "boom"), measured))
+    assert step_outputs(reportdata.report((first_failed,), Verdict.FAIL), "r.json", None)["speedup"] == ""
+    first_measured = reportdata.model("resnet", verdict=Verdict.PASS, runs=(measured, reportdata.failed_row(1, "boom")))
+    expected = f"{measured.speedup.estimate:.3f}" if measured.speedup else "no speedup"
+    assert step_outputs(reportdata.report((first_measured,), Verdict.PASS), "r.json", None)["speedup"] == expected
+    assert step_outputs(reportdata.report((reportdata.model("resnet", verdict=Verdict.FAIL),), Verdict.FAIL), "",
+                        None)["speedup"] == ""  # fmt: skip
