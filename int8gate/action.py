@@ -37,6 +37,7 @@ from int8gate.github.event import Activity, EventFacts
 from int8gate.github.fork import SourcedReport
 from int8gate.github.publish import (
     StepOutcome,
+    StepStatus,
     add_mask,
     annotation_command,
     append_outputs,
@@ -185,7 +186,8 @@ def _publish(settings: ActionSettings, event: EventFacts, report: Report, *, cli
         ("comment", comment),
     ])  # fmt: skip
     result = sticky[0] if sticky else None
-    outputs = step_outputs(report, settings.report_path, result)
+    written = any(o.step == "report" and o.status is StepStatus.OK for o in outcomes)  # else no path to hand on
+    outputs = step_outputs(report, settings.report_path if written else "", result)
     outcomes += run_steps([("outputs", lambda: append_outputs(settings.comment.output_path, outputs))])
     log_outcomes(outcomes, err, out)
     return report.exit_code

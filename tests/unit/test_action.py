@@ -538,3 +538,18 @@ def test_our_log_groups_are_commands_while_the_gate_runs_paused_and_nothing_else
         "::group::int8gate: pair 2/2 m?::error title=x::pwned",
         "::endgroup::",
     ]
+
+
+def test_the_report_path_output_is_empty_when_the_report_could_not_be_written(tmp_path: Path,
+                                                                              standin: StandIn) -> None:  # fmt: skip
+    """A later step reading ``report-path`` must not be handed a path to a report that is not there."""
+    h = Harness(tmp_path, standin)
+    (tmp_path / "ws" / "int8gate-report.json").mkdir()  # something that is not a file sits where it goes
+    assert h.run(h.env("push", payload("push.json")), report=canned_report(Verdict.PASS)) == 0
+    assert "int8gate: report: failed: " in h.err.getvalue()
+    assert h.outputs()["verdict"] == "pass"
+    assert h.outputs()["report-path"] == ""
+    h2 = Harness(tmp_path / "written", standin)
+    assert h2.run(h2.env("push", payload("push.json")), report=canned_report(Verdict.PASS)) == 0
+    assert h2.outputs()["report-path"] == "int8gate-report.json"
+    assert (tmp_path / "written" / "ws" / "int8gate-report.json").is_file()
