@@ -37,12 +37,10 @@ the espeak-ng program for structured inputs (without them: random calibration fo
 from __future__ import annotations
 
 import argparse
-import contextlib
 import email.parser
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -50,7 +48,6 @@ import tempfile
 import time
 import traceback
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +58,10 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the repository: examples/ holds the zoo's helpers
 import structured
+
+from examples.modelzoo import quantizer_workdir as working_folder
 
 # ---------------------------------------------------------------------------------------------
 # What the corpus is made of
@@ -424,18 +424,6 @@ def run_once(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:500]
-
-
-@contextlib.contextmanager
-def working_folder() -> Iterator[Path]:
-    """A temporary current folder: ONNX Runtime's quantizer writes temporary files into the cwd."""
-    old = Path.cwd()
-    with tempfile.TemporaryDirectory(prefix="corpus-quant-") as tmp:
-        os.chdir(tmp)
-        try:
-            yield Path(tmp)
-        finally:
-            os.chdir(old)
 
 
 # ---------------------------------------------------------------------------------------------
